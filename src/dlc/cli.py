@@ -1,0 +1,196 @@
+"""The ``dlc`` command.
+
+Start-up is kept light: ``dlc --help`` and ``dlc list`` import neither torch nor numpy
+(the lab catalogue is read from source). Each sub-command imports what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import typing
+from pathlib import Path
+
+DESCRIPTION = """\
+dlc: the deep-learning course as software. Every hands-on of EPFL's EE-559, the
+ESCAPE school and EDHEC's course is a lab: run it, read it, change its options."""
+
+EPILOG = """\
+examples:
+  dlc list                          the labs
+  dlc run lecture-convnet --tiny    a lab in seconds (--full: the published numbers)
+  dlc run lecture-convnet --help    a lab's options, with their defaults
+  dlc runs                          past runs; `dlc runs show DIR` prints one
+  dlc data                          where each data set is, and whether it is valid
+"""
+
+
+def _size_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tiny", action="store_true", help="a very small set for quick checks (seconds)")
+    g.add_argument("--full", action="store_true", help="the whole data set: the published numbers")
+    p.add_argument("--force_cpu", action="store_true", help="stay on the CPU even if CUDA is available")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0; < 0: no seeding)")
+    p.add_argument("--data_dir", default=None,
+                   help="where the data sets are (default $PYTORCH_DATA_DIR, then ./data)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dlc", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from dlc import __version__
+    p.add_argument("--version", action="version", version=f"dlc {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    sub.add_parser("list", help="list the labs (id, source, summary)")
+
+    r = sub.add_parser("run", help="run a lab: dlc run ID [--tiny|--full] [--OPTION VALUE ...]",
+                       add_help=False)
+    r.add_argument("lab", nargs="?", help="the lab id (see `dlc list`)")
+    r.add_argument("-h", "--help", action="store_true", help="show the lab's options")
+
+    rs = sub.add_parser("runs", help="list past runs, or `dlc runs show DIR`")
+    rs.add_argument("action", nargs="?", choices=["show"], help="show one run")
+    rs.add_argument("dir", nargs="?", help="the run folder to show")
+    rs.add_argument("--runs_dir", default="runs", help="where run folders live (default ./runs)")
+
+    d = sub.add_parser("data", help="check the data sets, or `dlc data fetch NAME`")
+    d.add_argument("action", nargs="?", choices=["fetch"], help="download a data set")
+    d.add_argument("name", nargs="?", help="the data set to fetch")
+    d.add_argument("--data_dir", default=None,
+                   help="where the data sets are (default $PYTORCH_DATA_DIR, then ./data)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command != "run" and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "list":
+        return cmd_list()
+    if args.command == "run":
+        return cmd_run(args, rest)
+    if args.command == "runs":
+        from dlc.engine import runs
+        if args.action == "show":
+            if not args.dir:
+                parser.error("`dlc runs show` needs a run folder: dlc runs show runs/<lab>/<time>")
+            return runs.show_run(args.dir)
+        return runs.list_runs(args.runs_dir)
+    if args.command == "data":
+        from dlc import data
+        if args.action == "fetch":
+            if not args.name:
+                parser.error("`dlc data fetch` needs a data set name; `dlc data` lists them")
+            return data.cli_fetch(args.name, args.data_dir)
+        return data.cli_report(args.data_dir)
+    return 2
+
+
+def cmd_list() -> int:
+    from dlc.labs import catalog
+
+    labs = catalog()
+    if not labs:
+        print("no labs yet")
+        return 0
+    w_id = max(len(i) for i in labs)
+    w_src = max(len(i.source) for i in labs.values())
+    for info in labs.values():
+        print(f"{info.id:<{w_id}}  {info.source:<{w_src}}  {info.summary}")
+    return 0
+
+
+def _option_type(tp: typing.Any) -> typing.Any:
+    """The argparse converter for a dataclass field's type (annotations may be strings)."""
+    if isinstance(tp, str):
+        tp = {"int": int, "float": float, "str": str, "bool": bool}.get(tp.split("|")[0].strip(), str)
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if args else str
+    return tp
+
+
+def _parse_bool(s: str) -> bool:
+    if s.lower() in ("1", "true", "yes", "on"):
+        return True
+    if s.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
+
+
+def lab_parser(lab) -> argparse.ArgumentParser:
+    info = lab.info
+    p = argparse.ArgumentParser(
+        prog=f"dlc run {info.id}",
+        description=f"{info.summary}\nsource: {info.source}",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _size_flags(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar, only the result line")
+    p.add_argument("--runs_dir", default="runs", help="where run folders go (default ./runs)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue an interrupted run from its last checkpoint")
+    g = p.add_argument_group(f"{info.id} options (defaults are the source's own)")
+    hints = typing.get_type_hints(lab.config)
+    for f in dataclasses.fields(lab.config):
+        tp = _option_type(hints.get(f.name, f.type))
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        conv = _parse_bool if tp is bool else tp
+        tiny = getattr(lab.config, "TINY", {}).get(f.name)
+        extra = f", --tiny: {tiny}" if tiny is not None else ""
+        g.add_argument(f"--{f.name}", type=conv, default=None, metavar=getattr(tp, "__name__", "VALUE").upper(),
+                       help=f"({getattr(tp, '__name__', tp)}, default {default!r}{extra})")
+    return p
+
+
+def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
+    from dlc.labs import UnknownLab, catalog, get
+
+    if not args.lab:
+        print("usage: dlc run ID [--tiny|--full] [--OPTION VALUE ...]; the labs:", file=sys.stderr)
+        cmd_list()
+        return 2
+    try:
+        if args.lab not in catalog():
+            get(args.lab)  # raises with close matches
+        lab = get(args.lab)
+    except UnknownLab as e:
+        print(f"dlc: error: {e}", file=sys.stderr)
+        return 2
+    p = lab_parser(lab)
+    if args.help:
+        p.print_help()
+        return 0
+    opts = p.parse_args(rest)
+    overrides = {f.name: getattr(opts, f.name) for f in dataclasses.fields(lab.config)
+                 if getattr(opts, f.name) is not None}
+    size = "tiny" if opts.tiny else "full" if opts.full else "default"
+    from dlc.errors import DlcError
+    from dlc.labs import run_lab
+
+    try:
+        run_lab(lab.info.id, size=size, seed=opts.seed, force_cpu=opts.force_cpu,
+                data_dir=opts.data_dir, runs_dir=opts.runs_dir, quiet=opts.quiet,
+                resume=opts.resume, **overrides)
+    except KeyboardInterrupt:
+        print("\ninterrupted; `dlc run ID --resume RUN_DIR` continues from the last checkpoint",
+              file=sys.stderr)
+        return 130
+    except (DlcError, FileNotFoundError) as e:
+        if os.environ.get("DLC_DEBUG"):
+            raise
+        print(f"dlc: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""Figures the labs share: curves, decision regions, image grids.
+
+Every function returns a matplotlib Figure (Agg backend, never shown); a lab saves it
+with ``ctx.save_figure(fig, name)``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Mapping, Sequence
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def curves(series: Mapping[str, Sequence[float]], *, xlabel: str = "epoch", ylabel: str = "",
+           title: str = "", logy: bool = False, marks: Mapping[str, float] | None = None,
+           x: Sequence[float] | None = None):
+    """Line plot of named series sharing one x axis; ``marks`` draws labelled vertical lines."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, ys in series.items():
+        xs = x if x is not None else np.arange(1, len(ys) + 1)
+        ax.plot(xs[: len(ys)], ys, label=name)
+    for label, at in (marks or {}).items():
+        ax.axvline(at, color="k", linestyle="--", linewidth=1)
+        ax.annotate(label, (at, 0.95), xycoords=("data", "axes fraction"), ha="left")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if series:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def decision_regions(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                     y: torch.Tensor, *, title: str = "", resolution: int = 200, margin: float = 0.1):
+    """Colour the plane by ``predict`` (N x 2 points -> N class indices), with the points on top."""
+    x = x.detach().cpu().float()
+    y = y.detach().cpu()
+    lo, hi = x.min(0).values, x.max(0).values
+    pad = (hi - lo) * margin
+    gx = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), resolution)
+    gy = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), resolution)
+    xx, yy = torch.meshgrid(gx, gy, indexing="xy")
+    grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
+    with torch.no_grad():
+        z = predict(grid).detach().cpu().reshape(resolution, resolution)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.contourf(xx.numpy(), yy.numpy(), z.numpy(), alpha=0.3, cmap="coolwarm",
+                levels=np.arange(int(z.max()) + 2) - 0.5)
+    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), s=6, cmap="coolwarm",
+               edgecolors="none")
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def image_grid(images: torch.Tensor, *, nrow: int = 8, title: str = "",
+               labels: Sequence[str] | None = None, cmap: str = "gray"):
+    """Show N x H x W or N x C x H x W images in a grid, each scaled to its own range."""
+    imgs = images.detach().cpu().float()
+    if imgs.dim() == 3:
+        imgs = imgs.unsqueeze(1)
+    n = imgs.shape[0]
+    ncol = min(nrow, n)
+    nrows = (n + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrows, ncol, figsize=(1.2 * ncol, 1.2 * nrows + (0.3 if title else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        im = imgs[i]
+        im = (im - im.min()) / (im.max() - im.min() + 1e-12)
+        if im.shape[0] == 1:
+            ax.imshow(im[0].numpy(), cmap=cmap)
+        else:
+            ax.imshow(im.permute(1, 2, 0).numpy())
+        if labels is not None:
+            ax.set_title(str(labels[i]), fontsize=7)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def scatter2d(points: torch.Tensor, labels: torch.Tensor | None = None, *, title: str = ""):
+    """A 2-D embedding coloured by label."""
+    p = points.detach().cpu().float().numpy()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    sc = ax.scatter(p[:, 0], p[:, 1], s=5,
+                    c=None if labels is None else labels.detach().cpu().numpy(), cmap="tab10")
+    if labels is not None:
+        fig.colorbar(sc, ax=ax)
+    if title:
+        ax.set_title(title)
+    return fig
