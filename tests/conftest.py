@@ -35,3 +35,10 @@ requires_cifar = pytest.mark.skipif(not have_cifar(), reason="CIFAR-10 not found
 @pytest.fixture
 def runs_dir(tmp_path):
     return tmp_path / "runs"
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # CI runs two workers on two cores: one intra-op thread each avoids oversubscription.
+    import torch
+
+    torch.set_num_threads(1)

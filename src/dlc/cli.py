@@ -7,11 +7,8 @@ Start-up is kept light: ``dlc --help`` and ``dlc list`` import neither torch nor
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
-import typing
-from pathlib import Path
 
 DESCRIPTION = """\
 dlc: the deep-learning course as software. Every hands-on of EPFL's EE-559, the
@@ -108,8 +105,10 @@ def cmd_list() -> int:
     return 0
 
 
-def _option_type(tp: typing.Any) -> typing.Any:
+def _option_type(tp):
     """The argparse converter for a dataclass field's type (annotations may be strings)."""
+    import typing
+
     if isinstance(tp, str):
         tp = {"int": int, "float": float, "str": str, "bool": bool}.get(tp.split("|")[0].strip(), str)
     origin = typing.get_origin(tp)
@@ -128,6 +127,9 @@ def _parse_bool(s: str) -> bool:
 
 
 def lab_parser(lab) -> argparse.ArgumentParser:
+    import dataclasses
+    import typing
+
     info = lab.info
     p = argparse.ArgumentParser(
         prog=f"dlc run {info.id}",
@@ -152,6 +154,8 @@ def lab_parser(lab) -> argparse.ArgumentParser:
 
 
 def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
+    import dataclasses
+
     from dlc.labs import UnknownLab, catalog, get
 
     if not args.lab:

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import difflib
 import importlib
-import pkgutil
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -89,10 +88,10 @@ def _literal_lab_calls(path: Path) -> list[LabInfo]:
 def catalog() -> dict[str, LabInfo]:
     """Every lab, by id, read from the sources without importing them."""
     labs: dict[str, LabInfo] = {}
-    for mod in sorted(pkgutil.iter_modules([str(_HERE)]), key=lambda m: m.name):
-        if mod.name.startswith("_"):
+    for name in sorted(os.listdir(_HERE)):
+        if name.startswith("_") or not name.endswith(".py"):
             continue
-        for info in _literal_lab_calls(_HERE / f"{mod.name}.py"):
+        for info in _literal_lab_calls(_HERE / name):
             if info.id in labs:
                 raise RuntimeError(f"lab id {info.id!r} is registered twice: "
                                    f"{labs[info.id].module} and {info.module}")
@@ -108,6 +107,8 @@ def get(id: str) -> Lab:
     """Import the lab's module and return its registration."""
     infos = catalog()
     if id not in infos:
+        import difflib
+
         close = difflib.get_close_matches(id, list(infos), n=4, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UnknownLab(f"no lab called {id!r}.{hint} `dlc list` shows them all.")
