@@ -11,6 +11,8 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 if "PYTORCH_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["PYTORCH_DATA_DIR"] = str(SHARED_DATA)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Data caches of the test session stay in the repository's (ignored) pytest cache, not in ~/.cache.
+os.environ.setdefault("DLC_CACHE_DIR", str(ROOT / ".pytest_cache" / "dlc-data-cache"))
 
 
 def _data_dir():

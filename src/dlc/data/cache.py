@@ -1,0 +1,137 @@
+"""A fast second load: the parsed arrays saved as memory-mappable ``.npy`` files.
+
+Parsing MNIST means gunzipping ~10 MB and validating it; reading a ``.npy`` is a
+memory map. The cache sits beside the raw files (``<raw folder>/dlc-cache/``) or, when
+that folder is read-only, in the user cache (``locate.user_cache_dir()``). Its file
+names carry a key made of the raw files' paths, sizes and modification times, so a
+changed raw file is never served from a stale cache. Files are written to a temporary
+name and renamed (``os.replace``), so a reader never sees half a cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from dlc.data.locate import user_cache_dir
+
+FORMAT = 1  # bump when the cached arrays change meaning
+SUBDIR = "dlc-cache"
+
+
+def key(raw_files: list[Path], tag: str) -> str:
+    """``<where>-<version>``: a hash of the raw files' absolute paths, then of their sizes and mtimes.
+
+    The first part names which files a cache belongs to (so caches of different data
+    folders can share the user cache), the second which version of them.
+    """
+    where = hashlib.sha1(f"{FORMAT}|{tag}".encode())
+    version = hashlib.sha1()
+    for p in raw_files:
+        st = Path(p).stat()
+        where.update(f"|{Path(p).resolve()}".encode())
+        version.update(f"|{st.st_size}|{st.st_mtime_ns}".encode())
+    return f"{where.hexdigest()[:8]}-{version.hexdigest()[:12]}"
+
+
+def _paths(folder: Path, tag: str, k: str) -> tuple[Path, Path]:
+    return folder / f"{tag}-{k}.images.npy", folder / f"{tag}-{k}.labels.npy"
+
+
+def locations(raw_folder: Path) -> list[Path]:
+    """Where a cache may be: beside the raw files first, then the user cache."""
+    return [Path(raw_folder) / SUBDIR, user_cache_dir()]
+
+
+def _read(folder: Path, tag: str, k: str, check: Callable | None):
+    images_p, labels_p = _paths(folder, tag, k)
+    if not (images_p.is_file() and labels_p.is_file()):
+        return None
+    try:
+        images = np.load(images_p, mmap_mode="r")
+        labels = np.load(labels_p, mmap_mode="r")
+        if check is not None:
+            check(images, labels)
+        return images, labels
+    except Exception:  # an unreadable or inconsistent cache is rebuilt, never trusted
+        return None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a cache is as readable as its data
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, np.ascontiguousarray(array), allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def writable(folder: Path) -> bool:
+    """Whether ``folder`` (or the nearest existing parent) may be written to.
+
+    The permission bits are honoured even for root, who could write anyway: a folder
+    marked read-only (like a shared data set) is left alone.
+    """
+    p = Path(folder)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return False
+    return os.access(p, os.W_OK) and bool(mode & 0o222)
+
+
+def _write(folder: Path, tag: str, k: str, images: np.ndarray, labels: np.ndarray) -> None:
+    if not writable(folder):
+        raise PermissionError(13, "read-only folder", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    images_p, labels_p = _paths(folder, tag, k)
+    _write_npy(images_p, images)
+    _write_npy(labels_p, labels)  # written last: a complete pair is what a reader looks for
+    # drop older versions of this cache (the same raw files, changed since)
+    for old in folder.glob(f"{tag}-{k.split('-')[0]}-*.npy"):
+        if old not in (images_p, labels_p):
+            old.unlink(missing_ok=True)
+
+
+def cached(raw_folder: Path, raw_files: list[Path], tag: str,
+           build: Callable[[], tuple[np.ndarray, np.ndarray]],
+           check: Callable | None = None) -> tuple[np.ndarray, np.ndarray, Path | None]:
+    """(images, labels, cache file or None): from the cache if valid, else ``build()`` then saved.
+
+    The arrays returned from the cache are read-only memory maps; ``check(images,
+    labels)`` may raise to reject a cache (it is then rebuilt).
+    """
+    k = key(raw_files, tag)
+    for folder in locations(raw_folder):
+        hit = _read(folder, tag, k, check)
+        if hit is not None:
+            return hit[0], hit[1], _paths(folder, tag, k)[0]
+    images, labels = build()
+    errors = []
+    for folder in locations(raw_folder):
+        try:
+            _write(folder, tag, k, images, labels)
+            return images, labels, _paths(folder, tag, k)[0]
+        except OSError as e:  # read-only data folder: try the user cache
+            errors.append(f"{folder}: {e.strerror or e}")
+    warnings.warn("dlc.data: could not write a cache (" + "; ".join(errors) + "); "
+                  "the data will be parsed again next time. Set DLC_CACHE_DIR to a writable folder.",
+                  stacklevel=3)
+    return images, labels, None

@@ -1,0 +1,204 @@
+"""The EE-559 practical prologue: the course's small MNIST and CIFAR sets, and the digit pairs.
+
+Every practical of the course starts with ``import dlc_practical_prologue as prologue`` and
+``prologue.load_data()``: the first 1,000 training and 1,000 test images (``--tiny``: 500 and
+100; ``--full``: all of them) as float tensors with values 0..255, their classes as int64.
+Mini-project 1 adds ``generate_pair_sets(nb)``: pairs of 14 x 14 digits, and whether the
+first digit is smaller than or equal to the second.
+
+This module is that behaviour as functions with explicit arguments, for the labs:
+
+    train_input, train_target, test_input, test_target = load(size="tiny")
+    pairs = generate_pair_sets(1000)
+
+The top-level module ``dlc_practical_prologue`` wraps it with the original interface: it
+reads the command line when imported, keeps the options in ``args`` and prints what it does.
+The files themselves are read by :mod:`dlc.data`; a missing data set raises its ``DataError``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import torch
+import torch.nn.functional as F
+
+# (train, test) sample counts; None keeps every sample.
+SIZES = {"tiny": (500, 100), "default": (1000, 1000), "full": (None, None)}
+
+
+# -- the command line ---------------------------------------------------------
+
+def make_parser() -> argparse.ArgumentParser:
+    """The prologue's options, with the original names, defaults and help texts."""
+    parser = argparse.ArgumentParser(
+        description="DLC prologue file for practical sessions.",
+        # The host script may have options of its own that merely start like ours
+        # (``--data`` is not ``--data_dir``): never take them for abbreviations.
+        allow_abbrev=False,
+    )
+    parser.add_argument("--full", action="store_true", default=False,
+                        help="Use the full set, can take ages (default False)")
+    parser.add_argument("--tiny", action="store_true", default=False,
+                        help="Use a very small set for quick checks (default False)")
+    parser.add_argument("--force_cpu", action="store_true", default=False,
+                        help="Keep tensors on the CPU, even if cuda is available (default False)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="Random seed (default 0, < 0 is no seeding)")
+    parser.add_argument("--cifar", action="store_true", default=False,
+                        help="Use the CIFAR data-set and not MNIST (default False)")
+    parser.add_argument("--data_dir", type=str, default=None,
+                        help="Where are the PyTorch data located (default $PYTORCH_DATA_DIR or './data')")
+    # Jupyter starts its kernels with ``-f <connection file>``; accept it and say nothing.
+    parser.add_argument("-f", "--file", nargs="?", help=argparse.SUPPRESS)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the prologue's options from ``argv`` (default ``sys.argv[1:]``).
+
+    Arguments the prologue does not know belong to the host script and are ignored.
+    """
+    known, _unknown = make_parser().parse_known_args(argv)
+    return known
+
+
+def size_of(options: argparse.Namespace) -> str:
+    """'tiny', 'default' or 'full' from parsed options; ``--full`` with ``--tiny`` is an error."""
+    full, tiny = getattr(options, "full", False), getattr(options, "tiny", False)
+    if full and tiny:
+        raise ValueError("Cannot have both --full and --tiny: use --full for every sample, "
+                         "--tiny for 500 train and 100 test samples, or neither for 1000 and 1000.")
+    return "full" if full else "tiny" if tiny else "default"
+
+
+def data_dir_of(data_dir: str | None = None) -> str:
+    """The data folder the prologue names: ``data_dir``, else $PYTORCH_DATA_DIR, else './data'."""
+    if data_dir is not None:
+        return data_dir
+    return os.environ.get("PYTORCH_DATA_DIR") or "./data"
+
+
+def seed(value: int) -> None:
+    """Seed torch as the prologue does: a negative seed leaves the generators alone."""
+    if value >= 0:
+        torch.manual_seed(value)
+
+
+# -- the data sets -------------------------------------------------------------
+
+def convert_to_one_hot_labels(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Targets as N x C rows of -1 with a single +1 at each sample's class.
+
+    C is ``target.max() + 1``; the rows have ``input``'s dtype and device.
+    """
+    one_hot = input.new_full((target.size(0), int(target.max()) + 1), -1.0)
+    one_hot.scatter_(1, target.view(-1, 1), 1.0)
+    return one_hot
+
+
+def _images(name: str, train: bool, data_dir: str | None, count: int | None):
+    """The first ``count`` images of a set as float N x C x H x W, and their int64 classes."""
+    from dlc import data  # imported here: the data layer is only needed once data is read
+
+    images, classes = data.load(name, train=train, data_dir=data_dir)
+    if count is not None:
+        images, classes = images[:count], classes[:count]
+    if images.dim() == 3:  # MNIST comes as N x 28 x 28: give it its single channel
+        images = images.unsqueeze(1)
+    # .float() copies, so what is returned shares nothing with the data layer's cache.
+    return images.float(), classes.to(torch.int64).clone()
+
+
+def load(cifar: bool = False, size: str = "default", one_hot_labels: bool = False,
+         normalize: bool = False, flatten: bool = True, data_dir: str | None = None,
+         device: str | torch.device = "cpu", verbose: bool = False):
+    """The prologue's data: ``(train_input, train_target, test_input, test_target)``.
+
+    - ``cifar``: CIFAR-10 (N x 3 x 32 x 32) instead of MNIST (N x 1 x 28 x 28).
+    - ``size``: 'tiny' (500 train, 100 test), 'default' (1000, 1000) or 'full' (all); the
+      samples kept are the first ones of each set, in the files' order.
+    - ``one_hot_labels``: targets as N x C float rows of -1 with +1 at the class.
+    - ``normalize``: subtract the training inputs' mean and divide by their standard deviation
+      (two scalars, computed on the training samples kept), for both sets.
+    - ``flatten``: inputs as N x D instead of N x C x H x W.
+
+    Inputs are float32 with values 0..255 (before normalisation), targets int64.
+    ``verbose`` prints the original prologue's lines.
+    """
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(map(repr, SIZES))}, got {size!r}")
+    say = print if verbose else (lambda *a: None)
+    name = "cifar10" if cifar else "mnist"
+    say("* Using CIFAR" if cifar else "* Using MNIST")
+
+    nb_train, nb_test = SIZES[size]
+    train_input, train_target = _images(name, True, data_dir, nb_train)
+    test_input, test_target = _images(name, False, data_dir, nb_test)
+    if size == "tiny":
+        say("** Reduce the data-set to the tiny setup")
+    elif size == "default":
+        say("** Reduce the data-set (use --full for the full thing)")
+    say(f"** Use {train_input.size(0):d} train and {test_input.size(0):d} test samples")
+
+    if flatten:
+        train_input = train_input.reshape(train_input.size(0), -1)
+        test_input = test_input.reshape(test_input.size(0), -1)
+
+    device = torch.device(device)
+    train_input, train_target = train_input.to(device), train_target.to(device)
+    test_input, test_target = test_input.to(device), test_target.to(device)
+
+    if one_hot_labels:
+        train_target = convert_to_one_hot_labels(train_input, train_target)
+        test_target = convert_to_one_hot_labels(test_input, test_target)
+
+    if normalize:
+        # The test set is scaled with the training statistics: it stands for unseen data.
+        mu, std = train_input.mean(), train_input.std()
+        train_input.sub_(mu).div_(std)
+        test_input.sub_(mu).div_(std)
+
+    return train_input, train_target, test_input, test_target
+
+
+# -- mini-project 1: pairs of digits -------------------------------------------
+
+def mnist_to_pairs(nb: int, input: torch.Tensor, target: torch.Tensor):
+    """``nb`` random pairs of half-resolution digits from N x 1 x 28 x 28 images.
+
+    The images (float, or uint8 grey levels read as float) are average-pooled 2 x 2 to
+    14 x 14, the samples drawn in a random order (torch's generator: seed it for the same
+    pairs) and taken two by two. Returns
+    ``(input nb x 2 x 14 x 14, target nb int64, classes nb x 2 int64)`` where ``target`` is 1
+    when the first digit is smaller than or equal to the second.
+    """
+    if nb < 1 or 2 * nb > input.size(0):
+        raise ValueError(f"cannot make {nb} pairs from {input.size(0)} images: "
+                         f"nb must be between 1 and {input.size(0) // 2}")
+    # Drawn on the CPU whatever the tensors' device, so a seed gives the same pairs everywhere.
+    order = torch.randperm(input.size(0), device="cpu")[: 2 * nb].view(nb, 2).to(input.device)
+    # Only the digits drawn are pooled (the same numbers as pooling them all, for less work).
+    chosen = [input[order[:, k]] for k in (0, 1)]
+    chosen = [x if x.is_floating_point() else x.float() for x in chosen]
+    pairs = torch.cat([F.avg_pool2d(x, kernel_size=2) for x in chosen], dim=1)
+    classes = target[order]
+    return pairs, (classes[:, 0] <= classes[:, 1]).long(), classes
+
+
+def generate_pair_sets(nb: int, data_dir: str | None = None,
+                       device: str | torch.device = "cpu"):
+    """Mini-project 1's data: ``nb`` training pairs from MNIST's training set, ``nb`` test
+    pairs from its test set.
+
+    Returns six tensors: ``train_input`` (nb x 2 x 14 x 14 float), ``train_target`` (nb int64),
+    ``train_classes`` (nb x 2 int64), then ``test_input``, ``test_target``, ``test_classes``.
+    """
+    from dlc import data
+
+    sets = []
+    for train in (True, False):
+        images, classes = data.load("mnist", train=train, data_dir=data_dir)
+        sets += mnist_to_pairs(nb, images.unsqueeze(1), classes)
+    return tuple(t.to(device) for t in sets)
