@@ -180,13 +180,20 @@ def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
     from dlc.errors import DlcError
     from dlc.labs import run_lab
 
+    run = dict(size=size, seed=opts.seed, force_cpu=opts.force_cpu, data_dir=opts.data_dir)
+    if opts.resume:
+        try:
+            run, overrides = _resumed_options(opts.resume, lab, run, overrides, opts, rest)
+        except (DlcError, FileNotFoundError) as e:
+            print(f"dlc: error: {e}", file=sys.stderr)
+            return 1
     try:
-        run_lab(lab.info.id, size=size, seed=opts.seed, force_cpu=opts.force_cpu,
-                data_dir=opts.data_dir, runs_dir=opts.runs_dir, quiet=opts.quiet,
+        run_lab(lab.info.id, **run, runs_dir=opts.runs_dir, quiet=opts.quiet,
                 resume=opts.resume, **overrides)
     except KeyboardInterrupt:
-        print("\ninterrupted; `dlc run ID --resume RUN_DIR` continues from the last checkpoint",
-              file=sys.stderr)
+        where = opts.resume or "RUN_DIR"
+        print(f"\ninterrupted; `dlc run {lab.info.id} --resume {where}` continues from the last "
+              f"checkpoint (`dlc runs` lists the run folders)", file=sys.stderr)
         return 130
     except (DlcError, FileNotFoundError) as e:
         if os.environ.get("DLC_DEBUG"):
@@ -194,6 +201,37 @@ def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
         print(f"dlc: error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _resumed_options(run_dir: str, lab, run: dict, overrides: dict, opts, rest: list[str]):
+    """A resumed run takes its size, seed, device choice and options from the run folder's
+    config.json; what is given again on the command line wins (e.g. more --epochs)."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from dlc.errors import DlcError
+
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise DlcError(f"cannot resume from {run_dir}: it is not a run folder (no config.json); "
+                       f"`dlc runs` lists the run folders")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if saved.get("lab") != lab.info.id:
+        raise DlcError(f"cannot resume {lab.info.id!r} from {run_dir}: that folder is a run of "
+                       f"{saved.get('lab')!r}")
+    given = {a.split("=")[0] for a in rest if a.startswith("--")}
+    run = dict(run)
+    if not (opts.tiny or opts.full):
+        run["size"] = saved.get("size", run["size"])
+    if "--seed" not in given:
+        run["seed"] = saved.get("seed", run["seed"])
+    run["force_cpu"] = opts.force_cpu or bool(saved.get("force_cpu"))
+    if "--data_dir" not in given and saved.get("data_dir"):
+        run["data_dir"] = saved["data_dir"]
+    fields = {f.name for f in dataclasses.fields(lab.config)}
+    base = {k: v for k, v in (saved.get("config") or {}).items() if k in fields}
+    return run, {**base, **overrides}
 
 
 if __name__ == "__main__":

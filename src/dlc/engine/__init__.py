@@ -1,5 +1,29 @@
-"""The engine: run folders and contexts, devices and seeds, and the training loop."""
+"""The engine: run folders and contexts, devices and seeds, and the training loop.
 
-from dlc.engine.context import RunContext, pick_device, seed_everything
+Names are imported on first use, so that ``dlc runs`` (which only reads run folders)
+starts without loading torch.
+"""
 
-__all__ = ["RunContext", "pick_device", "seed_everything"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {
+    "RunContext": "dlc.engine.context",
+    "pick_device": "dlc.engine.context",
+    "seed_everything": "dlc.engine.context",
+    "Trainer": "dlc.engine.trainer",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'dlc.engine' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_NAMES))

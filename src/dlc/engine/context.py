@@ -83,11 +83,27 @@ class RunContext:
                 raise FileNotFoundError(
                     f"cannot resume from {self.resume}: it is not a run folder "
                     f"(no config.json). `dlc runs` lists the run folders.")
+            saved = json.loads((self.resume / "config.json").read_text(encoding="utf-8"))
+            if saved.get("lab") != lab:
+                raise FileNotFoundError(
+                    f"cannot resume {lab!r} from {self.resume}: that folder is a run of "
+                    f"{saved.get('lab')!r}. `dlc runs` lists the run folders.")
             self.dir = self.resume
         else:
             self.dir = _new_run_dir(Path(runs_dir) / lab)
         self.artifacts: list[Path] = []
         self.started = time.time()
+        # metrics.jsonl and resuming: a resumed run replays the lab from its start, and
+        # each Trainer jumps to where its checkpoint was. Records already in the file (up
+        # to the latest checkpoint) are not written twice: `log` counts every record
+        # (_log_pos) and writes only those beyond the ones kept (_log_kept); what was
+        # written after the latest checkpoint is dropped, since it will be redone.
+        self._log_pos = 0
+        self._log_kept = 0
+        if self.resume is not None:
+            from dlc.engine.checkpoint import resume_log_position
+
+            self._log_kept = _keep_lines(self.dir / "metrics.jsonl", resume_log_position(self.dir))
         self._metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")
 
     # -- life cycle -------------------------------------------------------
@@ -130,8 +146,21 @@ class RunContext:
 
     def log(self, **metrics: Any) -> None:
         """Append one record (e.g. ``step=3, loss=0.2``) to metrics.jsonl."""
+        self._log_pos += 1
+        if self._log_pos <= self._log_kept:  # a resumed run replaying what the file has
+            return
         self._metrics.write(json.dumps(metrics, default=_jsonable) + "\n")
         self._metrics.flush()
+        self._log_kept = self._log_pos
+
+    @property
+    def log_position(self) -> int:
+        """How many records the run has logged so far (saved in checkpoints)."""
+        return self._log_pos
+
+    def seek_log(self, position: int) -> None:
+        """A resumed Trainer continues the records from its checkpoint's position."""
+        self._log_pos = position
 
     def path(self, name: str) -> Path:
         return self.dir / name
@@ -157,6 +186,19 @@ class RunContext:
     def prologue_sizes(self) -> tuple[int | None, int | None]:
         """(train, test) sample counts of the EE-559 prologue; None means everything."""
         return self.by_size((500, 100), (1000, 1000), (None, None))
+
+
+def _keep_lines(path: Path, n: int) -> int:
+    """Keep the first ``n`` lines of a file (rewritten atomically); returns how many are kept."""
+    if not path.is_file():
+        return 0
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if len(lines) > n or (lines and not lines[-1].endswith("\n")):
+        lines = [ln for ln in lines[:n] if ln.endswith("\n")]
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text("".join(lines), encoding="utf-8")
+        os.replace(tmp, path)
+    return len(lines)
 
 
 def _new_run_dir(base: Path) -> Path:

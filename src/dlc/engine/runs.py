@@ -1,0 +1,160 @@
+"""Run folders on the command line: ``dlc runs`` lists them, ``dlc runs show DIR`` prints one.
+
+Only JSON files are read here (no torch), so listing is instant.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+def find_runs(runs_dir: str | Path) -> list[Path]:
+    """Run folders (those with a config.json) under ``runs_dir``, newest first."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    found = [p.parent for p in root.glob("*/*/config.json")]
+    if (root / "config.json").is_file():  # given one run folder itself
+        found.append(root)
+    return sorted(found, key=_started, reverse=True)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _started(run: Path) -> float:
+    s = _read_json(run / "summary.json")
+    if s and s.get("started"):
+        try:
+            return datetime.fromisoformat(s["started"]).timestamp()
+        except ValueError:
+            pass
+    return (run / "config.json").stat().st_mtime
+
+
+def _last_epoch(run: Path) -> dict | None:
+    """The last per-epoch record of metrics.jsonl (read from the end of the file)."""
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(f.tell() - 65536, 0))
+        tail = f.read().decode("utf-8", "replace").splitlines()
+    for line in reversed(tail):
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if rec.get("kind") == "epoch":
+            return rec
+    return None
+
+
+def describe(run: Path) -> dict[str, str]:
+    """One row of the table: lab, when, result, duration, folder."""
+    config = _read_json(run / "config.json") or {}
+    summary = _read_json(run / "summary.json")
+    when = datetime.fromtimestamp(_started(run)).strftime("%Y-%m-%d %H:%M")
+    if summary:
+        result, duration = summary.get("line", ""), _duration(summary.get("duration_s"))
+    else:
+        last = _last_epoch(run)
+        done = f" after epoch {last['epoch']}" if last else ""
+        resumable = "; resumable" if any((run / "checkpoints").glob("*last*.pt")) else ""
+        result, duration = f"(unfinished{done}{resumable})", "-"
+    return {"lab": str(config.get("lab", run.parent.name)), "when": when,
+            "size": str(config.get("size", "")), "result": result, "duration": duration,
+            "folder": str(run)}
+
+
+def _duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d} min" if m < 60 else f"{m // 60}:{m % 60:02d}:{s:02d} h"
+
+
+def format_table(rows: list[dict[str, str]], width: int | None = None) -> str:
+    """Rows as aligned columns; the result column is cut to fit the terminal."""
+    cols = ["lab", "when", "size", "duration", "result", "folder"]
+    width = width or shutil.get_terminal_size((160, 24)).columns
+    w = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    fixed = sum(w[c] + 2 for c in cols if c != "result")
+    w["result"] = max(20, min(w["result"], width - fixed))
+
+    def cut(s: str, n: int) -> str:
+        return s if len(s) <= n else s[: n - 1] + "…"
+
+    lines = ["  ".join(f"{c:<{w[c]}}" for c in cols).rstrip()]
+    for r in rows:
+        lines.append("  ".join(f"{cut(r[c], w[c]):<{w[c]}}" for c in cols).rstrip())
+    return "\n".join(lines)
+
+
+def list_runs(runs_dir: str | Path = "runs") -> int:
+    """Print the run folders under ``runs_dir`` as a table; returns the exit status."""
+    runs = find_runs(runs_dir)
+    if not runs:
+        print(f"no runs in {runs_dir} (`dlc run ID` makes one; --runs_dir chooses the folder)")
+        return 0
+    print(format_table([describe(r) for r in runs]))
+    return 0
+
+
+def show_run(run_dir: str | Path) -> int:
+    """Print one run: its result, options, final metrics and files."""
+    run = Path(run_dir)
+    config = _read_json(run / "config.json")
+    if config is None:
+        print(f"dlc: error: {run} is not a run folder (no readable config.json); "
+              f"`dlc runs` lists them", file=sys.stderr)
+        return 1
+    row = describe(run)
+    print(f"{row['lab']}  {row['when']}  ({row['size']}, {row['duration']})")
+    print(f"result: {row['result']}")
+    print(f"folder: {run}")
+    print("\nrun:    " + ", ".join(f"{k}={config.get(k)}" for k in
+                                   ("size", "seed", "device", "force_cpu", "data_dir")))
+    options = config.get("config") or {}
+    if options:
+        print("config: " + ", ".join(f"{k}={v}" for k, v in options.items()))
+    summary = _read_json(run / "summary.json")
+    if summary and summary.get("metrics"):
+        print("\nmetrics:")
+        for k, v in summary["metrics"].items():
+            print(f"  {k:<24} {_fmt(v)}")
+    else:
+        last = _last_epoch(run)
+        if last:
+            print("\nlast epoch: " + ", ".join(f"{k}={_fmt(v)}" for k, v in last.items()))
+    print("\nfiles:")
+    for p in sorted(run.rglob("*")):
+        if p.is_file() and not p.name.startswith("."):
+            print(f"  {str(p.relative_to(run)):<48} {_size(p.stat().st_size):>9}")
+    return 0
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)

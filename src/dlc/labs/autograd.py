@@ -1,0 +1,284 @@
+"""Autograd (EE-559 4.1-4.2): a tape-based engine on DAGs, checked against torch.autograd.
+
+Each operation of :class:`dlc.scratch.Tensor` records its inputs and its local
+backward; the recorded graph (the tape) is a DAG, and ``backward()`` visits it in
+reverse topological order, adding up the gradients that reach a node used several
+times. The lab builds the lecture's small example, prints its tape and its gradients,
+then builds random DAGs (shared sub-expressions, broadcasting, reductions, a matrix
+product) and differentiates each with both engines. The check: every gradient equals
+torch.autograd's to 1e-10 (relative, float64).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from dlc.labs import Result, lab
+from dlc.scratch import Tensor, format_tape
+
+
+@dataclass
+class Config:
+    dags: int = 200      # random DAGs compared with torch.autograd
+    ops: int = 30        # operations per DAG
+    TINY = {"dags": 30}
+
+
+# -- the lecture's example -----------------------------------------------------------------
+def example(lib: str = "scratch"):
+    """a = sum(t^2) + sum(log u): returns (a, t, u); da/dt = 2t and da/du = 1/u."""
+    t_val = torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)
+    u_val = torch.tensor([10.0, 20.0], dtype=torch.float64)
+    if lib == "torch":
+        t, u = t_val.clone().requires_grad_(), u_val.clone().requires_grad_()
+    else:
+        t, u = Tensor(t_val, requires_grad=True, name="t"), Tensor(u_val, requires_grad=True,
+                                                                     name="u")
+    a = (t ** 2).sum() + u.log().sum()
+    return a, t, u
+
+
+def shared_example(lib: str = "scratch", seed: int = 0):
+    """A small network whose hidden value h feeds two branches: a DAG, not a tree."""
+    g = torch.Generator().manual_seed(seed)
+    values = [torch.randn(*s, dtype=torch.float64, generator=g) for s in ((5, 3), (3, 4), (4, 2))]
+    names = ("x", "w1", "w2")
+    if lib == "torch":
+        x, w1, w2 = (v.clone().requires_grad_() for v in values)
+    else:
+        x, w1, w2 = (Tensor(v, requires_grad=True, name=n) for v, n in zip(values, names))
+    h = (x @ w1).tanh()
+    y = h @ w2 + h.sum(1, keepdim=True)  # h used twice
+    loss = (y * y).mean()
+    return loss, (x, w1, w2)
+
+
+# -- random DAGs -----------------------------------------------------------------------------
+LEAF_SHAPES = [(4, 3), (1, 3), (4, 1), (3,), ()]
+
+
+def _max_last(a):
+    out = a.max(-1, keepdim=True)
+    return getattr(out, "values", out)  # torch returns (values, indices)
+
+
+UNARY = {
+    "tanh": lambda a: a.tanh(),
+    "sigmoid": lambda a: a.sigmoid(),
+    "relu": lambda a: a.relu(),
+    "square": lambda a: a * a,
+    "softplus-ish": lambda a: (1 + a.exp()).log(),
+    "scale": lambda a: 0.5 * a - 1.0,
+    "sum rows": lambda a: a.sum(0, keepdim=True),
+    "mean cols": lambda a: a.mean(-1, keepdim=True),
+    "max cols": _max_last,
+}
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (1 + b * b),
+}
+
+
+def random_dag(n_ops: int, seed: int) -> list[tuple]:
+    """A recipe: leaves, then ``n_ops`` operations on earlier nodes (reused freely).
+
+    Steps are ("leaf", shape, seed), (unary name, i), (binary name, i, j) or
+    ("matmul", i, m) where node m is the 3 x 3 leaf; nodes are numbered in order.
+    """
+    rng = random.Random(seed)
+    recipe: list[tuple] = [("leaf", (3, 3), seed)]  # node 0: the matrix of every matmul
+    shapes = [(3, 3)]
+    for k in range(rng.randint(2, 4)):
+        shape = rng.choice(LEAF_SHAPES)
+        recipe.append(("leaf", shape, seed * 1000 + k + 1))
+        shapes.append(shape)
+
+    def pick():  # favour recent nodes, but reach back often: that is what makes a DAG
+        n = len(shapes)
+        return rng.randrange(1, n) if rng.random() < 0.5 else max(1, n - 1 - rng.randrange(3))
+
+    for _ in range(n_ops):
+        i = pick()
+        kind = rng.random()
+        if kind < 0.15 and shapes[i] and shapes[i][-1] == 3:
+            recipe.append(("matmul", i, 0))
+            shape = shapes[i]
+        elif kind < 0.5:
+            name = rng.choice(list(UNARY))
+            if name in ("sum rows", "mean cols", "max cols") and len(shapes[i]) != 2:
+                name = "tanh"
+            recipe.append((name, i))
+            shape = UNARY[name](torch.zeros(shapes[i])).shape
+        else:
+            j = pick()
+            recipe.append((rng.choice(list(BINARY)), i, j))
+            shape = torch.broadcast_shapes(shapes[i], shapes[j])
+        shapes.append(tuple(shape))
+    return recipe
+
+
+def evaluate(recipe: list[tuple], lib: str = "scratch"):
+    """Build the recipe's graph with scratch Tensors or torch tensors.
+
+    Returns (loss, leaves): the loss sums every node that nothing else uses.
+    """
+    nodes, leaves, used = [], [], set()
+    for step in recipe:
+        name = step[0]
+        if name == "leaf":
+            g = torch.Generator().manual_seed(step[2])
+            value = torch.randn(step[1], dtype=torch.float64, generator=g)
+            leaf = (value.requires_grad_() if lib == "torch"
+                    else Tensor(value, requires_grad=True, name=f"leaf{len(leaves)}"))
+            leaves.append(leaf)
+            nodes.append(leaf)
+            continue
+        args = [nodes[i] for i in step[1:]]
+        used.update(step[1:])
+        if name == "matmul":
+            nodes.append(args[0] @ args[1])
+        elif name in UNARY:
+            nodes.append(UNARY[name](args[0]))
+        else:
+            nodes.append(BINARY[name](*args))
+    sinks = [n for k, n in enumerate(nodes) if k not in used]
+    loss = sinks[0].sum()
+    for n in sinks[1:]:
+        loss = loss + n.sum()
+    return loss, leaves
+
+
+def compare_with_torch(recipe: list[tuple]) -> float:
+    """Largest relative error of the scratch gradients (and loss) against torch.autograd."""
+    ours, our_leaves = evaluate(recipe, "scratch")
+    ref, ref_leaves = evaluate(recipe, "torch")
+    ours.backward()
+    ref.backward()
+    errors = [abs(ours.item() - ref.item()) / max(abs(ref.item()), 1e-300)]
+    for a, b in zip(our_leaves, ref_leaves):
+        if b.grad is None:  # a leaf that does not reach the loss
+            errors.append(0.0 if a.grad is None else float("inf"))
+            continue
+        scale = b.grad.abs().max().item()
+        diff = (a.grad - b.grad).abs().max().item()
+        errors.append(diff / scale if scale > 0 else diff)
+    return max(errors)
+
+
+def reuse_count(recipe: list[tuple]) -> int:
+    """How many nodes are consumed more than once (shared sub-expressions)."""
+    uses: dict[int, int] = {}
+    for step in recipe:
+        if step[0] != "leaf":
+            for i in step[1:]:
+                uses[i] = uses.get(i, 0) + 1
+    return sum(1 for c in uses.values() if c > 1)
+
+
+# -- figures ------------------------------------------------------------------------------
+def draw_tape(root: Tensor, title: str = ""):
+    """The recorded DAG, inputs on the left, the output on the right."""
+    import matplotlib.pyplot as plt
+
+    order = root.tape()
+    depth: dict[int, int] = {}
+    for t in order:
+        depth[id(t)] = 1 + max((depth[id(p)] for p in t.parents if id(p) in depth), default=-1)
+    first_use: dict[int, int] = {}
+    for t in order:  # draw each input in the column just before its first use
+        for p in t.parents:
+            if p.is_leaf and id(p) in depth:
+                first_use[id(p)] = min(first_use.get(id(p), depth[id(t)]), depth[id(t)])
+    depth.update({k: d - 1 for k, d in first_use.items()})
+    columns: dict[int, list] = {}
+    for t in order:
+        columns.setdefault(depth[id(t)], []).append(t)
+    pos = {}
+    for d, ts in columns.items():
+        for k, t in enumerate(ts):
+            pos[id(t)] = (d, k - (len(ts) - 1) / 2)
+    fig, ax = plt.subplots(figsize=(1.8 * (len(columns) + 1), 1.2 * (max(map(len, columns.values())) + 1)))
+    for t in order:
+        for p in t.parents:
+            if id(p) in pos:
+                ax.annotate("", xy=pos[id(t)], xytext=pos[id(p)],
+                            arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=18, shrinkB=18))
+    for t in order:
+        label = t.name if t.is_leaf and t.name else t.op
+        label += "\n" + str(tuple(t.shape))
+        ax.text(*pos[id(t)], label, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round", fc="#dbe9f6" if t.is_leaf else "#fde3c8", ec="0.3"))
+    ax.set_xlim(-0.7, len(columns) - 0.3)
+    ys = [y for _, y in pos.values()]
+    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def error_figure(errors: list[float], tolerance: float):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.semilogy(range(1, len(errors) + 1), [max(e, 1e-18) for e in errors], "o", ms=3,
+                label="max relative error of a DAG")
+    ax.axhline(tolerance, color="r", linestyle="--", label=f"tolerance {tolerance:.0e}")
+    ax.axhline(torch.finfo(torch.float64).eps, color="k", linestyle=":",
+               label="float64 machine epsilon")
+    ax.set_xlabel("random DAG")
+    ax.set_ylabel("relative error vs torch.autograd")
+    ax.legend(fontsize=8)
+    return fig
+
+
+TOLERANCE = 1e-10
+
+
+@lab("autograd", source="EE-559 4.1-4.2",
+     summary="A tape-based autograd on DAGs (dlc.scratch): tape, backward, checked vs torch.autograd",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    # 1. The lecture's example: build it, show the tape, differentiate.
+    a, t, u = example()
+    ctx.print("a = (t ** 2).sum() + u.log().sum(), recorded as:")
+    ctx.print(format_tape(a))
+    a.backward()
+    ctx.print(f"da/dt = {t.grad.tolist()}  (2t)     da/du = {u.grad.tolist()}  (1/u)")
+    example_ok = torch.allclose(t.grad, 2 * t.data) and torch.allclose(u.grad, 1 / u.data)
+
+    # 2. A DAG with a shared hidden value, against torch.autograd.
+    loss, leaves = shared_example(seed=max(ctx.seed, 0))
+    ref_loss, ref_leaves = shared_example("torch", seed=max(ctx.seed, 0))
+    ctx.print("\nh = tanh(x @ w1); y = h @ w2 + h.sum(1); loss = mean(y * y):")
+    ctx.print(format_tape(loss))
+    loss.backward()
+    ref_loss.backward()
+    shared_err = max(float((p.grad - q.grad).abs().max() / q.grad.abs().max())
+                     for p, q in zip(leaves, ref_leaves))
+    ctx.print(f"gradients vs torch.autograd: max relative error {shared_err:.1e}")
+    ctx.save_figure(draw_tape(loss, "the tape of the shared-hidden-value example"), "tape")
+
+    # 3. Random DAGs.
+    errors, reused = [], 0
+    for k in range(cfg.dags):
+        recipe = random_dag(cfg.ops, seed=ctx.seed * 100_003 + k if ctx.seed >= 0 else k)
+        err = compare_with_torch(recipe)
+        errors.append(err)
+        reused += reuse_count(recipe)
+        ctx.log(dag=k, ops=cfg.ops, shared_nodes=reuse_count(recipe), max_rel_error=err)
+    worst = max(errors + [shared_err])
+    ctx.save_figure(error_figure(errors, TOLERANCE), "errors")
+    passed = worst <= TOLERANCE and example_ok
+    return Result(
+        f"gradients of {cfg.dags} random DAGs ({cfg.ops} ops, {reused / cfg.dags:.1f} shared "
+        f"nodes each on average) equal torch.autograd's: max relative error {worst:.1e} "
+        f"({'<=' if passed else 'NOT <='} {TOLERANCE:.0e})",
+        metrics={"max_rel_error": worst, "dags": cfg.dags, "ops": cfg.ops,
+                 "mean_shared_nodes": reused / cfg.dags, "example_ok": example_ok,
+                 "shared_example_rel_error": shared_err, "passed": passed})

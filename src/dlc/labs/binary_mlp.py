@@ -1,0 +1,123 @@
+"""Binary classification with an MLP (ESCAPE T2): two rings that no line can separate.
+
+The tutorial's set-up: 1,000 training points in a disc of radius 5 at a uniform angle,
+class 0 at radius U(0, 2.5) (the core), class 1 at radius U(3.5, 5) (the ring around it);
+1,400 test points drawn the same way; an MLP with two LeakyReLU hidden layers and a
+sigmoid output, trained with the binary cross-entropy and Adam (lr 0.1) on the full
+batch for 100 epochs. The network outputs one logit; the loss is BCE-with-logits (the
+sigmoid folded into the loss, which is numerically stable) and the sigmoid is applied
+when probabilities are reported. The exercise: the smallest hidden sizes that still work
+(``--hidden1 4 --hidden2 2``...).
+
+Check: the MLP classifies the test set almost perfectly, while a linear model (no hidden
+layer, same data, same recipe) stays near chance: the core is not linearly separable
+from the ring, and hidden layers are what bend the boundary into a closed curve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dlc import viz
+from dlc.data import toy
+from dlc.engine import Trainer
+from dlc.errors import DlcError
+from dlc.labs import Result, lab
+from dlc.models.mlp import MLP
+
+
+@dataclass
+class Config:
+    hidden1: int = 16         # the tutorial's sizes are not in our sources: 16 and 8 here;
+    hidden2: int = 8          # 4 and 2 still work, 2 and 2 usually do not (the exercise)
+    lr: float = 0.1
+    epochs: int = 100
+    n_train: int = 1000
+    n_test: int = 1400
+    TINY = {"epochs": 50, "n_train": 500, "n_test": 500}
+
+
+def make_model(hidden: tuple[int, ...]) -> MLP:
+    """2 -> hidden... -> 1 logit with LeakyReLU; ``hidden=()`` is the linear baseline.
+
+    The sigmoid output of the tutorial is ``torch.sigmoid`` of this logit (see
+    :func:`probabilities`); training uses BCE-with-logits on the logit itself.
+    """
+    return MLP([2, *hidden, 1], activation="leaky_relu")
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """P(class 1 | x) from the network's logits (N x 1 -> N)."""
+    return torch.sigmoid(logits.reshape(-1))
+
+
+def data_seeds(seed: int) -> tuple[int, int]:
+    """Independent seeds for the training and the test draws (a negative seed: random)."""
+    if seed < 0:
+        seed = int(torch.randint(0, 2**30, ()))
+    return 2 * seed, 2 * seed + 1
+
+
+def train_and_test(model, ctx, train, test, cfg: Config, name: str | None = None) -> dict:
+    """Full-batch Adam with BCE-with-logits; returns test accuracy and mean BCE."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # checkpoints=False: a fit of a few seconds of many one-step (full-batch) epochs;
+    # a checkpoint per epoch would cost more than the training, and a rerun is quicker
+    # than a resume.
+    trainer = Trainer(model, optimizer, ctx, loss="bce_with_logits", metric="accuracy",
+                      name=name, checkpoints=False)
+    history = trainer.fit(train, epochs=cfg.epochs, batch_size=len(train[0]), shuffle=False)
+    scores = trainer.evaluate(test)
+    return {"accuracy": scores["accuracy"], "loss": scores["loss"], "correct": scores["correct"],
+            "n": scores["n"], "train_accuracy": history[-1]["train_accuracy"],
+            "trainer": trainer}
+
+
+@lab("binary-mlp", source="ESCAPE T2",
+     summary="binary classification of two rings with an MLP (BCE, Adam) vs a linear model",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    if cfg.hidden1 < 1 or cfg.hidden2 < 1:
+        raise DlcError(f"hidden sizes must be at least 1, got {cfg.hidden1} and {cfg.hidden2}; "
+                       f"the linear baseline (no hidden layer) is trained by the lab itself")
+    if cfg.n_train < 2 or cfg.n_test < 1:
+        raise DlcError(f"need n_train >= 2 and n_test >= 1, got {cfg.n_train} and {cfg.n_test}")
+
+    # The data: core (class 0) and ring (class 1), a separate draw for the test.
+    train_seed, test_seed = data_seeds(ctx.seed)
+    train = toy.rings(cfg.n_train, seed=train_seed)
+    test = toy.rings(cfg.n_test, seed=test_seed)
+    train = (train[0], train[1].float())  # BCE wants float targets
+    test = (test[0], test[1].float())
+
+    # The MLP of the tutorial, then the same recipe without hidden layers.
+    hidden = (cfg.hidden1, cfg.hidden2)
+    mlp = train_and_test(make_model(hidden), ctx, train, test, cfg, name="mlp")
+    linear = train_and_test(make_model(()), ctx, train, test, cfg, name="linear")
+    ctx.log(kind="test", mlp_accuracy=mlp["accuracy"], linear_accuracy=linear["accuracy"],
+            mlp_loss=mlp["loss"], linear_loss=linear["loss"])
+
+    # Decision regions: where P(class 1) > 0.5, for both models, on the test points.
+    for key, res in (("mlp", mlp), ("linear", linear)):
+        model = res["trainer"].model
+        label = f"MLP 2-{cfg.hidden1}-{cfg.hidden2}-1" if key == "mlp" else "linear model"
+        fig = viz.decision_regions(
+            lambda p, m=model: (probabilities(m(p.to(ctx.device))) > 0.5).long().cpu(),
+            test[0], test[1].long(), title=f"{label}: test accuracy {res['accuracy']:.1%}")
+        ctx.save_figure(fig, f"regions-{key}")
+
+    # The sigmoid output: mean confidence in the true class on the test set.
+    with torch.no_grad():
+        p = probabilities(mlp["trainer"].predict(test[0]).cpu())
+        confidence = float(torch.where(test[1] > 0.5, p, 1 - p).mean())
+
+    line = (f"test accuracy {mlp['accuracy']:.1%} ({mlp['correct']}/{mlp['n']}) for the MLP "
+            f"2-{cfg.hidden1}-{cfg.hidden2}-1 vs {linear['accuracy']:.1%} for a linear model "
+            f"(chance 50%); {cfg.epochs} epochs")
+    return Result(line, metrics={
+        "test_accuracy": mlp["accuracy"], "linear_test_accuracy": linear["accuracy"],
+        "test_loss": mlp["loss"], "linear_test_loss": linear["loss"],
+        "train_accuracy": mlp["train_accuracy"], "mean_true_class_probability": confidence,
+        "hidden": list(hidden)})

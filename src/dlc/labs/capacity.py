@@ -1,0 +1,194 @@
+"""Over- and under-fitting, and the bias-variance dilemma (EE-559 2.2-2.3).
+
+Polynomial regression of increasing degree D on a few noisy samples of a smooth function,
+fitted by least squares as in the lecture's ``fit_polynomial(D, x, y)``. Low degrees
+cannot follow the function (under-fitting, high bias); high degrees follow the noise of
+the particular training set (over-fitting, high variance).
+
+Many training sets are drawn from the same distribution (lecture 2.3) so the expected
+test error can be split into noise + bias^2 + variance, measured against the known
+function on a grid.
+
+Check: the training error (averaged over the training sets) falls with the degree, and the
+test error is U-shaped: its minimum is at an intermediate degree, clearly below both the
+lowest and the highest degree's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dlc.errors import DlcError
+from dlc.labs import Result, lab
+
+
+@dataclass
+class Config:
+    n_train: int = 20         # points per training set
+    noise: float = 0.2        # std of the Gaussian noise added to f(x)
+    max_degree: int = 10      # degrees 0..max_degree
+    repeats: int = 200        # independent training sets (the bias-variance average)
+    n_test: int = 1000        # test points, drawn like the training points
+    TINY = {"repeats": 50}
+    FULL = {"repeats": 1000, "n_test": 10_000}
+
+
+def target_function(x: torch.Tensor) -> torch.Tensor:
+    """The unknown f* the samples come from: smooth, but not a low-degree polynomial."""
+    return torch.sin(3 * x + 0.5)
+
+
+def sample(n: int, noise: float, generator: torch.Generator, batch: tuple[int, ...] = ()):
+    """x uniform in [-1, 1] and y = f*(x) + N(0, noise^2), in float64; shapes batch + (n,)."""
+    x = torch.rand(*batch, n, generator=generator, dtype=torch.float64) * 2 - 1
+    y = target_function(x) + noise * torch.randn(*batch, n, generator=generator, dtype=torch.float64)
+    return x, y
+
+
+def powers(x: torch.Tensor, degree: int) -> torch.Tensor:
+    """The design matrix [1, x, x^2, ..., x^D] (last dimension), for x of any shape."""
+    return x.unsqueeze(-1) ** torch.arange(degree + 1, dtype=x.dtype)
+
+
+def fit_polynomial(degree: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Least-squares coefficients alpha_0..alpha_D of sum_d alpha_d x^d ~ y.
+
+    Works on a batch of training sets too: x and y of shape (..., N) give (..., D + 1).
+    """
+    return torch.linalg.lstsq(powers(x, degree), y.unsqueeze(-1)).solution.squeeze(-1)
+
+
+def evaluate(alpha: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The polynomials alpha (..., D + 1) at x: one x per polynomial (..., N), or one shared
+    x (N) for all of them; returns (..., N)."""
+    design = powers(x, alpha.shape[-1] - 1)
+    if x.dim() == 1:
+        return alpha @ design.T
+    return (design @ alpha.unsqueeze(-1)).squeeze(-1)
+
+
+def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return ((a - b) ** 2).mean(-1)
+
+
+def degree_sweep(cfg: Config, generator: torch.Generator) -> dict:
+    """Fit every degree on ``repeats`` training sets; errors and bias-variance per degree."""
+    x, y = sample(cfg.n_train, cfg.noise, generator, (cfg.repeats,))
+    x_test, y_test = sample(cfg.n_test, cfg.noise, generator)
+    grid = torch.linspace(-1, 1, 201, dtype=torch.float64)
+    f_grid = target_function(grid)
+    out = {k: [] for k in ("train", "test", "bias2", "variance")}
+    out["fits"] = {}
+    for degree in range(cfg.max_degree + 1):
+        alpha = fit_polynomial(degree, x, y)                     # repeats x (D + 1)
+        out["train"].append(float(mse(evaluate(alpha, x), y).mean()))
+        out["test"].append(float(mse(evaluate(alpha, x_test), y_test).mean()))
+        on_grid = evaluate(alpha, grid)  # repeats x grid
+        mean_fit = on_grid.mean(0)
+        out["bias2"].append(float(((mean_fit - f_grid) ** 2).mean()))
+        out["variance"].append(float(on_grid.var(0, unbiased=False).mean()))
+        out["fits"][degree] = on_grid
+    out["grid"], out["f_grid"], out["x"], out["y"] = grid, f_grid, x, y
+    return out
+
+
+def is_u_shaped(errors: list[float], margin: float = 1.5) -> bool:
+    """Minimum strictly inside, and both ends at least ``margin`` times the minimum."""
+    best = min(range(len(errors)), key=errors.__getitem__)
+    return (0 < best < len(errors) - 1 and errors[0] >= margin * errors[best]
+            and errors[-1] >= margin * errors[best])
+
+
+# -- figures -------------------------------------------------------------------
+
+def _fits_figure(sweep, degrees):
+    """One training set and its fits, then the spread of the fits over all training sets."""
+    import matplotlib.pyplot as plt
+
+    grid, f = sweep["grid"].numpy(), sweep["f_grid"].numpy()
+    fig, axes = plt.subplots(2, len(degrees), figsize=(3.3 * len(degrees), 6), sharey=True)
+    for col, d in enumerate(degrees):
+        fits = sweep["fits"][d]
+        ax = axes[0, col]
+        ax.plot(grid, f, "k--", lw=1, label="f*")
+        ax.scatter(sweep["x"][0].numpy(), sweep["y"][0].numpy(), s=12, c="tab:blue", label="train")
+        ax.plot(grid, fits[0].numpy(), "r", label=f"degree {d}")
+        ax.set_title(f"degree {d}: one training set")
+        ax.set_ylim(-2.2, 2.2)
+        ax = axes[1, col]
+        for k in range(min(30, fits.shape[0])):
+            ax.plot(grid, fits[k].numpy(), color="tab:red", alpha=0.15, lw=0.8)
+        ax.plot(grid, fits.mean(0).numpy(), "b", lw=2, label="mean fit")
+        ax.plot(grid, f, "k--", lw=1, label="f*")
+        ax.set_title(f"degree {d}: {fits.shape[0]} training sets")
+        ax.set_xlabel("x")
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _errors_figure(sweep, noise):
+    import matplotlib.pyplot as plt
+
+    degrees = list(range(len(sweep["train"])))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    ax.plot(degrees, sweep["train"], "o-", label="train")
+    ax.plot(degrees, sweep["test"], "o-", label="test")
+    best = min(degrees, key=sweep["test"].__getitem__)
+    ax.axvline(best, color="k", ls=":", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("degree")
+    ax.set_ylabel("mean squared error (log)")
+    ax.set_title("train error falls, test error is U-shaped")
+    ax.legend()
+    ax = axes[1]
+    ax.plot(degrees, sweep["bias2"], "o-", label="bias^2")
+    ax.plot(degrees, sweep["variance"], "o-", label="variance")
+    total = [noise ** 2 + b + v for b, v in zip(sweep["bias2"], sweep["variance"])]
+    ax.plot(degrees, total, "k-", label="noise^2 + bias^2 + variance")
+    ax.axhline(noise ** 2, color="gray", ls="--", lw=1, label="noise^2")
+    ax.set_yscale("log")
+    ax.set_xlabel("degree")
+    ax.set_title("bias-variance decomposition")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@lab("capacity", source="EE-559 2.2-2.3",
+     summary="polynomial regression: under/over-fitting and the bias-variance decomposition",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    if cfg.max_degree < 2 or cfg.n_train < cfg.max_degree + 2:
+        raise DlcError(f"capacity: need max_degree >= 2 and n_train >= max_degree + 2 "
+                       f"(got max_degree={cfg.max_degree}, n_train={cfg.n_train}); beyond that "
+                       f"the polynomial interpolates the training set and least squares is "
+                       f"under-determined")
+    if cfg.repeats < 2 or cfg.n_test < 1 or cfg.noise < 0:
+        raise DlcError("capacity: need repeats >= 2, n_test >= 1 and noise >= 0")
+    gen = torch.Generator().manual_seed(max(ctx.seed, 0))
+    sweep = degree_sweep(cfg, gen)
+    for d in range(cfg.max_degree + 1):
+        ctx.log(degree=d, train_mse=sweep["train"][d], test_mse=sweep["test"][d],
+                bias2=sweep["bias2"][d], variance=sweep["variance"][d])
+        ctx.print(f"degree {d:2d}  train {sweep['train'][d]:.4f}  test {sweep['test'][d]:.4f}  "
+                  f"bias^2 {sweep['bias2'][d]:.4f}  variance {sweep['variance'][d]:.4f}")
+
+    train, test = sweep["train"], sweep["test"]
+    best = min(range(len(test)), key=test.__getitem__)
+    train_falls = all(b <= a * (1 + 1e-9) for a, b in zip(train, train[1:]))
+    u_shaped = is_u_shaped(test)
+    shown = sorted({1, best, cfg.max_degree})
+    ctx.save_figure(_errors_figure(sweep, cfg.noise), "errors")
+    ctx.save_figure(_fits_figure(sweep, shown), "fits")
+    line = (f"best degree {best}: test MSE {test[best]:.3f} vs {test[0]:.3f} at degree 0 and "
+            f"{test[-1]:.3g} at degree {cfg.max_degree} (noise^2 {cfg.noise ** 2:.3f}); train MSE "
+            f"{'falls' if train_falls else 'DOES NOT FALL'} with degree, test MSE "
+            f"{'is' if u_shaped else 'is NOT'} U-shaped")
+    return Result(line, metrics={"train_mse": train, "test_mse": test, "bias2": sweep["bias2"],
+                                 "variance": sweep["variance"], "best_degree": best,
+                                 "train_falls": train_falls, "test_u_shaped": u_shaped})

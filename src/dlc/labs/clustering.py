@@ -1,0 +1,181 @@
+"""Basic clustering and embeddings (EE-559 2.5): k-means and PCA, from tensor operations.
+
+K-means (Lloyd's algorithm) alternates two steps that can only lower the objective
+sum_n |x_n - c_{k(n)}|^2: assign every sample to its nearest centroid, then move every
+centroid to the mean of its samples. It is run on 2-D Gaussian blobs, where the clusters
+can be seen, and on MNIST images, where the centroids are average digits.
+
+PCA gives an embedding: the coordinates of the centred images on the two first principal
+directions, where the classes, never shown to PCA, already form visible groups.
+
+Check: the k-means objective never increases, step after step, on both data sets; and the
+MNIST clusters agree with the classes better than random clusters do (purity: the fraction
+of samples whose class is the most common class of their cluster).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dlc.data import toy
+from dlc.errors import DlcError
+from dlc.labs import Result, lab
+from dlc.labs.nearest_neighbor import PCA
+
+
+@dataclass
+class Config:
+    k: int = 10                # clusters on MNIST (as many as classes)
+    iterations: int = 50       # at most; stops earlier when no sample changes cluster
+    toy_k: int = 4             # clusters (and blobs) in the 2-D example
+    toy_n: int = 600
+    TINY = {"iterations": 20}
+
+
+# -- k-means -----------------------------------------------------------------------
+
+def squared_distances(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """N x K squared distances (float64, clamped at 0 against round-off)."""
+    x, c = x.double(), c.double()
+    return (x.pow(2).sum(1, keepdim=True) - 2 * x @ c.T + c.pow(2).sum(1)).clamp_min(0)
+
+
+def objective(x: torch.Tensor, centroids: torch.Tensor, assign: torch.Tensor) -> float:
+    """Mean squared distance of each sample to the centroid of its cluster."""
+    return float((x.double() - centroids.double()[assign]).pow(2).sum(1).mean())
+
+
+def kmeans(x: torch.Tensor, k: int, iterations: int, generator: torch.Generator):
+    """Lloyd's algorithm from k distinct samples drawn at random as initial centroids.
+
+    Returns the centroids, the assignment, and the objective after every half-step
+    (``history``: a list of (iteration, step, value) with step 'assign' or 'update').
+    A cluster left empty keeps its centroid, which keeps the objective from increasing.
+    """
+    if not 1 <= k <= len(x):
+        raise DlcError(f"k-means needs 1 <= k <= number of samples (got k={k}, n={len(x)})")
+    x = x.double()
+    centroids = x[torch.randperm(len(x), generator=generator)[:k]].clone()
+    assign = None
+    history = []
+    for it in range(1, iterations + 1):
+        new_assign = squared_distances(x, centroids).argmin(1)
+        history.append((it, "assign", objective(x, centroids, new_assign)))
+        if assign is not None and torch.equal(new_assign, assign):
+            break
+        assign = new_assign
+        counts = torch.bincount(assign, minlength=k).double()
+        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+        nonempty = counts > 0
+        centroids[nonempty] = sums[nonempty] / counts[nonempty, None]
+        history.append((it, "update", objective(x, centroids, assign)))
+    return centroids, new_assign, history
+
+
+def is_non_increasing(values: list[float], rtol: float = 1e-12) -> bool:
+    return all(b <= a + rtol * abs(a) for a, b in zip(values, values[1:]))
+
+
+def purity(assign: torch.Tensor, labels: torch.Tensor, k: int) -> float:
+    """Fraction of samples whose label is the majority label of their cluster."""
+    table = torch.zeros(k, int(labels.max()) + 1)
+    table.index_put_((assign, labels), torch.ones(len(labels)), accumulate=True)
+    return float(table.max(1).values.sum() / len(labels))
+
+
+# -- figures ------------------------------------------------------------------------
+
+def _objective_figure(histories):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.6))
+    for ax, (title, history) in zip(axes, histories.items()):
+        values = [v for _, _, v in history]
+        steps = [i + 1 for i in range(len(values))]
+        ax.plot(steps, values, "-", color="gray", lw=1)
+        for kind, marker in (("assign", "o"), ("update", "s")):
+            pts = [(s, v) for s, (_, st, v) in zip(steps, history) if st == kind]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker, ms=4, label=f"after {kind}")
+        ax.set_xlabel("half-step")
+        ax.set_ylabel("mean squared distance to centroid")
+        ax.set_title(title)
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _toy_figure(x, assign, centroids):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=assign.numpy(), cmap="tab10", s=6)
+    ax.scatter(centroids[:, 0].numpy(), centroids[:, 1].numpy(), c="k", marker="x", s=80)
+    ax.set_title(f"k-means, k = {len(centroids)}: clusters and centroids (x)")
+    ax.set_aspect("equal")
+    return fig
+
+
+def _embedding_figure(z, labels, assign):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, c, title in ((axes[0], labels, "coloured by class"),
+                         (axes[1], assign, "coloured by k-means cluster")):
+        sc = ax.scatter(z[:, 0].numpy(), z[:, 1].numpy(), c=c.numpy(), cmap="tab10", s=5)
+        ax.set_title(f"MNIST on its two first principal directions, {title}", fontsize=9)
+        ax.set_xlabel("pc 1")
+        ax.set_ylabel("pc 2")
+        fig.colorbar(sc, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+@lab("clustering", source="EE-559 2.5",
+     summary="k-means on blobs and MNIST; a 2-D PCA embedding of MNIST coloured by class",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    from dlc import prologue, viz
+
+    if cfg.iterations < 1 or cfg.toy_k < 1 or cfg.toy_n < cfg.toy_k:
+        raise DlcError("clustering: need iterations >= 1 and toy_n >= toy_k >= 1")
+    seed = max(ctx.seed, 0)
+    gen = torch.Generator().manual_seed(seed)
+
+    # 2-D blobs: the clusters can be checked by eye.
+    bx, _ = toy.blobs(cfg.toy_n, centers=cfg.toy_k, std=1.0, seed=seed)
+    toy_c, toy_assign, toy_hist = kmeans(bx, cfg.toy_k, cfg.iterations, gen)
+    ctx.save_figure(_toy_figure(bx, toy_assign, toy_c.float()), "kmeans_blobs")
+
+    # MNIST (the prologue's sets): centroids are average digits.
+    x, y, _, _ = prologue.load(size=ctx.size, data_dir=ctx.data_dir)
+    x = x / 255
+    centroids, assign, hist = kmeans(x, cfg.k, cfg.iterations, gen)
+    for it, step, value in hist:
+        ctx.log(data="mnist", iteration=it, step=step, objective=value)
+    for it, step, value in toy_hist:
+        ctx.log(data="blobs", iteration=it, step=step, objective=value)
+    found = purity(assign, y, cfg.k)
+    random_purity = purity(torch.randint(cfg.k, (len(y),), generator=gen), y, cfg.k)
+    mnist_values = [v for _, _, v in hist]
+    toy_values = [v for _, _, v in toy_hist]
+    monotone = is_non_increasing(mnist_values) and is_non_increasing(toy_values)
+
+    ctx.save_figure(_objective_figure({"blobs": toy_hist, "MNIST": hist}), "objective")
+    ctx.save_figure(viz.image_grid(centroids.float().view(-1, 1, 28, 28), nrow=min(cfg.k, 10),
+                                   labels=[f"{int(c)} samples" for c in torch.bincount(assign, minlength=cfg.k)],
+                                   title="k-means centroids on MNIST"), "centroids")
+    mean, basis = PCA(x)
+    z = (x - mean) @ basis[:2].T
+    ctx.save_figure(_embedding_figure(z, y, assign), "embedding")
+
+    ctx.print(f"blobs: {len(toy_hist)} half-steps, objective {toy_values[0]:.3f} -> {toy_values[-1]:.3f}")
+    ctx.print(f"MNIST: {len(hist)} half-steps, objective {mnist_values[0]:.2f} -> {mnist_values[-1]:.2f}; "
+              f"purity {found:.1%} (random clusters {random_purity:.1%})")
+    line = (f"k-means objective {'never increases' if monotone else 'INCREASED'} "
+            f"(MNIST {mnist_values[0]:.1f} -> {mnist_values[-1]:.1f} in {len(hist)} half-steps); "
+            f"{cfg.k} clusters have purity {found:.1%} vs {random_purity:.1%} for random ones")
+    return Result(line, metrics={
+        "monotone": monotone, "mnist_objective": mnist_values, "blobs_objective": toy_values,
+        "purity": found, "random_purity": random_purity, "n_samples": len(y)})

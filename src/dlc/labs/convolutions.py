@@ -1,0 +1,225 @@
+"""Convolutions and pooling (EE-559 4.4-4.5): by hand, then as unfold + matrix product.
+
+A 2-D convolution slides a D x C x kh x kw kernel over a C x H x W signal and takes a
+dot product at every position. Written as that definition it is a loop over output
+positions; ``unfold`` gathers every patch into a column first, so the whole layer
+becomes one matrix product (what fast implementations do). Max pooling is the same
+patch gathering followed by a max instead of a dot product.
+
+Check: the loop and unfold versions give the outputs and gradients (w.r.t. the input,
+the kernel and the bias) of ``F.conv2d`` and ``F.max_pool2d`` / ``F.avg_pool2d`` to
+float64 precision, for strides, paddings and dilations. The figure shows hand-designed
+filters (edges, blur) and what they and max pooling do to MNIST digits.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from dlc import viz
+from dlc.labs import Result, lab
+
+
+@dataclass
+class Config:
+    batch: int = 100     # timing batch: the lecture convnet's first layer on a mini-batch
+    filters: int = 32    # ... 32 filters of size 5 x 5 on 28 x 28 MNIST images
+    kernel: int = 5
+    digits: int = 4      # MNIST test digits shown in the figure
+    TINY = {"batch": 10}
+
+
+def out_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """Output length along one axis: floor((n + 2p - d(k - 1) - 1) / s) + 1."""
+    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _check(x: torch.Tensor, w: torch.Tensor) -> None:
+    if x.dim() != 4 or w.dim() != 4 or x.shape[1] != w.shape[1]:
+        raise ValueError(f"expected input N x C x H x W and kernel D x C x kh x kw with the same C, "
+                         f"got {tuple(x.shape)} and {tuple(w.shape)}")
+
+
+# --- convolution -----------------------------------------------------------------------
+def conv2d_loops(x, w, b=None, stride=1, padding=0):
+    """The definition: at each output position, the dot product of the kernel with a patch."""
+    _check(x, w)
+    d, _, kh, kw = w.shape
+    x = F.pad(x, (padding,) * 4)
+    ho, wo = out_size(x.shape[2], kh, stride), out_size(x.shape[3], kw, stride)
+    wf = w.reshape(d, -1)
+    rows = []
+    for i in range(ho):
+        row = []
+        for j in range(wo):
+            patch = x[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            row.append(patch.reshape(x.shape[0], -1) @ wf.t())  # N x D
+        rows.append(torch.stack(row, dim=-1))                    # N x D x wo
+    y = torch.stack(rows, dim=-2)                                # N x D x ho x wo
+    return y if b is None else y + b.view(1, -1, 1, 1)
+
+
+def conv2d_unfold(x, w, b=None, stride=1, padding=0, dilation=1):
+    """All patches as columns (N x C*kh*kw x L), then one matrix product with the kernel."""
+    _check(x, w)
+    n, _, h, wd = x.shape
+    d, _, kh, kw = w.shape
+    cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
+    y = w.reshape(d, -1) @ cols                                  # N x D x L
+    if b is not None:
+        y = y + b.view(1, -1, 1)
+    return y.view(n, d, out_size(h, kh, stride, padding, dilation),
+                  out_size(wd, kw, stride, padding, dilation))
+
+
+# --- pooling -----------------------------------------------------------------------------
+def _patches(x, kernel, stride):
+    """Each channel's k x k patches: N x C x k*k x L, plus the output height and width."""
+    n, c, h, w = x.shape
+    cols = F.unfold(x.reshape(n * c, 1, h, w), kernel, stride=stride)
+    return cols.view(n, c, kernel * kernel, -1), out_size(h, kernel, stride), out_size(w, kernel, stride)
+
+
+def max_pool2d_unfold(x, kernel, stride=None):
+    """Max over each patch; the gradient flows to the arg-max only (as torch's does)."""
+    p, ho, wo = _patches(x, kernel, stride or kernel)
+    return p.max(dim=2).values.view(x.shape[0], x.shape[1], ho, wo)
+
+
+def avg_pool2d_unfold(x, kernel, stride=None):
+    p, ho, wo = _patches(x, kernel, stride or kernel)
+    return p.mean(dim=2).view(x.shape[0], x.shape[1], ho, wo)
+
+
+# --- comparison with torch ------------------------------------------------------------
+CONV_CASES = [  # (N, C, H, W, D, kh, kw, stride, padding, dilation)
+    (2, 1, 12, 12, 3, 5, 5, 1, 0, 1),
+    (2, 3, 11, 9, 4, 3, 3, 2, 1, 1),
+    (1, 2, 10, 10, 2, 3, 2, 1, 2, 1),
+    (2, 2, 13, 13, 3, 3, 3, 1, 1, 2),
+]
+POOL_CASES = [(2, 3, 12, 12, 2, None), (2, 2, 13, 11, 3, None), (1, 2, 10, 10, 3, 2)]
+
+
+def conv_max_error(case, impl) -> float:
+    """Largest difference with F.conv2d over output and the three gradients (float64)."""
+    n, c, h, w_, d, kh, kw, s, p, dil = case
+    x = torch.randn(n, c, h, w_, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(d, c, kh, kw, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(d, dtype=torch.float64, requires_grad=True)
+    kwargs = dict(stride=s, padding=p) if impl is conv2d_loops else dict(stride=s, padding=p, dilation=dil)
+    if impl is conv2d_loops and dil != 1:
+        return 0.0  # the definition above is written without dilation
+    ref = F.conv2d(x, w, b, stride=s, padding=p, dilation=kwargs.get("dilation", 1))
+    mine = impl(x, w, b, **kwargs)
+    u = torch.randn_like(ref)  # a random upstream gradient
+    g_ref = torch.autograd.grad((ref * u).sum(), (x, w, b))
+    g_mine = torch.autograd.grad((mine * u).sum(), (x, w, b))
+    return max([(mine - ref).abs().max().item()] + [(a - r).abs().max().item() for a, r in zip(g_mine, g_ref)])
+
+
+def pool_max_error(case, impl, ref_fn) -> float:
+    n, c, h, w, k, s = case
+    x = torch.randn(n, c, h, w, dtype=torch.float64, requires_grad=True)
+    ref, mine = ref_fn(x, k, s), impl(x, k, s)
+    u = torch.randn_like(ref)
+    (g_ref,) = torch.autograd.grad((ref * u).sum(), x)
+    (g_mine,) = torch.autograd.grad((mine * u).sum(), x)
+    return max((mine - ref).abs().max().item(), (g_mine - g_ref).abs().max().item())
+
+
+def _timeit(fn, repeat=5) -> float:
+    """Best of ``repeat`` runs: the least disturbed by whatever else the machine is doing."""
+    fn()
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+# Hand-designed 3 x 3 filters: what a first convolutional layer tends to learn.
+FILTERS = {
+    "vertical edge": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+    "horizontal edge": [[-1, -2, -1], [0, 0, 0], [1, 2, 1]],
+    "diagonal edge": [[0, 1, 2], [-1, 0, 1], [-2, -1, 0]],
+    "laplacian": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
+    "blur": [[1, 2, 1], [2, 4, 2], [1, 2, 1]],
+}
+
+
+def filters_figure(images: torch.Tensor):
+    """Row 0: the filters; then per digit: input, each filter's map, and its 2x2 max pooling."""
+    import matplotlib.pyplot as plt
+
+    w = torch.tensor(list(FILTERS.values()), dtype=torch.float32).unsqueeze(1)
+    w[-1] /= w[-1].sum()
+    maps = conv2d_unfold(images, w, padding=1)
+    pooled = max_pool2d_unfold(maps.relu(), 2).numpy()
+    images, maps, w = images.numpy(), maps.numpy(), w.numpy()
+    names = list(FILTERS)
+    cols = 1 + 2 * len(names)
+    rows = 1 + images.shape[0]
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.2 * rows))
+    for ax in axes.flat:
+        ax.axis("off")
+    for k, name in enumerate(names):
+        axes[0, 1 + 2 * k].imshow(w[k, 0], cmap="RdBu_r", vmin=-2, vmax=2)
+        axes[0, 1 + 2 * k].set_title(name, fontsize=7)
+        axes[0, 2 + 2 * k].set_title("relu + maxpool 2", fontsize=6)
+    axes[0, 0].set_title("input", fontsize=7)
+    for r in range(images.shape[0]):
+        axes[r + 1, 0].imshow(images[r, 0], cmap="gray")
+        for k in range(len(names)):
+            axes[r + 1, 1 + 2 * k].imshow(maps[r, k], cmap="RdBu_r")
+            axes[r + 1, 2 + 2 * k].imshow(pooled[r, k], cmap="gray")
+    fig.suptitle("hand-made 3x3 filters applied with conv2d_unfold (28x28 -> 28x28 -> 14x14)")
+    return fig
+
+
+@lab("convolutions", source="EE-559 4.4-4.5",
+     summary="convolution and pooling written as loops and as unfold + matmul; equal to torch's outputs and gradients",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    from dlc.data import load
+
+    # 1. Exactness: every implementation against torch, outputs and gradients, float64.
+    errors = {}
+    for impl in (conv2d_loops, conv2d_unfold):
+        errors[impl.__name__] = max(conv_max_error(c, impl) for c in CONV_CASES)
+    errors["max_pool2d_unfold"] = max(pool_max_error(c, max_pool2d_unfold, F.max_pool2d) for c in POOL_CASES)
+    errors["avg_pool2d_unfold"] = max(pool_max_error(c, avg_pool2d_unfold, F.avg_pool2d) for c in POOL_CASES)
+    for name, e in errors.items():
+        ctx.print(f"{name:20s} max |difference with torch| (outputs and gradients, float64): {e:.1e}")
+        ctx.log(check=name, max_error=e)
+
+    # 2. Speed: the lecture convnet's first layer on a mini-batch, three ways.
+    x = torch.randn(cfg.batch, 1, 28, 28)
+    w = torch.randn(cfg.filters, 1, cfg.kernel, cfg.kernel)
+    b = torch.randn(cfg.filters)
+    times = {"loops": _timeit(lambda: conv2d_loops(x, w, b), repeat=2),
+             "unfold": _timeit(lambda: conv2d_unfold(x, w, b)),
+             "torch": _timeit(lambda: F.conv2d(x, w, b))}
+    ctx.log(**{f"time_{k}_s": v for k, v in times.items()})
+    ctx.print("forward time, batch {} x 1 x 28 x 28, {} filters {}x{}: ".format(
+        cfg.batch, cfg.filters, cfg.kernel, cfg.kernel)
+        + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in times.items()))
+
+    # 3. What filters do to images.
+    images, labels = load("mnist", train=False, data_dir=ctx.data_dir)
+    digits = images[: cfg.digits].float().div(255).unsqueeze(1)
+    ctx.save_figure(filters_figure(digits), "filters")
+
+    worst = max(errors.values())
+    metrics = {**{f"{k}_max_error": v for k, v in errors.items()},
+               **{f"time_{k}_ms": v * 1e3 for k, v in times.items()},
+               "max_error": worst}
+    line = (f"loops, unfold and pooling equal torch's outputs and gradients (max error {worst:.1e}, float64); "
+            f"unfold is {times['loops'] / times['unfold']:.0f}x faster than loops, "
+            f"torch {times['unfold'] / times['torch']:.1f}x faster than unfold")
+    return Result(line, metrics=metrics)

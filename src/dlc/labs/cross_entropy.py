@@ -1,0 +1,145 @@
+"""Cross-entropy loss (EE-559 5.1): softmax, log-softmax, cross-entropy, numerical stability.
+
+A classifier outputs logits f(x) in R^C; the softmax turns them into probabilities
+and the cross-entropy is the mean of -log p(y | x). Written as the formula says,
+``exp(f) / sum(exp(f))`` overflows as soon as a logit exceeds ~88 (float32) or ~709
+(float64): exp gives inf, and inf / inf is nan. Subtracting the largest logit first
+(the log-sum-exp trick) changes nothing mathematically and everything numerically.
+
+Check: for logits of size +-1e4 the naive cross-entropy is not finite, the
+log-sum-exp one is, and it equals ``torch.nn.functional.cross_entropy`` (and so do
+its gradients, which are softmax - one-hot).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from dlc import viz
+from dlc.labs import Result, lab
+
+
+@dataclass
+class Config:
+    logit_scale: float = 1e4  # the size of the logits for the stability check
+    classes: int = 10         # C
+    batch: int = 1000         # samples in the random check
+    dtype: str = "float32"    # float32 (what networks use) or float64
+    TINY = {"batch": 100}
+
+
+# --- the formulas, naive ------------------------------------------------------------
+def naive_softmax(f: torch.Tensor) -> torch.Tensor:
+    e = f.exp()
+    return e / e.sum(dim=1, keepdim=True)
+
+
+def naive_cross_entropy(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return -naive_softmax(f).gather(1, y.view(-1, 1)).log().mean()
+
+
+# --- the same, with the log-sum-exp trick --------------------------------------------
+def logsumexp(f: torch.Tensor) -> torch.Tensor:
+    """log sum_k exp(f_k) per row; the largest term is taken out so exp never sees > 0."""
+    m = f.max(dim=1, keepdim=True).values
+    return (m + (f - m).exp().sum(dim=1, keepdim=True).log()).squeeze(1)
+
+
+def log_softmax(f: torch.Tensor) -> torch.Tensor:
+    return f - logsumexp(f).unsqueeze(1)
+
+
+def softmax(f: torch.Tensor) -> torch.Tensor:
+    return log_softmax(f).exp()
+
+
+def cross_entropy(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of -log softmax(f)_y, i.e. NLL of the log-softmax."""
+    if f.dim() != 2 or y.shape != f.shape[:1]:
+        raise ValueError(f"cross_entropy expects logits N x C and targets N, "
+                         f"got {tuple(f.shape)} and {tuple(y.shape)}")
+    return -log_softmax(f).gather(1, y.view(-1, 1)).mean()
+
+
+def cross_entropy_grad(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """d loss / d f = (softmax(f) - one_hot(y)) / N: the gradient the lecture derives."""
+    return (softmax(f) - F.one_hot(y, f.shape[1]).to(f.dtype)) / f.shape[0]
+
+
+def _dtype(name: str) -> torch.dtype:
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {name!r}")
+    return getattr(torch, name)
+
+
+@lab("cross-entropy", source="EE-559 5.1",
+     summary="softmax, log-softmax and cross-entropy by hand; the log-sum-exp trick keeps logits of +-1e4 finite",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    dtype = _dtype(cfg.dtype)
+
+    # The lecture's example: two samples, three classes.
+    f = torch.tensor([[-1.0, -3.0, 4.0], [-3.0, 3.0, -1.0]], dtype=dtype)
+    y = torch.tensor([0, 1])
+    lecture_loss = cross_entropy(f, y).item()
+    ctx.print(f"lecture example: cross_entropy = {lecture_loss:.4f} "
+              f"(torch: {F.cross_entropy(f, y).item():.4f})")
+
+    # Ordinary logits: naive, stable and torch agree.
+    f = torch.randn(cfg.batch, cfg.classes, dtype=dtype)
+    y = torch.randint(cfg.classes, (cfg.batch,))
+    small_naive_err = (naive_cross_entropy(f, y) - F.cross_entropy(f, y)).abs().item()
+
+    # Huge logits: only the log-sum-exp version survives.
+    big = cfg.logit_scale * (2 * torch.rand(cfg.batch, cfg.classes, dtype=dtype) - 1)
+    big.requires_grad_(True)
+    naive = naive_cross_entropy(big.detach(), y)
+    mine = cross_entropy(big, y)
+    ref = F.cross_entropy(big, y)
+    (g_ref,) = torch.autograd.grad(ref, big)
+    big_err = (mine - ref).abs().item() / max(1.0, ref.abs().item())
+    grad_err = (cross_entropy_grad(big.detach(), y) - g_ref).abs().max().item()
+    ctx.print(f"logits +-{cfg.logit_scale:g}: naive {naive.item()}, log-sum-exp {mine.item():.6g}, "
+              f"torch {ref.item():.6g}")
+
+    # Where does the naive formula break? Scale a fixed set of logits up and watch.
+    scales = torch.logspace(0, math.log10(max(cfg.logit_scale, 10.0)), 60).tolist()
+    g = torch.randn(cfg.batch, cfg.classes, dtype=dtype)
+    g = g / g.abs().max()
+    naive_curve, stable_curve = [], []
+    for s in scales:
+        n_ = naive_cross_entropy(s * g, y).item()
+        s_ = cross_entropy(s * g, y).item()
+        naive_curve.append(n_ if math.isfinite(n_) else float("nan"))
+        stable_curve.append(s_)
+        ctx.log(scale=s, naive=n_, stable=s_)
+    finite = [s for s, v in zip(scales, naive_curve) if math.isfinite(v)]
+    breaks_at = max(finite) if len(finite) < len(scales) else float("inf")
+
+    fig = viz.curves({"naive exp / sum exp": naive_curve, "log-sum-exp": stable_curve},
+                     x=scales, xlabel="largest |logit|", ylabel="cross-entropy",
+                     title=f"cross-entropy of scaled logits ({cfg.dtype}); "
+                           f"naive is nan/inf past ~{breaks_at:.0f}", logy=True,
+                     marks={"naive breaks": breaks_at} if math.isfinite(breaks_at) else None)
+    ax = fig.axes[0]
+    ax.set_xscale("log")
+    ax.lines[0].set(linewidth=6, alpha=0.4)  # the naive curve lies under the stable one until it breaks
+    ax.legend()
+    ctx.save_figure(fig, "stability")
+
+    metrics = {
+        "lecture_example_loss": lecture_loss,
+        "small_logits_naive_error": small_naive_err,
+        "naive_finite_at_scale": math.isfinite(naive.item()),
+        "stable_finite_at_scale": math.isfinite(mine.item()),
+        "stable_vs_torch_rel_error": big_err,
+        "grad_vs_torch_max_error": grad_err,
+        "naive_breaks_above": breaks_at,
+    }
+    line = (f"logits +-{cfg.logit_scale:g} ({cfg.dtype}): naive CE = {naive.item()}, log-sum-exp CE = "
+            f"{mine.item():.6g} = torch's (rel. error {big_err:.1e}); naive breaks above |f| ~ {breaks_at:.0f}")
+    return Result(line, metrics=metrics)

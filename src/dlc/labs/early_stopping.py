@@ -1,0 +1,127 @@
+"""Early stopping as regularisation (EDHEC "Regularization: early stopping").
+
+A wide MLP on a small MNIST training set, where 30% of the labels are wrong (as real
+labels sometimes are), first learns what the digits have in common, then memorises
+the wrong labels one by one: the training loss keeps falling, but the validation loss
+(on held-out samples labelled the same way) turns up, and the test error with it. Early stopping watches the validation loss and stops when it
+has not improved for ``patience`` epochs, then puts back the weights of the best epoch:
+the number of epochs becomes a hyper-parameter chosen on validation data, like any other.
+
+The same network is also trained from the same initialisation, on the same batches, for
+all ``max_epochs`` without stopping, to show what early stopping saved it from. The test
+set (MNIST's own, correct labels) is used once per model, at the end. With
+``--label_noise 0`` the validation loss still turns up (over-confidence) but the test
+error barely moves: memorising is what hurts.
+
+Check: training stopped before ``max_epochs``; the restored weights' validation loss
+equals the best epoch's; the early-stopped model's test loss is below the over-trained one's.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+from dlc import prologue, viz
+from dlc.engine import Trainer
+from dlc.engine.callbacks import EarlyStopping
+from dlc.errors import DlcError
+from dlc.labs import Result, lab
+from dlc.models.mlp import MLP
+
+
+@dataclass
+class Config:
+    hidden: int = 500           # one wide hidden layer: far more capacity than 800 samples need
+    lr: float = 0.1             # SGD
+    label_noise: float = 0.3    # fraction of training and validation labels redrawn at random
+    batch_size: int = 100
+    max_epochs: int = 60
+    patience: int = 10          # epochs without a better validation loss before stopping
+    val_fraction: float = 0.2   # of the prologue's training set
+    TINY = {"max_epochs": 40}
+    FULL = {"max_epochs": 100}
+
+
+def split(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int):
+    """A seeded random (train, validation) split of the training set."""
+    if not 0 < val_fraction < 1:
+        raise DlcError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
+    n_val = max(1, int(len(x) * val_fraction))
+    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
+
+
+def corrupt(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
+    """A copy of the labels with about ``fraction`` of them redrawn uniformly at random."""
+    if not 0 <= fraction <= 1:
+        raise DlcError(f"label_noise must be between 0 and 1, got {fraction}")
+    g = torch.Generator().manual_seed(seed)
+    pick = torch.rand(len(y), generator=g) < fraction
+    noisy = y.clone()
+    noisy[pick.to(y.device)] = torch.randint(0, 10, (int(pick.sum()),), generator=g).to(y.device)
+    return noisy
+
+
+def train(model, cfg: Config, ctx, data, val, order_seed: int, callbacks=(), name=None):
+    """SGD on ``model``; ``order_seed`` fixes the batches, so two runs see the same ones."""
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), ctx,
+                      callbacks=callbacks, name=name, progress=False, tensorboard=False,
+                      checkpoints=False, plot=False)
+    torch.manual_seed(order_seed)
+    history = trainer.fit(data, epochs=cfg.max_epochs, batch_size=cfg.batch_size, val=val)
+    return trainer, history
+
+
+@lab("early-stopping", source="EDHEC regularization",
+     summary="early stopping with patience on the validation loss of an over-fitting MLP",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    if cfg.patience < 1 or cfg.max_epochs < 1:
+        raise DlcError(f"patience and max_epochs must be >= 1, got {cfg.patience} and "
+                       f"{cfg.max_epochs}")
+    x, y, test_x, test_y = prologue.load(size=ctx.size, data_dir=ctx.data_dir,
+                                         device=ctx.device, normalize=True)
+    (x, y), (val_x, val_y) = split(x, y, cfg.val_fraction, ctx.seed)
+    # Training and validation labels come from the same (noisy) source; the test labels are clean.
+    data = (x, corrupt(y, cfg.label_noise, ctx.seed + 2))
+    val = (val_x, corrupt(val_y, cfg.label_noise, ctx.seed + 3))
+    test = (test_x, test_y)
+
+    model = MLP([x.shape[1], cfg.hidden, 10])
+    initial = copy.deepcopy(model.state_dict())
+    stopper = EarlyStopping(patience=cfg.patience, restore_best=True)
+    trainer, history = train(model, cfg, ctx, data, val, ctx.seed + 1, [stopper], "early")
+    restored_val = trainer.evaluate(val)["loss"]
+
+    # The same start and the same batches, trained to the end.
+    reference = MLP([x.shape[1], cfg.hidden, 10])
+    reference.load_state_dict(initial)
+    ref_trainer, full = train(reference, cfg, ctx, data, val, ctx.seed + 1, name="no-stopping")
+
+    stopped = len(history)
+    best = stopper.best_epoch
+    test_early, test_full = trainer.evaluate(test), ref_trainer.evaluate(test)
+    ctx.print(f"stopped after epoch {stopped} of {cfg.max_epochs}; best validation loss "
+              f"{stopper.best:.4f} at epoch {best}; restored weights give {restored_val:.4f}")
+
+    curves = {"train loss": [r["train_loss"] for r in full],
+              "validation loss": [r["val_loss"] for r in full]}
+    fig = viz.curves(curves, ylabel="cross-entropy", logy=True,
+                     title=f"early stopping, patience {cfg.patience}",
+                     marks={f"best ({best})": best, f"stop ({stopped})": stopped})
+    ctx.save_figure(fig, "early-stopping")
+
+    line = (f"stopped at epoch {stopped}/{cfg.max_epochs} (best {best}, patience {cfg.patience}); "
+            f"test loss {test_early['loss']:.3f} vs {test_full['loss']:.3f} and test error "
+            f"{test_early['error']:.1%} vs {test_full['error']:.1%} without stopping")
+    return Result(line, metrics={
+        "stopped_epoch": stopped, "best_epoch": best, "max_epochs": cfg.max_epochs,
+        "best_val_loss": stopper.best, "restored_val_loss": restored_val,
+        "final_val_loss_without_stopping": full[-1]["val_loss"],
+        "test_loss": test_early["loss"], "test_error": test_early["error"],
+        "test_loss_without_stopping": test_full["loss"],
+        "test_error_without_stopping": test_full["error"],
+        "same_start": [r["train_loss"] for r in history] == curves["train loss"][:stopped]})

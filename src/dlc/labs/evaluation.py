@@ -1,0 +1,189 @@
+"""Proper evaluation protocols (EE-559 2.4): train / validation / test, and k-fold cross-validation.
+
+The model to choose is the degree of a polynomial regression (the ``capacity`` lab's
+setting). The protocol of the lecture:
+
+- fit each candidate on the *training* set,
+- select the candidate with the smallest *validation* error,
+- report the selected model's error on the *test* set, which took no part in any choice.
+
+When data is scarce, k-fold cross-validation replaces the single validation set: the
+selection set is cut into k folds, each candidate is fitted k times on k - 1 folds and
+scored on the remaining one, and the mean of the k scores picks the candidate.
+
+Check: the folds partition the selection set (every sample is validated exactly once and
+never trained on in its own fold); the selection reads the validation data only, so
+altering the test set leaves the selected degree unchanged; and the validation error of the
+selected model, being the minimum of noisy estimates, is optimistic on average compared to
+its test error -- why the test set must stay out of the selection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dlc.errors import DlcError
+from dlc.labs import Result, lab
+from dlc.labs.capacity import evaluate, fit_polynomial, mse, sample
+
+
+@dataclass
+class Config:
+    n_train: int = 30         # fitted on
+    n_val: int = 30           # selected on
+    n_test: int = 1000        # reported on
+    noise: float = 0.2
+    max_degree: int = 10      # candidates: degrees 0..max_degree
+    folds: int = 5            # k of k-fold cross-validation (on train + validation)
+    repeats: int = 200        # independent draws, to measure the optimism of the selection
+    TINY = {"repeats": 30}
+    FULL = {"repeats": 1000}
+
+
+Data = tuple[torch.Tensor, torch.Tensor]
+
+
+# -- the protocol --------------------------------------------------------------
+
+def validation_errors(train: Data, val: Data, degrees: range) -> list[float]:
+    """Each degree fitted on ``train`` and scored (MSE) on ``val``."""
+    return [float(mse(evaluate(fit_polynomial(d, *train), val[0]), val[1])) for d in degrees]
+
+
+def select(train: Data, val: Data, degrees: range) -> tuple[int, list[float]]:
+    """The degree with the smallest validation error. It never sees a test set."""
+    errors = validation_errors(train, val, degrees)
+    return degrees[min(range(len(errors)), key=errors.__getitem__)], errors
+
+
+def test_error(degree: int, train: Data, test: Data) -> float:
+    return float(mse(evaluate(fit_polynomial(degree, *train), test[0]), test[1]))
+
+
+def protocol(train: Data, val: Data, test: Data, degrees: range) -> dict:
+    """Select on validation, then fit the chosen degree on train and report it on test."""
+    degree, errors = select(train, val, degrees)
+    return {"degree": degree, "val_errors": errors, "val_error": min(errors),
+            "test_error": test_error(degree, train, test)}
+
+
+# -- k-fold cross-validation -----------------------------------------------------
+
+def kfold_indices(n: int, k: int, generator: torch.Generator | None = None):
+    """k (train_idx, val_idx) pairs: a random permutation cut into k near-equal folds."""
+    if not 2 <= k <= n:
+        raise DlcError(f"k-fold cross-validation needs 2 <= k <= n samples (got k={k}, n={n})")
+    folds = torch.randperm(n, generator=generator).tensor_split(k)
+    return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]
+
+
+def cross_validation_errors(data: Data, degrees: range, k: int,
+                            generator: torch.Generator | None = None) -> list[float]:
+    """Mean validation MSE of each degree over the k folds."""
+    x, y = data
+    totals = torch.zeros(len(degrees), dtype=torch.float64)
+    for train_idx, val_idx in kfold_indices(len(x), k, generator):
+        totals += torch.tensor(validation_errors((x[train_idx], y[train_idx]),
+                                                 (x[val_idx], y[val_idx]), degrees))
+    return (totals / k).tolist()
+
+
+# -- the figure ------------------------------------------------------------------
+
+def _figure(degrees, val_errors, cv_errors, test_errors, chosen_val, chosen_cv, optimism):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    ax.plot(degrees, val_errors, "o-", label="validation (fit on train)")
+    ax.plot(degrees, cv_errors, "s-", label="k-fold cross-validation")
+    ax.plot(degrees, test_errors, "k:", label="test (looked at only to report)")
+    ax.axvline(chosen_val, color="tab:blue", ls="--", lw=1)
+    ax.axvline(chosen_cv, color="tab:orange", ls="--", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("degree")
+    ax.set_ylabel("mean squared error (log)")
+    ax.set_title("selection on validation data only")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    val_min, test_sel = optimism
+    lo = min(min(val_min), min(test_sel))
+    hi = max(max(val_min), max(test_sel))
+    ax.scatter(val_min, test_sel, s=8)
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="test = validation")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("validation error of the selected degree")
+    ax.set_ylabel("its test error")
+    ax.set_title(f"{len(val_min)} draws: mean selected validation error {sum(val_min) / len(val_min):.3f}, "
+                 f"its mean test error {sum(test_sel) / len(test_sel):.3f}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@lab("evaluation", source="EE-559 2.4",
+     summary="train/validation/test protocol and k-fold cross-validation to choose a degree",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    if cfg.max_degree < 1 or min(cfg.n_train, cfg.n_val) < cfg.max_degree + 2:
+        raise DlcError(f"evaluation: n_train and n_val must be at least max_degree + 2 "
+                       f"(got {cfg.n_train}, {cfg.n_val}, max_degree={cfg.max_degree})")
+    if cfg.repeats < 1 or cfg.n_test < 1 or cfg.noise < 0:
+        raise DlcError("evaluation: need repeats >= 1, n_test >= 1 and noise >= 0")
+    if (cfg.n_train + cfg.n_val) * (cfg.folds - 1) // cfg.folds < cfg.max_degree + 1:
+        raise DlcError(f"evaluation: with {cfg.folds} folds each fit sees too few samples "
+                       f"for degree {cfg.max_degree}; use fewer folds or more data")
+    gen = torch.Generator().manual_seed(max(ctx.seed, 0))
+    degrees = range(cfg.max_degree + 1)
+
+    # One draw, shown in full: the three sets and what each is used for.
+    train = sample(cfg.n_train, cfg.noise, gen)
+    val = sample(cfg.n_val, cfg.noise, gen)
+    test = sample(cfg.n_test, cfg.noise, gen)
+    chosen = protocol(train, val, test, degrees)
+    # The same protocol with a different test set must choose the same degree.
+    other_test = sample(cfg.n_test, 10 * cfg.noise, gen)
+    test_blind = protocol(train, val, other_test, degrees)["degree"] == chosen["degree"]
+
+    # Cross-validation on the union of train and validation (the test set stays apart).
+    pool = (torch.cat([train[0], val[0]]), torch.cat([train[1], val[1]]))
+    cv_errors = cross_validation_errors(pool, degrees, cfg.folds, gen)
+    cv_degree = min(degrees, key=cv_errors.__getitem__)
+    cv_test = test_error(cv_degree, pool, test)
+
+    # The test errors of every degree, for the figure only: choosing by them would be cheating.
+    test_errors = [test_error(d, train, test) for d in degrees]
+    for d in degrees:
+        ctx.log(degree=d, val_mse=chosen["val_errors"][d], cv_mse=cv_errors[d], test_mse=test_errors[d])
+
+    # Selection is a minimum over noisy estimates: measured over many draws, the winner's
+    # validation error underestimates its test error.
+    val_min, test_sel = [], []
+    for _ in range(cfg.repeats):
+        r = protocol(sample(cfg.n_train, cfg.noise, gen), sample(cfg.n_val, cfg.noise, gen),
+                     sample(cfg.n_test, cfg.noise, gen), degrees)
+        val_min.append(r["val_error"])
+        test_sel.append(r["test_error"])
+    mean_val = sum(val_min) / len(val_min)
+    mean_test = sum(test_sel) / len(test_sel)
+    optimistic = sum(v < t for v, t in zip(val_min, test_sel)) / len(val_min)
+
+    ctx.save_figure(_figure(list(degrees), chosen["val_errors"], cv_errors, test_errors,
+                            chosen["degree"], cv_degree, (val_min, test_sel)), "selection")
+    ctx.print(f"validation picks degree {chosen['degree']} (val {chosen['val_error']:.4f}, "
+              f"test {chosen['test_error']:.4f}); {cfg.folds}-fold CV picks {cv_degree} "
+              f"(test {cv_test:.4f})")
+    line = (f"validation selects degree {chosen['degree']} (test MSE {chosen['test_error']:.3f}), "
+            f"{cfg.folds}-fold CV selects {cv_degree} (test MSE {cv_test:.3f}); over {cfg.repeats} "
+            f"draws the selected validation MSE {mean_val:.3f} {'<' if mean_val < mean_test else '>='} "
+            f"its test MSE {mean_test:.3f}")
+    return Result(line, metrics={
+        "val_degree": chosen["degree"], "val_error": chosen["val_error"],
+        "val_test_error": chosen["test_error"], "cv_degree": cv_degree, "cv_test_error": cv_test,
+        "cv_errors": cv_errors, "val_errors": chosen["val_errors"], "test_errors": test_errors,
+        "mean_selected_val_error": mean_val, "mean_selected_test_error": mean_test,
+        "fraction_optimistic": optimistic, "noise_mse": cfg.noise ** 2,
+        "selection_ignores_test": test_blind})

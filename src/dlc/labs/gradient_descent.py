@@ -1,0 +1,186 @@
+"""Gradient descent (EE-559 3.5, with 5.2's mini-batches; EDHEC's three algorithms).
+
+A linear model y = W x + b fitted to the prologue's MNIST with one-hot (+-1) targets
+and the mean squared error. The loss is quadratic in (W, b), so the lecture's analysis
+is exact: its Hessian is 2 X'X / n, whose largest eigenvalue L sets the critical step
+2 / L. Below it gradient descent converges; above it the error along the steepest
+direction is multiplied by |1 - lr L| > 1 at every step and the loss explodes.
+
+The loop is written out (gradient by hand, as in chapter 3, before autograd):
+- batch gradient descent: one step per epoch, on the gradient of the whole training set;
+- mini-batch SGD: one step per mini-batch of 100 samples, drawn without replacement;
+- stochastic gradient descent: one step per sample.
+Then batch gradient descent with a step too small, good, and too large.
+
+Check: every variant's training loss is recorded after each update block (metrics and
+figure); with the good step the loss falls below a fraction of its start, with the too
+large one it grows (or overflows).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from dlc import viz
+from dlc.labs import Result, lab
+
+
+@dataclass
+class Config:
+    epochs: int = 20
+    lr: float = 5e-4            # shared by the three variants; per-sample SGD is stable below ~1/|x|^2
+    batch_size: int = 100       # the mini-batch variant's size
+    lr_factors: str = "0.01,0.5,1.5"  # batch GD steps, as multiples of the critical step 2 / L
+    TINY = {"epochs": 10}
+
+
+class Linear:
+    """y = x W' + b, with its mean-squared-error loss and gradient written out."""
+
+    def __init__(self, d_in: int, d_out: int):
+        self.w = torch.zeros(d_out, d_in)
+        self.b = torch.zeros(d_out)
+
+    def loss(self, x, t) -> float:
+        return (x @ self.w.t() + self.b - t).pow(2).sum(1).mean().item()
+
+    def gradient(self, x, t):
+        """d/dW and d/db of mean_i |W x_i + b - t_i|^2."""
+        r = 2 * (x @ self.w.t() + self.b - t) / len(x)  # N x C
+        return r.t() @ x, r.sum(0)
+
+    def step(self, x, t, lr: float) -> None:
+        gw, gb = self.gradient(x, t)
+        self.w -= lr * gw
+        self.b -= lr * gb
+
+
+def critical_lr(x: torch.Tensor) -> tuple[float, float]:
+    """(L, 2 / L): the Hessian of the loss is 2 X'X / n (X with a column of ones for b)."""
+    xb = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1).double()
+    top = torch.linalg.eigvalsh(xb.t() @ xb / len(x))[-1].item()
+    return 2 * top, 1 / top
+
+
+def descend(x, t, lr: float, batch_size: int, epochs: int, gen: torch.Generator, records: int = 10):
+    """Gradient steps on batches of ``batch_size`` (len(x) = batch GD, 1 = SGD).
+
+    Returns (updates, losses): the full training loss at ``records`` points per epoch (or
+    after every update if there are fewer), starting with the loss before any step.
+    """
+    n = len(x)
+    model = Linear(x.shape[1], t.shape[1])
+    steps_per_epoch = math.ceil(n / batch_size)
+    every = max(1, steps_per_epoch // records)
+    updates, losses = [0], [model.loss(x, t)]
+    k = 0
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen) if batch_size < n else torch.arange(n)
+        for b in range(0, n, batch_size):
+            idx = order[b:b + batch_size]
+            model.step(x[idx], t[idx], lr)
+            k += 1
+            if k % every == 0 or b + batch_size >= n:
+                loss = model.loss(x, t)
+                updates.append(k)
+                losses.append(loss)
+                if not math.isfinite(loss):
+                    return updates, losses, model
+    return updates, losses, model
+
+
+def _parse_factors(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v <= 0 for v in values):
+        raise ValueError(f"lr_factors must be positive numbers separated by commas "
+                         f"(e.g. '0.01,0.5,1.5'), got {text!r}")
+    return values
+
+
+def variants_figure(runs: dict, steps_per_epoch: dict):
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, (updates, losses) in runs.items():
+        style = dict(marker="o", markersize=3) if steps_per_epoch[name] == 1 else {}
+        a.plot([u / steps_per_epoch[name] for u in updates], losses, label=name, **style)
+        b.plot([max(u, 0.5) for u in updates], losses, label=name, **style)  # update 0 drawn at 0.5
+    a.set_xlabel("epoch (passes over the data)")
+    b.set_xlabel("number of updates")
+    b.set_xscale("log")
+    for ax in (a, b):
+        ax.set_yscale("log")
+        ax.set_ylabel("training loss (MSE)")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    a.set_title("per epoch, SGD makes the most progress")
+    b.set_title("per update, the full gradient is the best step")
+    fig.tight_layout()
+    return fig
+
+
+@lab("gradient-descent", source="EE-559 3.5",
+     summary="batch GD vs mini-batch vs per-sample SGD; steps too small, good, too large (diverges)",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    from dlc import prologue
+
+    factors = _parse_factors(cfg.lr_factors)
+    x, t, xt, yt = prologue.load(size=ctx.size, normalize=True, one_hot_labels=True,
+                                 data_dir=ctx.data_dir)
+    n = len(x)
+    L, lr_max = critical_lr(x)
+    ctx.print(f"{n} samples; largest curvature L = {L:.1f}, so gradient descent needs lr < 2/L = {lr_max:.2e}")
+    gen = torch.Generator().manual_seed(ctx.seed)
+
+    # 1. Three ways to cut the data into steps, same learning rate, same number of epochs.
+    sizes = {"batch GD": n, f"mini-batch ({cfg.batch_size})": cfg.batch_size, "SGD (1 sample)": 1}
+    runs, finals, errors = {}, {}, {}
+    for name, bs in sizes.items():
+        updates, losses, model = descend(x, t, cfg.lr, bs, cfg.epochs, gen)
+        runs[name] = (updates, losses)
+        finals[name] = losses[-1]
+        pred = (xt @ model.w.t() + model.b).argmax(1)
+        errors[name] = (pred != yt.argmax(1)).float().mean().item()
+        for u, l in zip(updates, losses):
+            ctx.log(variant=name, update=u, epoch=u / math.ceil(n / bs), loss=l)
+        ctx.print(f"{name:18s} lr {cfg.lr:g}: loss {losses[0]:.3f} -> {losses[-1]:.3f} after "
+                  f"{updates[-1]} updates, test error {errors[name]:.1%}")
+    ctx.save_figure(variants_figure(runs, {k: math.ceil(n / v) for k, v in sizes.items()}), "variants")
+
+    # 2. Batch gradient descent with steps around the critical one.
+    sweep = {}
+    for f in factors:
+        lr = f * lr_max
+        updates, losses, _ = descend(x, t, lr, n, cfg.epochs, gen)
+        name = f"lr = {f:g} x 2/L = {lr:.1e}"
+        sweep[f] = losses
+        for u, l in zip(updates, losses):
+            ctx.log(sweep_factor=f, lr=lr, update=u, loss=l)
+        ctx.print(f"batch GD, {name}: loss {losses[0]:.3f} -> {losses[-1]:.4g}")
+    shown = {f"lr = {f:g} x 2/L": [v if math.isfinite(v) else float("nan") for v in ls]
+             for f, ls in sweep.items()}
+    ctx.save_figure(viz.curves(shown, x=list(range(cfg.epochs + 1)), xlabel="update (= epoch)",
+                               ylabel="training loss", logy=True,
+                               title=f"batch gradient descent: too small, good, too large (L = {L:.0f})"),
+                    "learning_rates")
+
+    ratio = {f: (ls[-1] / ls[0] if math.isfinite(ls[-1]) else float("inf")) for f, ls in sweep.items()}
+    metrics = {"L": L, "critical_lr": lr_max, "lr": cfg.lr,
+               **{f"{k}_final_loss": v for k, v in finals.items()},
+               **{f"{k}_first_loss": runs[k][1][0] for k in runs},
+               **{f"{k}_test_error": v for k, v in errors.items()},
+               **{f"{k}_points": len(runs[k][1]) for k in runs},
+               **{f"sweep_{f:g}_loss_ratio": r for f, r in ratio.items()}}
+    fmt = ", ".join(f"{f:g}x: {'diverged' if not math.isfinite(r) or r > 1 else f'x{r:.2g}'}"
+                    for f, r in ratio.items())
+    line = (f"after {cfg.epochs} epochs at lr {cfg.lr:g}, training loss: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in finals.items())
+            + f"; batch GD at lr multiples of 2/L = {lr_max:.1e}: {fmt}")
+    return Result(line, metrics=metrics)

@@ -1,0 +1,228 @@
+"""Hyperband model selection (EDHEC "Model selection"; Li et al., JMLR 2018).
+
+Many hyper-parameters (structure: number of layers and units; estimation: the
+learning rate) and no way to try them all for long. The course's good practice: a
+reasonable optimizer (Adam), then Hyperband over structure + learning rate.
+
+Here: an MLP on the prologue's MNIST, searched over its width, depth and Adam
+learning rate, with "resource" = training epochs. A fifth of the training set is
+held out for validation; the search only ever sees the validation loss, and the test
+set is touched once, for the winner. Hyperband's brackets (the paper's table of
+``(n_i, r_i)``) are printed, and the whole comparison is repeated over several seeds
+against random search given exactly the epochs Hyperband spent. The algorithm itself
+is :mod:`dlc.tune`.
+
+Check: the winner's test error is far below chance (90%), and over the seeds
+Hyperband's winners are at least as good on validation as random search's at equal budget.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from dataclasses import dataclass
+
+import torch
+
+from dlc import prologue, tune
+from dlc.engine import Trainer
+from dlc.errors import DlcError
+from dlc.labs import Result, lab
+from dlc.models.mlp import MLP
+
+# The search space: structure (width and depth of the MLP) and the learning rate.
+WIDTHS = (16, 32, 64, 128, 256, 512)
+DEPTHS = (1, 2, 3)                     # hidden layers
+LR_RANGE = (1e-5, 1e-1)                # Adam, drawn log-uniformly
+
+
+@dataclass
+class Config:
+    R: int = 27               # the most epochs one configuration gets (Hyperband's R)
+    eta: int = 3              # each rung keeps 1/eta of the configurations, eta x longer
+    seeds: int = 3            # repetitions of Hyperband vs random search
+    batch_size: int = 100
+    val_fraction: float = 0.2 # of the prologue's training set, held out for selection
+    TINY = {"R": 9, "seeds": 2}
+    FULL = {"R": 81, "seeds": 5}
+
+
+def sample_config(rng: random.Random) -> dict:
+    """One random point of the search space."""
+    lo, hi = map(math.log10, LR_RANGE)
+    return {"width": rng.choice(WIDTHS), "depth": rng.choice(DEPTHS),
+            "lr": 10 ** rng.uniform(lo, hi)}
+
+
+def describe(config: dict) -> str:
+    return f"width {config['width']}, depth {config['depth']}, lr {config['lr']:.2g}"
+
+
+def build(config: dict, n_in: int = 784, n_classes: int = 10):
+    """The MLP and its Adam optimizer for a configuration."""
+    model = MLP([n_in] + [config["width"]] * config["depth"] + [n_classes])
+    return model, torch.optim.Adam(model.parameters(), lr=config["lr"])
+
+
+def split(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int):
+    """A seeded random (train, validation) split of one set."""
+    if not 0 < val_fraction < 1:
+        raise DlcError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_val = max(1, int(len(x) * val_fraction))
+    val, train = order[:n_val].to(x.device), order[n_val:].to(x.device)
+    return (x[train], y[train]), (x[val], y[val])
+
+
+def make_evaluate(train, val, device, batch_size: int):
+    """Hyperband's ``evaluate(config, epochs, state)``: train to ``epochs`` in total,
+    resuming from ``state`` (model, optimizer, epochs done), return the validation loss."""
+
+    def evaluate(config: dict, epochs: int, state):
+        if state is None:
+            model, opt = build(config, train[0].shape[1])
+            state = {"model": model.to(device), "optimizer": opt, "epochs": 0, "diverged": False}
+        if not state["diverged"]:
+            # Many short inner fits: no progress bar, files or curves.
+            trainer = Trainer(state["model"], state["optimizer"], None, progress=False,
+                              tensorboard=False, checkpoints=False, plot=False)
+            try:
+                trainer.fit(train, epochs=epochs - state["epochs"], batch_size=batch_size)
+            except DlcError:        # the loss became NaN: too large a learning rate
+                state["diverged"] = True
+        state["epochs"] = epochs
+        if state["diverged"]:
+            return math.inf, state
+        scores = Trainer(state["model"], state["optimizer"], None, progress=False,
+                         tensorboard=False, checkpoints=False, plot=False).evaluate(val)
+        return scores["loss"], state
+
+    return evaluate
+
+
+def test_error(state: dict, test) -> float:
+    model = state["model"]
+    model.eval()
+    with torch.no_grad():
+        return (model(test[0]).argmax(1) != test[1]).float().mean().item()
+
+
+@lab("hyperband", source="EDHEC model selection",
+     summary="Hyperband (Li et al. 2018) over MLP width, depth and learning rate vs random search",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    ctx.print(tune.format_schedule(cfg.R, cfg.eta))
+    x, y, test_x, test_y = prologue.load(size=ctx.size, data_dir=ctx.data_dir,
+                                         device=ctx.device, normalize=True)
+    train, val = split(x, y, cfg.val_fraction, ctx.seed)
+    test = (test_x, test_y)
+    evaluate = make_evaluate(train, val, ctx.device, cfg.batch_size)
+    ctx.print(f"{len(train[0])} training, {len(val[0])} validation, {len(test_x)} test samples")
+
+    rows, first = [], None
+    for k in range(cfg.seeds):
+        seed = ctx.seed + k
+        torch.manual_seed(seed)
+        hb = tune.hyperband(sample_config, evaluate, cfg.R, cfg.eta, rng=seed)
+        # Random search gets exactly the epochs Hyperband trained, R at a time.
+        torch.manual_seed(seed)
+        rs = tune.random_search(sample_config, evaluate, cfg.R, budget=hb.budget,
+                                rng=10_000 + seed)
+        row = {"seed": seed, "budget": hb.budget,
+               "hb_configs": hb.n_configs, "rs_configs": rs.n_configs,
+               "hb_val_loss": hb.best_loss, "rs_val_loss": rs.best_loss,
+               "hb_test_error": test_error(hb.best_state, test),   # the test set, once each
+               "rs_test_error": test_error(rs.best_state, test),
+               "hb_best": {**hb.best_config, "epochs": hb.best_resource},
+               "rs_best": {**rs.best_config, "epochs": rs.best_resource}}
+        rows.append(row)
+        ctx.log(kind="seed", **row)
+        ctx.print(f"seed {seed}: Hyperband {hb.n_configs} configs, best {describe(hb.best_config)} "
+                  f"at {hb.best_resource} epochs, val loss {hb.best_loss:.3f}, "
+                  f"test error {row['hb_test_error']:.1%} | random search {rs.n_configs} "
+                  f"configs, val loss {rs.best_loss:.3f}, test error {row['rs_test_error']:.1%}")
+        if first is None:
+            first = (hb, rs)
+            for e in hb.evaluations + rs.evaluations:
+                ctx.log(kind="evaluation", seed=seed, trial=e.trial, bracket=e.bracket,
+                        rung=e.rung, epochs=e.resource, val_loss=e.loss, **e.config)
+
+    hb, rs = first
+    ctx.save_figure(bracket_figure(hb, rs, cfg), "brackets")
+    ctx.save_figure(comparison_figure(rows), "comparison")
+
+    def mean_std(key):
+        values = [r[key] for r in rows]
+        return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+    hb_err, hb_sd = mean_std("hb_test_error")
+    rs_err, rs_sd = mean_std("rs_test_error")
+    best = rows[0]
+    line = (f"best {describe(best['hb_best'])}, {best['hb_best']['epochs']} epochs: test error "
+            f"{best['hb_test_error']:.1%}; over {cfg.seeds} seeds at {best['budget']} epochs each, "
+            f"Hyperband {hb_err:.1%} ± {hb_sd:.1%} vs random search {rs_err:.1%} ± {rs_sd:.1%}")
+    return Result(line, metrics={
+        "best_config": best["hb_best"], "test_error": best["hb_test_error"],
+        "hb_test_error_mean": hb_err, "hb_test_error_std": hb_sd,
+        "rs_test_error_mean": rs_err, "rs_test_error_std": rs_sd,
+        "hb_val_loss_mean": mean_std("hb_val_loss")[0],
+        "rs_val_loss_mean": mean_std("rs_val_loss")[0],
+        "budget": best["budget"], "schedule_budget": tune.schedule_budget(cfg.R, cfg.eta),
+        "hb_configs": best["hb_configs"], "rs_configs": best["rs_configs"], "runs": rows})
+
+
+# -- figures --------------------------------------------------------------------------
+
+def bracket_figure(hb: tune.SearchResult, rs: tune.SearchResult, cfg: Config):
+    """Validation loss against epochs for every configuration, one panel per bracket;
+    random search's full-length runs in the last panel."""
+    import matplotlib.pyplot as plt
+
+    brackets = sorted({e.bracket for e in hb.evaluations}, reverse=True)
+    fig, axes = plt.subplots(1, len(brackets) + 1, figsize=(3.2 * (len(brackets) + 1), 3.4),
+                             sharey=True, squeeze=False)
+    finite = [e.loss for e in hb.evaluations + rs.evaluations if math.isfinite(e.loss)]
+    top = sorted(finite)[int(0.9 * (len(finite) - 1))] if finite else 1.0
+    panels = [(f"bracket s={s}", [e for e in hb.evaluations if e.bracket == s]) for s in brackets]
+    panels.append(("random search", rs.evaluations))
+    for ax, (title, evs) in zip(axes[0], panels):
+        trials: dict[int, list] = {}
+        for e in evs:
+            trials.setdefault(e.trial, []).append((e.resource, min(e.loss, top)))
+        for points in trials.values():
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, "-o", markersize=2.5, linewidth=0.8, alpha=0.7)
+        best = [e for e in evs if e.trial == hb.best_trial] if evs is not rs.evaluations else []
+        if best:
+            ax.plot([e.resource for e in best], [e.loss for e in best], "k*-", markersize=9,
+                    label="winner")
+            ax.legend(loc="upper right", fontsize=7)
+        ax.set_xscale("log")
+        ax.set_title(f"{title} ({len(trials)} configs)", fontsize=9)
+        ax.set_xlabel("epochs (resource)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("validation loss")
+    fig.suptitle(f"Hyperband, R={cfg.R}, eta={cfg.eta}: every configuration's validation loss",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def comparison_figure(rows: list[dict]):
+    """Each seed's winner test error, Hyperband vs random search at the same budget."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    for i, (key, name) in enumerate((("hb_test_error", "Hyperband"),
+                                     ("rs_test_error", "random search"))):
+        values = [100 * r[key] for r in rows]
+        ax.scatter([i] * len(values), values, alpha=0.7, label=name)
+        ax.errorbar(i + 0.15, statistics.mean(values),
+                    yerr=statistics.stdev(values) if len(values) > 1 else 0, fmt="ks", capsize=4)
+    ax.set_xticks([0, 1], ["Hyperband", "random search"])
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_ylabel("winner's test error (%)")
+    ax.set_title(f"equal budget, {len(rows)} seeds", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    return fig

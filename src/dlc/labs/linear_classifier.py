@@ -1,0 +1,242 @@
+"""The probabilistic linear classifier, its limits, and feature design (EE-559 3.2-3.3).
+
+3.2: if the two classes are Gaussians with the same covariance S, the posterior is a
+sigmoid of a linear function of x,
+
+    P(Y = 1 | X = x) = sigmoid(w.x + b),  w = S^-1 (mu1 - mu0),
+    b = (mu0' S^-1 mu0 - mu1' S^-1 mu1) / 2 + log(P(Y = 1) / P(Y = 0)).
+
+Plugging estimated means and covariance in gives the linear discriminant (LDA); fitting w
+and b directly by maximum likelihood (minimising sum_n log(1 + exp(-y_n (w.x_n + b))), by
+gradient descent) gives logistic regression. Both land near the Bayes boundary.
+
+3.3: a linear classifier cannot separate XOR, whatever its training. A designed feature
+map phi(x) = (x1, x2, x1 x2) makes XOR linearly separable in feature space, and the same
+logistic regression, on phi(x), fits it; (x1^2, x2^2) does the same for a disc.
+
+Check: on XOR, logistic regression on the raw features keeps a training error >= 25%, and
+on the designed features reaches 0%; LDA and logistic regression are close to the Bayes
+error on the Gaussian classes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from dlc.data import toy
+from dlc.errors import DlcError
+from dlc.labs import Result, lab
+
+
+@dataclass
+class Config:
+    n: int = 1000             # training points per data set (and as many test points)
+    lr: float = 1.0           # gradient step of logistic regression (on the mean loss)
+    steps: int = 2000         # full-batch gradient steps
+    xor_std: float = 0.25     # spread of the four XOR clusters around (+-1, +-1)
+    TINY = {"n": 200, "steps": 500}
+
+
+# -- the Gaussian model and LDA ----------------------------------------------------
+
+def gaussian_classes(n: int, generator: torch.Generator):
+    """Two Gaussian classes with one shared covariance, equal priors; x, y in {0, 1}, truth."""
+    mu = torch.tensor([[-1.0, 0.0], [1.0, 0.5]], dtype=torch.float64)
+    cov = torch.tensor([[1.0, 0.6], [0.6, 0.8]], dtype=torch.float64)
+    y = (torch.rand(n, generator=generator) < 0.5).long()
+    chol = torch.linalg.cholesky(cov)
+    x = mu[y] + torch.randn(n, 2, generator=generator, dtype=torch.float64) @ chol.T
+    return x, y, {"mu": mu, "cov": cov, "prior1": 0.5}
+
+
+def linear_posterior(mu0, mu1, cov, prior1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(w, b) such that P(Y = 1 | x) = sigmoid(w.x + b) under the shared-covariance model."""
+    inv = torch.linalg.inv(cov)
+    w = inv @ (mu1 - mu0)
+    b = 0.5 * (mu0 @ inv @ mu0 - mu1 @ inv @ mu1) + math.log(prior1 / (1 - prior1))
+    return w, b
+
+
+def fit_lda(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same formula with the class means, pooled covariance and class frequency of (x, y)."""
+    if y.min() == y.max():
+        raise DlcError("LDA needs samples of both classes")
+    x0, x1 = x[y == 0], x[y == 1]
+    mu0, mu1 = x0.mean(0), x1.mean(0)
+    centred = torch.cat([x0 - mu0, x1 - mu1])
+    cov = centred.T @ centred / (len(x) - 2)
+    return linear_posterior(mu0, mu1, cov, float(y.double().mean()))
+
+
+# -- logistic regression -------------------------------------------------------------
+
+def logistic_loss(features, y, w, b):
+    """Mean negative log-likelihood L = mean_n softplus(-s_n (w.phi_n + b)), s_n = 2 y_n - 1,
+    and its gradient, written out: dL/dw = -mean_n s_n sigmoid(-s_n (w.phi_n + b)) phi_n,
+    and the same without phi_n for b. Returns (L, dL/dw, dL/db)."""
+    sign = 2.0 * y.to(features.dtype) - 1
+    margin = sign * (features @ w + b)
+    weight = -sign * torch.sigmoid(-margin) / len(sign)      # dL / d(w.phi_n + b)
+    return torch.nn.functional.softplus(-margin).mean(), features.T @ weight, weight.sum()
+
+
+def fit_logistic(features: torch.Tensor, y: torch.Tensor, lr: float, steps: int):
+    """Maximum likelihood of P(Y = 1 | phi) = sigmoid(w.phi + b) by full-batch gradient
+    descent from zero. Returns w, b and the loss before every step."""
+    w = torch.zeros(features.size(1), dtype=features.dtype)
+    b = torch.zeros((), dtype=features.dtype)
+    losses = []
+    for _ in range(steps):
+        loss, grad_w, grad_b = logistic_loss(features, y, w, b)
+        losses.append(float(loss))
+        w, b = w - lr * grad_w, b - lr * grad_b
+    return w, b, losses
+
+
+def classify(w, b, features) -> torch.Tensor:
+    return (features @ w + b > 0).long()
+
+
+def error_rate(w, b, features, y) -> float:
+    return float((classify(w, b, features) != y).double().mean())
+
+
+# -- feature design --------------------------------------------------------------------
+
+def raw(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def xor_features(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2, x1 x2): the product is what tells the XOR classes apart."""
+    return torch.cat([x, (x[:, 0] * x[:, 1]).unsqueeze(1)], 1)
+
+
+def quadratic_features(x: torch.Tensor) -> torch.Tensor:
+    """(x1, x2, x1^2, x2^2): a circle becomes a line in this space."""
+    return torch.cat([x, x ** 2], 1)
+
+
+def xor_set(n: int, std: float, seed: int):
+    """Four clusters at (+-1, +-1); class 1 where the centre has x1 x2 > 0 (XOR of the signs)."""
+    centres = [[1.0, 1.0], [-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0]]
+    x, cluster = toy.blobs(n, centers=centres, std=std, seed=seed)
+    return x.double(), (cluster < 2).long()
+
+
+def fit_with(phi: Callable, x, y, cfg: Config):
+    """Standardise the designed features (from the training set), then logistic regression.
+
+    Returns a predict function on raw points, the training error and the loss curve.
+    """
+    f = phi(x)
+    mean, std = f.mean(0), f.std(0).clamp_min(1e-12)
+    w, b, losses = fit_logistic((f - mean) / std, y, cfg.lr, cfg.steps)
+
+    def predict(points: torch.Tensor) -> torch.Tensor:
+        return classify(w, b, (phi(points.double()) - mean) / std)
+
+    return predict, float((predict(x) != y).double().mean()), losses
+
+
+# -- figures -------------------------------------------------------------------------
+
+def _regions(ax, predict, x, y, title):
+    lo, hi = x.min(0).values - 0.3, x.max(0).values + 0.3
+    gx, gy = torch.meshgrid(torch.linspace(float(lo[0]), float(hi[0]), 200),
+                            torch.linspace(float(lo[1]), float(hi[1]), 200), indexing="xy")
+    z = predict(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)).reshape(200, 200)
+    ax.contourf(gx.numpy(), gy.numpy(), z.numpy(), levels=[-0.5, 0.5, 1.5],
+                colors=["#f4b6b6", "#b6c8f4"], alpha=0.6)
+    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), cmap="coolwarm_r", s=5,
+               edgecolors="none")
+    ax.set_title(title, fontsize=9)
+    ax.set_aspect("equal")
+
+
+def _features_figure(panels):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(panels) // 2, figsize=(4.2 * len(panels) // 2, 8.4))
+    for ax, panel in zip(axes.T.flat, panels):
+        _regions(ax, *panel)
+    fig.tight_layout()
+    return fig
+
+
+def _gaussian_figure(x, y, lines):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    (w, b) = next(iter(lines.values()))
+    lo, hi = x.min(0).values, x.max(0).values
+    gx, gy = torch.meshgrid(torch.linspace(float(lo[0]), float(hi[0]), 150, dtype=torch.float64),
+                            torch.linspace(float(lo[1]), float(hi[1]), 150, dtype=torch.float64),
+                            indexing="xy")
+    posterior = torch.sigmoid(w[0] * gx + w[1] * gy + b)
+    shade = ax.contourf(gx.numpy(), gy.numpy(), posterior.numpy(), levels=10, cmap="coolwarm_r", alpha=0.25)
+    fig.colorbar(shade, ax=ax, label="P(Y = 1 | x), true model")
+    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), cmap="coolwarm_r", s=5, edgecolors="none")
+    xs = torch.linspace(float(x[:, 0].min()), float(x[:, 0].max()), 2, dtype=torch.float64)
+    for (label, (w, b)), style in zip(lines.items(), ["k-", "g--", "m:"]):
+        ax.plot(xs.numpy(), (-(w[0] * xs + b) / w[1]).numpy(), style, lw=2, label=label)
+    ax.set_ylim(float(x[:, 1].min()), float(x[:, 1].max()))
+    ax.legend(fontsize=8)
+    ax.set_title("two Gaussians, shared covariance: linear boundaries", fontsize=10)
+    return fig
+
+
+@lab("linear-classifier", source="EE-559 3.2-3.3",
+     summary="Gaussian model, LDA and logistic regression; designed features make XOR separable",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    if cfg.n < 8 or cfg.steps < 1 or cfg.lr <= 0 or cfg.xor_std <= 0:
+        raise DlcError("linear-classifier: need n >= 8, steps >= 1, lr > 0 and xor_std > 0")
+    seed = max(ctx.seed, 0)
+    gen = torch.Generator().manual_seed(seed)
+
+    # 3.2: the posterior of the shared-covariance Gaussian model is linear.
+    x, y, truth = gaussian_classes(cfg.n, gen)
+    x_test, y_test, _ = gaussian_classes(cfg.n, gen)
+    bayes = linear_posterior(truth["mu"][0], truth["mu"][1], truth["cov"], truth["prior1"])
+    lda = fit_lda(x, y)
+    w, b, gauss_losses = fit_logistic(x, y, cfg.lr, cfg.steps)
+    gauss = {name: error_rate(*wb, x_test, y_test)
+             for name, wb in (("bayes", bayes), ("lda", lda), ("logistic", (w, b)))}
+    ctx.save_figure(_gaussian_figure(x, y, {"Bayes (true parameters)": bayes, "LDA": lda,
+                                            "logistic regression": (w, b)}), "gaussian")
+    ctx.print("Gaussian classes, test error: " + ", ".join(f"{k} {v:.2%}" for k, v in gauss.items()))
+
+    # 3.3: XOR and the disc, with raw and designed features.
+    xor_x, xor_y = xor_set(cfg.n, cfg.xor_std, seed)
+    disc_x, disc_y = toy.disc_outside(cfg.n, seed=seed)
+    disc_x = disc_x.double()
+    fits = {}
+    panels = []
+    for name, (px, py) in {"xor": (xor_x, xor_y), "disc": (disc_x, disc_y)}.items():
+        designed = xor_features if name == "xor" else quadratic_features
+        for kind, phi in (("raw", raw), ("designed", designed)):
+            predict, err, losses = fit_with(phi, px, py, cfg)
+            fits[f"{name}_{kind}"] = err
+            for step in range(0, cfg.steps, max(1, cfg.steps // 100)):
+                ctx.log(set=name, features=kind, step=step, loss=losses[step])
+            label = {"raw": "(x1, x2)", "designed": "(x1, x2, x1 x2)" if name == "xor"
+                     else "(x1, x2, x1^2, x2^2)"}[kind]
+            panels.append((predict, px, py, f"{name}, phi = {label}: train error {err:.1%}"))
+            ctx.print(f"{name} with {kind} features {label}: training error {err:.2%}")
+    ctx.save_figure(_features_figure(panels), "features")
+
+    line = (f"XOR training error {fits['xor_raw']:.1%} with (x1, x2), {fits['xor_designed']:.1%} "
+            f"with (x1, x2, x1 x2); disc {fits['disc_raw']:.1%} -> {fits['disc_designed']:.1%} with "
+            f"squares; Gaussians: LDA {gauss['lda']:.1%}, logistic {gauss['logistic']:.1%}, "
+            f"Bayes {gauss['bayes']:.1%} test error")
+    return Result(line, metrics={
+        "xor_raw_error": fits["xor_raw"], "xor_designed_error": fits["xor_designed"],
+        "disc_raw_error": fits["disc_raw"], "disc_designed_error": fits["disc_designed"],
+        "gauss_bayes_error": gauss["bayes"], "gauss_lda_error": gauss["lda"],
+        "gauss_logistic_error": gauss["logistic"],
+        "gauss_logistic_final_loss": gauss_losses[-1], "gauss_logistic_first_loss": gauss_losses[0]})

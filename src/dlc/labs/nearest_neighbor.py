@@ -1,0 +1,202 @@
+"""The nearest-neighbour classifier, random projections and PCA (EE-559 2.1, practical 2).
+
+A 1-nearest-neighbour classifier gives a test image the class of the closest training
+image (Euclidean distance). Practical 2 writes it as ``nearest_classification`` (one
+sample), counts the errors of a test set with ``compute_nb_errors`` (optionally after
+subtracting a mean and projecting on the rows of ``proj``), and compares projections:
+none, a random one to 100 dimensions, and PCA onto the 100, 50, 10 and 3 first principal
+directions, on MNIST (``--cifar``: CIFAR-10).
+
+The error count uses a vectorised version (all test samples at once, distances from
+|a - b|^2 = |a|^2 - 2 a.b + |b|^2 in float64) that must agree with the per-sample
+``nearest_classification`` of the practical.
+
+Check: the vectorised classifier predicts exactly what the per-sample brute-force
+reference predicts (no projection and PCA), and the error rate without projection is far
+below chance (90%).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dlc.errors import DlcError
+from dlc.labs import Result, lab
+
+
+@dataclass
+class Config:
+    cifar: bool = False          # the practical runs both; one per run here
+    random_dim: int = 100        # the random projection of the practical
+    pca_dims: str = "100,50,10,3"
+    reference_samples: int = 200  # test samples re-classified by the brute-force reference
+    TINY = {"reference_samples": 100}
+
+
+# -- practical 2 ----------------------------------------------------------------
+
+def nearest_classification(train_input: torch.Tensor, train_target: torch.Tensor,
+                           x: torch.Tensor) -> torch.Tensor:
+    """The class of the training sample closest to the single sample ``x`` (brute force)."""
+    dist = (train_input.double() - x.double()).pow(2).sum(1)
+    return train_target[dist.argmin()]
+
+
+def nearest_indices(train_input: torch.Tensor, test_input: torch.Tensor,
+                    max_entries: int = 2 ** 24) -> torch.Tensor:
+    """For every test sample, the index of its nearest training sample.
+
+    Squared distances |t|^2 - 2 t.x + |x|^2 come from one matrix product per chunk of test
+    samples (chunks keep the distance matrix under ``max_entries`` numbers). Float64 keeps
+    them exact on integer pixels, so the argmin (first index on ties) equals the reference's.
+    """
+    train = train_input.double()
+    train_sq = train.pow(2).sum(1)
+    chunk = max(1, max_entries // max(1, len(train)))
+    out = []
+    for test in test_input.double().split(chunk):
+        dist = test.pow(2).sum(1, keepdim=True) - 2 * test @ train.T + train_sq
+        out.append(dist.argmin(1))
+    return torch.cat(out)
+
+
+def project(x: torch.Tensor, mean: torch.Tensor | None = None, proj: torch.Tensor | None = None):
+    """Subtract ``mean`` then map onto the rows of ``proj`` (C x D), as the practical does."""
+    if mean is not None:
+        x = x - mean
+    if proj is not None:
+        x = x @ proj.T
+    return x
+
+
+def compute_nb_errors(train_input, train_target, test_input, test_target,
+                      mean=None, proj=None) -> int:
+    """Number of test samples the 1-NN classifier gets wrong (after the optional projection)."""
+    if proj is not None and proj.size(1) != train_input.size(1):
+        raise DlcError(f"proj must be C x {train_input.size(1)} (one row per output dimension), "
+                       f"got {tuple(proj.shape)}")
+    train = project(train_input, mean, proj)
+    test = project(test_input, mean, proj)
+    predicted = train_target[nearest_indices(train, test)]
+    return int((predicted != test_target).sum())
+
+
+def PCA(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: N802 (the practical's name)
+    """The mean of ``x`` (N x D) and its principal directions as rows, by decreasing variance.
+
+    The directions are eigenvectors of the scatter matrix B'B of the centred data B. When
+    there are fewer samples than dimensions (CIFAR at 1,000 samples: 3,072 dimensions) the
+    N x N Gram matrix BB' has the same non-zero eigenvalues and is much cheaper to
+    decompose: if BB'u = lu then B'B (B'u) = l (B'u), so B'u / |B'u| is a direction. Only
+    min(N, D) directions are returned.
+    """
+    mean = x.mean(0)
+    b = (x - mean).double()
+    if b.size(0) < b.size(1):
+        values, u = torch.linalg.eigh(b @ b.T)
+        vectors = b.T @ u
+        vectors = vectors / vectors.norm(dim=0).clamp_min(1e-12)
+    else:
+        values, vectors = torch.linalg.eigh(b.T @ b)
+    order = values.argsort(descending=True)
+    return mean, vectors[:, order].T.to(x.dtype).contiguous()
+
+
+# -- the figures ------------------------------------------------------------------
+
+def _errors_figure(rows, n_test, title):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    names = [r[0] for r in rows]
+    rates = [100 * r[1] / n_test for r in rows]
+    bars = ax.bar(names, rates, color=["tab:gray", "tab:purple"] + ["tab:blue"] * (len(rows) - 2))
+    for bar, (_, errs) in zip(bars, rows):
+        ax.annotate(f"{errs}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    ha="center", va="bottom", fontsize=8)
+    ax.axhline(90, color="k", ls=":", lw=1, label="chance (90%)")
+    ax.set_ylabel(f"test error % (count of {n_test})")
+    ax.set_title(title)
+    ax.legend()
+    plt.setp(ax.get_xticklabels(), rotation=20)
+    fig.tight_layout()
+    return fig
+
+
+def _to_images(x: torch.Tensor, cifar: bool) -> torch.Tensor:
+    return x.reshape(-1, 3, 32, 32) if cifar else x.reshape(-1, 1, 28, 28)
+
+
+@lab("nearest-neighbor", source="EE-559 2.1, practical 2",
+     summary="1-NN on MNIST/CIFAR: no projection, random projection, PCA to 100/50/10/3 dims",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    from dlc import prologue, viz
+
+    try:
+        dims = [int(d) for d in str(cfg.pca_dims).split(",") if d.strip()]
+    except ValueError:
+        raise DlcError(f"--pca_dims must be comma-separated integers like 100,50,10,3, "
+                       f"got {cfg.pca_dims!r}") from None
+    if not dims or min(dims) < 1 or cfg.random_dim < 1 or cfg.reference_samples < 0:
+        raise DlcError("nearest-neighbor: dimensions must be >= 1 and reference_samples >= 0")
+
+    train_input, train_target, test_input, test_target = prologue.load(
+        cifar=cfg.cifar, size=ctx.size, data_dir=ctx.data_dir)
+    name = "CIFAR-10" if cfg.cifar else "MNIST"
+    n_train, n_test, d = train_input.size(0), test_input.size(0), train_input.size(1)
+    ctx.print(f"{name}: {n_train} train, {n_test} test samples of dimension {d}")
+    gen = torch.Generator().manual_seed(max(ctx.seed, 0))
+
+    # The configurations of practical 2, each as (name, mean, proj).
+    mean, basis = PCA(train_input)
+    if max(dims) > basis.size(0):
+        raise DlcError(f"PCA of {n_train} samples has {basis.size(0)} directions; "
+                       f"--pca_dims asks for {max(dims)}")
+    configs = [("no projection", None, None),
+               (f"random {cfg.random_dim}D", None,
+                torch.randn(cfg.random_dim, d, generator=gen))]
+    configs += [(f"PCA {k}D", mean, basis[:k]) for k in dims]
+    rows = []
+    for label, m, p in configs:
+        errors = compute_nb_errors(train_input, train_target, test_input, test_target, m, p)
+        rows.append((label, errors))
+        ctx.log(projection=label, nb_errors=errors, error_rate=errors / n_test)
+        ctx.print(f"{label:>14}: {errors} errors ({100 * errors / n_test:.2f}%)")
+
+    # The vectorised search against the practical's one-sample function, sample by sample.
+    k = min(cfg.reference_samples, n_test)
+    mismatches = 0
+    for label, m, p in (configs[0], configs[2]):
+        # in float64 once, so that each call below does not convert the training set again
+        train, test = project(train_input, m, p).double(), project(test_input[:k], m, p)
+        fast = train_target[nearest_indices(train, test)]
+        slow = torch.stack([nearest_classification(train, train_target, t) for t in test])
+        mismatches += int((fast != slow).sum())
+    ctx.print(f"vectorised vs brute-force reference on {k} test samples x 2 projections: "
+              f"{mismatches} mismatches")
+
+    # Figures: the error counts; the mean and first principal directions; some neighbours.
+    ctx.save_figure(_errors_figure(rows, n_test, f"1-NN on {name} ({n_train} train)"), "errors")
+    ctx.save_figure(viz.image_grid(_to_images(torch.cat([mean[None], basis[:15]]), cfg.cifar),
+                                   nrow=8, labels=["mean"] + [f"pc {i + 1}" for i in range(15)],
+                                   title="mean and first principal directions"), "pca")
+    shown = test_input[:8]
+    nearest = nearest_indices(train_input, shown)
+    labels = [f"test {int(t)}" for t in test_target[:8]] + [f"NN {int(train_target[i])}" for i in nearest]
+    ctx.save_figure(viz.image_grid(_to_images(torch.cat([shown, train_input[nearest]]), cfg.cifar),
+                                   nrow=8, labels=labels,
+                                   title="test samples (top) and their nearest training samples"),
+                    "neighbours")
+
+    baseline = rows[0][1] / n_test
+    best = min(rows, key=lambda r: r[1])
+    line = (f"{name} 1-NN: {100 * baseline:.1f}% test error without projection (chance 90%), "
+            + ", ".join(f"{lbl} {100 * e / n_test:.1f}%" for lbl, e in rows[1:])
+            + f"; vectorised = brute force on {k} samples ({mismatches} mismatches)")
+    return Result(line, metrics={
+        "dataset": name, "n_train": n_train, "n_test": n_test,
+        "nb_errors": {lbl: e for lbl, e in rows}, "baseline_error": baseline,
+        "best": best[0], "reference_samples": k, "reference_mismatches": mismatches})

@@ -1,0 +1,48 @@
+import pytest
+import torch
+
+from dlc.errors import DlcError
+from dlc.labs import capacity as C
+from tests.labs.helpers import run_tiny
+
+
+def test_train_error_falls_and_test_error_is_u_shaped(runs_dir):
+    m = run_tiny("capacity", runs_dir).metrics
+    train, test = m["train_mse"], m["test_mse"]
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(train, train[1:]))
+    best = m["best_degree"]
+    assert 0 < best < len(test) - 1
+    assert test[0] > 2 * test[best] and test[-1] > 2 * test[best]
+    # falling to the minimum, rising after it (the U), as averaged over the training sets
+    assert test[best - 1] > test[best] < test[best + 1]
+    assert train[-1] < test[-1]  # over-fitting: the gap between train and test
+    assert m["train_falls"] and m["test_u_shaped"]
+
+
+def test_fit_polynomial_recovers_a_polynomial_exactly():
+    x = torch.linspace(-1, 1, 30, dtype=torch.float64)
+    y = 1 - 2 * x + 0.5 * x ** 3
+    alpha = C.fit_polynomial(4, x, y)
+    assert torch.allclose(alpha, torch.tensor([1, -2, 0, 0.5, 0], dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(C.evaluate(alpha, x), y, atol=1e-9)
+
+
+def test_bias_variance_decomposition_adds_up():
+    """noise^2 + bias^2 + variance predicts the test error of a low degree (no outliers)."""
+    cfg = C.Config(repeats=400, n_test=5000, max_degree=3)
+    s = C.degree_sweep(cfg, torch.Generator().manual_seed(1))
+    for d in range(4):
+        predicted = cfg.noise ** 2 + s["bias2"][d] + s["variance"][d]
+        assert abs(predicted - s["test"][d]) < 0.1 * s["test"][d]
+
+
+def test_u_shape_detector():
+    assert C.is_u_shaped([3, 2, 1, 2, 4])
+    assert not C.is_u_shaped([3, 2, 1, 0.9])
+    assert not C.is_u_shaped([1, 1.1, 1.2])
+
+
+def test_too_high_degree_is_refused(runs_dir):
+    from dlc.labs import run_lab
+    with pytest.raises(DlcError, match="n_train"):
+        run_lab("capacity", size="tiny", runs_dir=runs_dir, quiet=True, max_degree=19, n_train=20)

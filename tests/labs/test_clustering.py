@@ -1,0 +1,41 @@
+import torch
+
+from dlc.labs import clustering as K
+from tests.conftest import requires_mnist
+from tests.labs.helpers import run_tiny
+
+
+@requires_mnist
+def test_objective_decreases_and_clusters_follow_classes(runs_dir):
+    m = run_tiny("clustering", runs_dir).metrics
+    assert m["monotone"]
+    for values in (m["mnist_objective"], m["blobs_objective"]):
+        assert all(b <= a * (1 + 1e-12) for a, b in zip(values, values[1:]))
+        assert values[-1] < 0.8 * values[0]
+    assert m["purity"] > m["random_purity"] + 0.2
+
+
+def test_kmeans_is_monotone_and_finds_separated_blobs():
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    labels = torch.arange(3).repeat_interleave(50)
+    x = centres[labels] + 0.5 * torch.randn(150, 2, generator=g)
+    c, assign, hist = K.kmeans(x, 3, 100, g)
+    assert K.is_non_increasing([v for _, _, v in hist])
+    assert K.purity(assign, labels, 3) == 1.0
+    assert hist[-1][1] == "assign" and len(hist) < 200        # stopped when nothing moved
+    assert torch.allclose(c.float()[assign], centres[labels], atol=0.5)
+
+
+def test_kmeans_survives_empty_clusters():
+    x = torch.zeros(10, 2)
+    x[5:] = 1.0                                # two distinct points, repeated: k=4 leaves empties
+    c, assign, hist = K.kmeans(x, 4, 10, torch.Generator().manual_seed(0))
+    assert K.is_non_increasing([v for _, _, v in hist]) and hist[-1][2] < 1e-12
+
+
+def test_purity_of_random_clusters_is_low():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(10, (5000,), generator=g)
+    assert K.purity(torch.randint(10, (5000,), generator=g), labels, 10) < 0.2
+    assert K.purity(labels, labels, 10) == 1.0

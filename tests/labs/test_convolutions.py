@@ -1,0 +1,41 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlc.labs import convolutions as cv
+from tests.conftest import requires_mnist
+from tests.labs.helpers import run_tiny
+
+
+@requires_mnist
+def test_lab_matches_torch(runs_dir):
+    result = run_tiny("convolutions", runs_dir)
+    m = result.metrics
+    for name in ("conv2d_loops", "conv2d_unfold", "max_pool2d_unfold", "avg_pool2d_unfold"):
+        assert m[f"{name}_max_error"] < 1e-10, name
+    assert (result.run_dir / "filters.png").is_file()
+
+
+@pytest.mark.parametrize("case", cv.CONV_CASES)
+def test_conv_outputs_and_gradients_equal_torch(case):
+    torch.manual_seed(1)
+    assert cv.conv_max_error(case, cv.conv2d_unfold) < 1e-10
+    assert cv.conv_max_error(case, cv.conv2d_loops) < 1e-10
+
+
+@pytest.mark.parametrize("case", cv.POOL_CASES)
+def test_pooling_outputs_and_gradients_equal_torch(case):
+    torch.manual_seed(2)
+    assert cv.pool_max_error(case, cv.max_pool2d_unfold, F.max_pool2d) < 1e-12
+    assert cv.pool_max_error(case, cv.avg_pool2d_unfold, F.avg_pool2d) < 1e-12
+
+
+def test_out_size_formula_matches_torch():
+    for n, k, s, p, d in [(28, 5, 1, 0, 1), (32, 3, 2, 1, 1), (17, 3, 3, 2, 2)]:
+        y = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d)
+        assert y.shape[-1] == cv.out_size(n, k, s, p, d)
+
+
+def test_mismatched_channels_are_refused():
+    with pytest.raises(ValueError, match="same C"):
+        cv.conv2d_unfold(torch.zeros(1, 3, 8, 8), torch.zeros(2, 1, 3, 3))

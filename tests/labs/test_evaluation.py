@@ -1,0 +1,50 @@
+import pytest
+import torch
+
+from dlc.errors import DlcError
+from dlc.labs import evaluation as E
+from dlc.labs.capacity import sample
+from tests.labs.helpers import run_tiny
+
+
+def test_lab_selects_on_validation(runs_dir):
+    m = run_tiny("evaluation", runs_dir).metrics
+    assert m["selection_ignores_test"]
+    assert 0 < m["val_degree"] < 10 and 0 < m["cv_degree"] < 10
+    # the selected degree beats both extremes on the untouched test set
+    assert m["val_test_error"] < m["test_errors"][0] and m["val_test_error"] < m["test_errors"][-1]
+    assert m["cv_test_error"] < m["test_errors"][0]
+    assert m["val_errors"][m["val_degree"]] == min(m["val_errors"])
+
+
+@pytest.mark.parametrize("n,k", [(10, 2), (60, 5), (61, 5), (7, 7)])
+def test_folds_partition_the_data(n, k):
+    folds = E.kfold_indices(n, k, torch.Generator().manual_seed(0))
+    assert len(folds) == k
+    val = torch.cat([v for _, v in folds])
+    assert sorted(val.tolist()) == list(range(n))           # each sample validated exactly once
+    sizes = [len(v) for _, v in folds]
+    assert max(sizes) - min(sizes) <= 1
+    for train, v in folds:
+        assert not set(train.tolist()) & set(v.tolist())    # never trained on in its own fold
+        assert len(train) + len(v) == n
+
+
+def test_selection_ignores_the_test_set():
+    g = torch.Generator().manual_seed(4)
+    train, val = sample(30, 0.2, g), sample(30, 0.2, g)
+    degrees = range(11)
+    a = E.protocol(train, val, sample(500, 0.2, g), degrees)
+    x, y = sample(500, 0.2, g)
+    b = E.protocol(train, val, (x, -5 * y + 3), degrees)     # a wildly different test set
+    assert a["degree"] == b["degree"]
+    assert torch.allclose(torch.tensor(a["val_errors"]), torch.tensor(b["val_errors"]), rtol=1e-12)
+    assert a["test_error"] != b["test_error"]               # while the reported score moves
+    # ...and changing the validation set can change the choice
+    choices = {E.protocol(train, sample(30, 0.2, g), (x, y), degrees)["degree"] for _ in range(20)}
+    assert len(choices) > 1
+
+
+def test_bad_fold_count_is_refused():
+    with pytest.raises(DlcError, match="2 <= k"):
+        E.kfold_indices(5, 1)

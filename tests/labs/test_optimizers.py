@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from dlc.labs import optimizers as opt
+from tests.conftest import requires_mnist
+from tests.labs.helpers import run_tiny
+
+
+@requires_mnist
+def test_lab_equals_torch_and_trains(runs_dir):
+    result = run_tiny("optimizers", runs_dir)
+    m = result.metrics
+    assert m["max_param_difference"] < 1e-12
+    for name in ("SGD", "momentum", "Nesterov", "RMSProp", "Adam"):
+        assert m[f"{name}_last_loss"] < 0.5 * m[f"{name}_first_loss"], name
+        assert m[f"{name}_test_error"] < 0.5, name  # chance is 0.9
+    # on the valley, momentum gets much further than plain SGD with the same step
+    assert m["momentum_rosenbrock_final"] < 0.1 * m["SGD_rosenbrock_final"]
+
+
+SETTINGS = [
+    (lambda ps: opt.SGD(ps, 0.05), lambda ps: torch.optim.SGD(ps, lr=0.05)),
+    (lambda ps: opt.Momentum(ps, 0.02, 0.5), lambda ps: torch.optim.SGD(ps, lr=0.02, momentum=0.5)),
+    (lambda ps: opt.Nesterov(ps, 0.02, 0.8),
+     lambda ps: torch.optim.SGD(ps, lr=0.02, momentum=0.8, nesterov=True)),
+    (lambda ps: opt.RMSProp(ps, 3e-3, alpha=0.9, eps=1e-6),
+     lambda ps: torch.optim.RMSprop(ps, lr=3e-3, alpha=0.9, eps=1e-6)),
+    (lambda ps: opt.Adam(ps, 1e-2, betas=(0.8, 0.99), eps=1e-7),
+     lambda ps: torch.optim.Adam(ps, lr=1e-2, betas=(0.8, 0.99), eps=1e-7)),
+]
+
+
+@pytest.mark.parametrize("ours,theirs", SETTINGS)
+def test_each_step_equals_torch_optim(ours, theirs):
+    diffs = opt.step_by_step_difference(ours, theirs, steps=40, seed=3)
+    assert max(diffs) < 1e-12
+    # and the comparison is not vacuous: the parameters did move
+    a = torch.nn.Linear(2, 1).double()
+    before = a.weight.detach().clone()
+    o = ours(list(a.parameters()))
+    a(torch.ones(3, 2, dtype=torch.float64)).sum().backward()
+    o.step()
+    assert not torch.equal(before, a.weight)
+
+
+def test_momentum_beats_sgd_on_rosenbrock():
+    sgd = opt.trajectory(opt.PATH_SETTINGS["SGD"], 300)
+    mom = opt.trajectory(opt.PATH_SETTINGS["momentum"], 300)
+    assert opt.rosenbrock(mom[-1]) < opt.rosenbrock(sgd[-1]) < opt.rosenbrock(sgd[0])

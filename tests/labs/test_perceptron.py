@@ -1,0 +1,33 @@
+import torch
+
+from dlc.labs import perceptron as P
+from tests.labs.helpers import run_tiny
+
+
+def test_converges_on_separable_data_and_fails_on_xor(runs_dir):
+    m = run_tiny("perceptron", runs_dir).metrics
+    assert m["separable_converged"] and m["separable_error"] == 0.0
+    assert m["separable_epochs"] < 50
+    assert m["separable_updates"] <= m["novikoff_bound"]
+    assert m["xor_min_error"] >= 0.25 and m["xor_final_error"] >= 0.25
+
+
+def test_the_four_xor_points_cannot_be_fitted():
+    x = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    y = torch.tensor([-1.0, -1.0, 1.0, 1.0], dtype=torch.float64)
+    w, b, hist = P.train_perceptron(x, y, 200)
+    assert len(hist) == 200 and all(h["updates"] > 0 for h in hist)
+    assert min(h["error"] for h in hist) >= 0.25
+
+
+def test_rule_on_and_gate_converges():
+    x = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    y = torch.tensor([-1.0, 1.0, -1.0, -1.0], dtype=torch.float64)
+    w, b, hist = P.train_perceptron(x, y, 100)
+    assert hist[-1]["updates"] == 0 and P.error_rate(w, b, x, y) == 0.0
+
+
+def test_separable_set_has_its_margin():
+    x, y, w, b = P.separable_set(500, 0.05, torch.Generator().manual_seed(0))
+    assert len(x) == 500 and ((x @ w + b).abs() >= 0.05).all()
+    assert torch.equal(torch.sign(x @ w + b), y)
