@@ -6,7 +6,9 @@ alternate between the two (A B, B A, A B, ...) so that machine load affects both
 the medians are compared. The final losses of the two are reported too: they follow the
 same arithmetic, so they must agree closely (a check that the comparison is like for like).
 
-    python benchmarks/bench_scratch.py [--repeats 5] [--threads N] [--batches 600]
+    python benchmarks/bench_scratch.py [--repeats 5] [--threads 1 2] [--batches 600]
+
+With several thread counts, each is compared in turn (both variants at that count).
 
 Writes benchmarks/results/scratch.json.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -107,27 +110,9 @@ def phase_times(batches, lr, device):
     return out
 
 
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=5, help="epochs per variant (default 5)")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    p.add_argument("--batches", type=int, default=None, help="batches per epoch (default all 600)")
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--lr", type=float, default=0.1)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default=str(Path(__file__).with_name("results") / "scratch.json"))
-    args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    x, y = load_mnist(device)
-    torch.manual_seed(0)
-    perm = torch.randperm(len(x), device=device)
-    x, y = x[perm], y[perm]  # one shuffle, shared by every epoch of both variants
-    bs = args.batch_size
-    batches = [(x[i:i + bs], y[i:i + bs]) for i in range(0, len(x) - bs + 1, bs)]
-    batches = batches[:args.batches] if args.batches else batches
-    init = torch_model().to(device).state_dict()
+def compare(batches, init, lr, repeats, device, threads):
+    """Interleaved epochs of both variants at one thread count; times, losses, ratio."""
+    torch.set_num_threads(threads)
 
     def fresh(kind):
         m = torch_model() if kind == "torch" else scratch_model()
@@ -137,49 +122,78 @@ def main(argv=None) -> dict:
 
     runners = {"torch": epoch_torch, "scratch": epoch_scratch}
     for kind in runners:  # warm-up: allocator, kernels, caches
-        runners[kind](fresh(kind), batches[:20], args.lr)
-
+        runners[kind](fresh(kind), batches[:20], lr)
     times = {k: [] for k in runners}
     losses = {k: [] for k in runners}
-    for r in range(args.repeats):
+    for r in range(repeats):
         order = ("torch", "scratch") if r % 2 == 0 else ("scratch", "torch")
         for kind in order:
             model = fresh(kind)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t = time.perf_counter()
-            loss = runners[kind](model, batches, args.lr)
+            loss = runners[kind](model, batches, lr)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times[kind].append(time.perf_counter() - t)
             losses[kind].append(loss)
-            print(f"repeat {r + 1}: {kind:8s} {times[kind][-1]:7.3f} s  mean loss {loss:.6f}",
-                  flush=True)
-
+            print(f"threads {threads} repeat {r + 1}: {kind:8s} {times[kind][-1]:7.3f} s  "
+                  f"mean loss {loss:.6f}", flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
-    pair_ratios = [s / t for s, t in zip(times["scratch"], times["torch"])]
     ratio = med["scratch"] / med["torch"]
-    profile = phase_times(batches[:100], args.lr, device)
-    result = {
-        "benchmark": "one epoch of MNIST, 784-256-256-10 ReLU MLP, batch "
-                     f"{bs}, SGD lr {args.lr}, cross-entropy",
-        "command": "python benchmarks/bench_scratch.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": datetime.now().isoformat(timespec="seconds"),
-        "device": str(device), "threads": torch.get_num_threads(),
-        "torch": torch.__version__, "python": platform.python_version(),
-        "machine": platform.machine(), "batches_per_epoch": len(batches), "repeats": args.repeats,
+    pair_ratios = [s / t for s, t in zip(times["scratch"], times["torch"])]
+    profile = phase_times(batches[:100], lr, device)
+    print(f"threads {threads}: median epoch torch {med['torch']:.3f} s, scratch "
+          f"{med['scratch']:.3f} s, ratio {ratio:.3f} (target <= 1.5)")
+    for kind, ph in profile.items():
+        print(f"  {kind:8s} per batch: " + ", ".join(f"{k} {v:.0f} us" for k, v in ph.items()))
+    return {
+        "threads": threads,
         "seconds": {k: [round(t, 4) for t in v] for k, v in times.items()},
         "median_s": {k: round(v, 4) for k, v in med.items()},
         "ratio_scratch_to_torch": round(ratio, 3),
         "median_pairwise_ratio": round(statistics.median(pair_ratios), 3),
-        "target_ratio": 1.5, "within_target": ratio <= 1.5,
+        "within_target": ratio <= 1.5,
         "mean_epoch_loss": {k: round(v[0], 6) for k, v in losses.items()},
         "us_per_batch_by_phase": profile,
     }
-    print(f"median epoch: torch {med['torch']:.3f} s, scratch {med['scratch']:.3f} s, "
-          f"ratio {ratio:.3f} (target <= 1.5)")
-    for kind, ph in profile.items():
-        print(f"  {kind:8s} per batch: " + ", ".join(f"{k} {v:.0f} us" for k, v in ph.items()))
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=5, help="epochs per variant (default 5)")
+    p.add_argument("--threads", type=int, nargs="+", default=None,
+                   help="torch thread counts to compare at, one after the other "
+                        "(default: torch's own, %d here)" % torch.get_num_threads())
+    p.add_argument("--batches", type=int, default=None, help="batches per epoch (default all 600)")
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default=str(Path(__file__).with_name("results") / "scratch.json"))
+    args = p.parse_args(argv)
+    device = torch.device(args.device)
+    x, y = load_mnist(device)
+    torch.manual_seed(0)
+    perm = torch.randperm(len(x), device=device)
+    x, y = x[perm], y[perm]  # one shuffle, shared by every epoch of both variants
+    bs = args.batch_size
+    batches = [(x[i:i + bs], y[i:i + bs]) for i in range(0, len(x) - bs + 1, bs)]
+    batches = batches[:args.batches] if args.batches else batches
+    init = torch_model().to(device).state_dict()
+    runs = [compare(batches, init, args.lr, args.repeats, device, n)
+            for n in (args.threads or [torch.get_num_threads()])]
+    result = {
+        "benchmark": "one epoch of MNIST, 784-256-256-10 ReLU MLP, batch "
+                     f"{bs}, SGD lr {args.lr}, cross-entropy; dlc.scratch vs torch.nn + "
+                     "torch.autograd + torch.optim.SGD, interleaved epochs, medians",
+        "command": "python benchmarks/bench_scratch.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": datetime.now().isoformat(timespec="seconds"),
+        "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
+        "machine": platform.machine(), "cpu_count": os.cpu_count(),
+        "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "batches_per_epoch": len(batches), "repeats": args.repeats, "target_ratio": 1.5,
+        "runs": runs,
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -234,5 +234,15 @@ def _resumed_options(run_dir: str, lab, run: dict, overrides: dict, opts, rest: 
     return run, {**base, **overrides}
 
 
+def entry() -> int:
+    """The console script: `dlc list | head` ends quietly when the pipe closes."""
+    try:
+        return main()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(entry())

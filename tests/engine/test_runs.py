@@ -36,6 +36,7 @@ def make_runs(root):
 def test_list_runs(tmp_path, capsys):
     finished, unfinished = make_runs(tmp_path)
     assert set(find_runs(tmp_path)) == {finished, unfinished}
+    capsys.readouterr()  # (finishing a run prints its result line)
     assert main(["runs", "--runs_dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["lab", "when", "size", "duration", "result", "folder"]
@@ -47,6 +48,7 @@ def test_list_runs(tmp_path, capsys):
 
 def test_show_run(tmp_path, capsys):
     finished, _ = make_runs(tmp_path)
+    capsys.readouterr()
     assert main(["runs", "show", str(finished)]) == 0
     out = capsys.readouterr().out
     assert "result: test error 1.00%" in out

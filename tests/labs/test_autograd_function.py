@@ -2,6 +2,7 @@ import pytest
 import torch
 from torch.autograd import Function
 
+from dlc.errors import DlcError
 from dlc.labs import autograd_function as af
 from tests.labs.helpers import run_tiny
 
@@ -60,5 +61,5 @@ def test_linear_skips_gradients_nobody_needs():
 
 
 def test_unknown_activation_is_refused():
-    with pytest.raises(ValueError, match="activation"):
+    with pytest.raises(DlcError, match="activation"):
         af.mlp(8, "gelu", ours=True)

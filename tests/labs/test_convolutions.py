@@ -20,7 +20,8 @@ def test_lab_matches_torch(runs_dir):
 def test_conv_outputs_and_gradients_equal_torch(case):
     torch.manual_seed(1)
     assert cv.conv_max_error(case, cv.conv2d_unfold) < 1e-10
-    assert cv.conv_max_error(case, cv.conv2d_loops) < 1e-10
+    if case[-1] == 1:  # the loop version is the plain definition, without dilation
+        assert cv.conv_max_error(case, cv.conv2d_loops) < 1e-10
 
 
 @pytest.mark.parametrize("case", cv.POOL_CASES)

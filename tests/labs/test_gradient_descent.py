@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from dlc.errors import DlcError
 from dlc.labs import gradient_descent as gd
 from tests.conftest import requires_mnist
 from tests.labs.helpers import run_tiny
@@ -55,5 +56,5 @@ def test_critical_step_separates_convergence_from_divergence():
 
 
 def test_bad_lr_factors_are_refused():
-    with pytest.raises(ValueError, match="lr_factors"):
+    with pytest.raises(DlcError, match="lr_factors"):
         gd._parse_factors("0.1,big")

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from dlc.errors import DlcError
 from dlc.labs import penalties as pen
 from tests.conftest import requires_mnist
 from tests.labs.helpers import run_tiny
@@ -43,6 +44,6 @@ def test_proximal_l1_recovers_a_sparse_regression():
 
 
 def test_unknown_method_is_refused():
-    with pytest.raises(ValueError, match="method"):
+    with pytest.raises(DlcError, match="method"):
         pen.train_linear(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), "L3", 0.1, 0.1, 1, 2,
                          (torch.zeros(2, 3), torch.zeros(2)))

@@ -136,7 +136,7 @@ class RunContext:
             "duration_s": round(duration, 3),
             "artifacts": [str(a) for a in result.artifacts],
         })
-        self.print(f"{self.lab}: {result.line}")
+        print(f"{self.lab}: {result.line}", flush=True)  # the one line --quiet still prints
         self.print(f"run folder: {self.dir}")
 
     # -- reporting --------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import threading
 import time
@@ -234,7 +235,6 @@ class Trainer:
         self.plot = plot
 
         if checkpoint_every is None:
-            import os
             checkpoint_every = int(os.environ.get("DLC_CHECKPOINT_EVERY", DEFAULT_CHECKPOINT_EVERY))
         user = list(callbacks)
         have = {type(c) for c in user}

@@ -27,6 +27,7 @@ from torch import nn
 from torch.autograd import Function
 
 from dlc import viz
+from dlc.errors import DlcError
 from dlc.labs import Result, lab
 
 
@@ -96,7 +97,7 @@ class FunctionActivation(nn.Module):
     def __init__(self, name: str):
         super().__init__()
         if name not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+            raise DlcError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
         self.fn = ACTIVATIONS[name][0]
 
     def forward(self, x):
@@ -109,7 +110,7 @@ ACTIVATIONS = {"relu": (MyReLU, nn.ReLU), "tanh": (MyTanh, nn.Tanh)}
 def mlp(hidden: int, activation: str, ours: bool) -> nn.Module:
     """2 -> hidden -> hidden -> 2, from our functions (``ours``) or from torch's modules."""
     if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        raise DlcError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     lin = FunctionLinear if ours else nn.Linear
     act = (lambda: FunctionActivation(activation)) if ours else ACTIVATIONS[activation][1]
     return nn.Sequential(lin(2, hidden), act(), lin(hidden, hidden), act(), lin(hidden, 2))

@@ -23,6 +23,7 @@ import torch
 from dlc import viz
 from dlc.data import toy
 from dlc.engine import Trainer
+from dlc.engine.callbacks import ProgressBar
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
 from dlc.models.mlp import MLP
@@ -67,12 +68,17 @@ def train_and_test(model, ctx, train, test, cfg: Config, name: str | None = None
     # a checkpoint per epoch would cost more than the training, and a rerun is quicker
     # than a resume.
     trainer = Trainer(model, optimizer, ctx, loss="bce_with_logits", metric="accuracy",
-                      name=name, checkpoints=False)
+                      name=name, checkpoints=False, callbacks=quiet_bar(ctx))
     history = trainer.fit(train, epochs=cfg.epochs, batch_size=len(train[0]), shuffle=False)
     scores = trainer.evaluate(test)
     return {"accuracy": scores["accuracy"], "loss": scores["loss"], "correct": scores["correct"],
             "n": scores["n"], "train_accuracy": history[-1]["train_accuracy"],
             "trainer": trainer}
+
+
+def quiet_bar(ctx) -> list:
+    """A progress bar without a line per epoch (each epoch is a single full-batch step)."""
+    return [] if ctx.quiet else [ProgressBar(epoch_lines=False)]
 
 
 @lab("binary-mlp", source="ESCAPE T2",

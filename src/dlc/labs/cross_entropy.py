@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from dlc import viz
+from dlc.errors import DlcError
 from dlc.labs import Result, lab
 
 
@@ -72,7 +73,7 @@ def cross_entropy_grad(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def _dtype(name: str) -> torch.dtype:
     if name not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {name!r}")
+        raise DlcError(f"dtype must be 'float32' or 'float64', got {name!r}")
     return getattr(torch, name)
 
 

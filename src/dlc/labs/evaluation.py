@@ -11,6 +11,9 @@ When data is scarce, k-fold cross-validation replaces the single validation set:
 selection set is cut into k folds, each candidate is fitted k times on k - 1 folds and
 scored on the remaining one, and the mean of the k scores picks the candidate.
 
+The lecture gives no numbers for this experiment: the sizes (30 / 30 / 1,000), 5 folds
+and degrees 0..10 are chosen here.
+
 Check: the folds partition the selection set (every sample is validated exactly once and
 never trained on in its own fold); the selection reads the validation data only, so
 altering the test set leaves the selected degree unchanged; and the validation error of the

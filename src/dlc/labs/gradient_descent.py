@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from dlc import viz
+from dlc.errors import DlcError
 from dlc.labs import Result, lab
 
 
@@ -68,8 +69,9 @@ def critical_lr(x: torch.Tensor) -> tuple[float, float]:
 def descend(x, t, lr: float, batch_size: int, epochs: int, gen: torch.Generator, records: int = 10):
     """Gradient steps on batches of ``batch_size`` (len(x) = batch GD, 1 = SGD).
 
-    Returns (updates, losses): the full training loss at ``records`` points per epoch (or
-    after every update if there are fewer), starting with the loss before any step.
+    Returns (updates, losses, model): the full training loss at ``records`` points per epoch
+    (or after every update if there are fewer), starting with the loss before any step; it
+    stops early if the loss overflows.
     """
     n = len(x)
     model = Linear(x.shape[1], t.shape[1])
@@ -98,7 +100,7 @@ def _parse_factors(text: str) -> list[float]:
     except ValueError:
         values = []
     if not values or any(v <= 0 for v in values):
-        raise ValueError(f"lr_factors must be positive numbers separated by commas "
+        raise DlcError(f"lr_factors must be positive numbers separated by commas "
                          f"(e.g. '0.01,0.5,1.5'), got {text!r}")
     return values
 

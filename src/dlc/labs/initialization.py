@@ -246,10 +246,13 @@ def run(cfg: Config, ctx) -> Result:
             try:
                 trainer.fit((x, y), epochs=cfg.epochs, batch_size=cfg.batch_size)
                 diverged = False
-            except DlcError:  # the loss became inf/NaN: the trainer stops, we record it
+            except DlcError as e:  # the trainer stops when the loss becomes inf/NaN: record it
+                if "loss became" not in str(e):
+                    raise
                 diverged = True
-            train_err = trainer.evaluate((x, y))["error"] if not diverged else float("nan")
-            test_err = trainer.evaluate((xt, yt))["error"] if not diverged else 0.5
+            # a diverged net has NaN/inf weights; its predictions are still what it would output
+            train_err = trainer.evaluate((x, y))["error"]
+            test_err = trainer.evaluate((xt, yt))["error"]
             table[(name, std)] = {"train_error": train_err, "test_error": test_err, "diverged": diverged}
             ctx.log(model=name, std="default" if std is None else std, **table[(name, std)])
             ctx.print(f"{tag:22s} train error {train_err:6.1%}  test error {test_err:6.1%}"

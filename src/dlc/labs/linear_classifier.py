@@ -14,6 +14,9 @@ gradient descent) gives logistic regression. Both land near the Bayes boundary.
 map phi(x) = (x1, x2, x1 x2) makes XOR linearly separable in feature space, and the same
 logistic regression, on phi(x), fits it; (x1^2, x2^2) does the same for a disc.
 
+The Gaussian parameters, data sizes and gradient-descent settings are chosen here (the
+lecture gives none); the feature maps are the lecture's examples.
+
 Check: on XOR, logistic regression on the raw features keeps a training error >= 25%, and
 on the designed features reaches 0%; LDA and logistic regression are close to the Bayes
 error on the Gaussian classes.

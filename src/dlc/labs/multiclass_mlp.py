@@ -19,6 +19,7 @@ import torch
 from dlc import viz
 from dlc.data import toy
 from dlc.engine import Trainer
+from dlc.engine.callbacks import ProgressBar
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
 from dlc.models.mlp import MLP
@@ -55,6 +56,11 @@ def data_seeds(seed: int) -> tuple[int, int]:
     return 2 * seed, 2 * seed + 1
 
 
+def quiet_bar(ctx) -> list:
+    """A progress bar without a line per epoch (each epoch is a single full-batch step)."""
+    return [] if ctx.quiet else [ProgressBar(epoch_lines=False)]
+
+
 @lab("multiclass-mlp", source="ESCAPE T3",
      summary="4-class classification (which quadrant) with an MLP, cross-entropy and Adam",
      config=Config)
@@ -76,7 +82,7 @@ def run(cfg: Config, ctx) -> Result:
     # a checkpoint per epoch would cost more than the training, and a rerun is quicker
     # than a resume.
     trainer = Trainer(model, optimizer, ctx, loss="cross_entropy", metric="accuracy",
-                      checkpoints=False)
+                      checkpoints=False, callbacks=quiet_bar(ctx))
     history = trainer.fit((x_train, y_train), epochs=cfg.epochs, batch_size=cfg.n_train,
                           shuffle=False)
 

@@ -240,13 +240,9 @@ def run(cfg: Config, ctx) -> Result:
     # 3. The same optimizers training an MLP on the prologue's MNIST.
     x, y, xt, yt = prologue.load(size=ctx.size, normalize=True, data_dir=ctx.data_dir)
     curves, test_error = {}, {}
-    init = None
     for name, (ours, _) in pairs.items():
-        torch.manual_seed(ctx.seed)
+        torch.manual_seed(ctx.seed)  # the same initial weights and batch order for every optimizer
         model = nn.Sequential(nn.Linear(x.shape[1], cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 10))
-        if init is None:
-            init = {k: v.clone() for k, v in model.state_dict().items()}
-        model.load_state_dict(init)  # every optimizer starts from the same weights
         trainer = Trainer(model, ours(list(model.parameters())), ctx, name=name, progress=False,
                           tensorboard=False, checkpoints=False, plot=False)
         history = trainer.fit((x, y), epochs=cfg.epochs, batch_size=cfg.batch_size)

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from dlc import viz
+from dlc.errors import DlcError
 from dlc.labs import Result, lab
 
 
@@ -53,7 +54,7 @@ def train_linear(x, y, method: str, lam: float, lr: float, epochs: int, batch_si
                  init: tuple[torch.Tensor, torch.Tensor], seed: int = 0):
     """Mini-batch SGD on cross-entropy (+ the method's penalty); returns (w, b)."""
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise DlcError(f"method must be one of {METHODS}, got {method!r}")
     w, b = (t.detach().clone().requires_grad_(True) for t in init)
     g = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
@@ -103,7 +104,7 @@ def _parse(text: str) -> list[float]:
     except ValueError:
         values = []
     if not values or any(v <= 0 for v in values):
-        raise ValueError(f"sweep must be positive numbers separated by commas, got {text!r}")
+        raise DlcError(f"sweep must be positive numbers separated by commas, got {text!r}")
     return values
 
 

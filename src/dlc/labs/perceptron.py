@@ -6,8 +6,12 @@ It stops after an epoch without a mistake.
 
 If the data are linearly separable with margin gamma and radius R (here in the space of
 (x, 1), which carries the bias), the rule makes at most (R / gamma)^2 updates (Novikoff):
-on separable data it converges. On XOR no line separates the classes, so it never stops,
-and no epoch does better than 25% error.
+on separable data it converges. On XOR no line separates the classes: any line leaves at
+least one of the four clusters on the wrong side, so the rule never stops and its error
+stays at 25% or more.
+
+The data sets and their sizes are chosen here (the lecture gives none); the rule, its
+zero initialisation and its stopping criterion are the lecture's.
 
 Check: on separable data the perceptron reaches zero training errors in finitely many
 epochs, with fewer updates than the (R / gamma)^2 bound; on XOR its error stays >= 25% in

@@ -20,6 +20,7 @@ import torch
 
 from dlc.data import toy
 from dlc.engine import Trainer
+from dlc.engine.callbacks import ProgressBar
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
 from dlc.models.mlp import MLP
@@ -77,6 +78,11 @@ def fit_figure(x_train, y_train, x_test, y_pred, title: str = ""):
     return fig
 
 
+def quiet_bar(ctx) -> list:
+    """A progress bar without a line per epoch (each epoch is a single full-batch step)."""
+    return [] if ctx.quiet else [ProgressBar(epoch_lines=False)]
+
+
 @lab("sinusoid", source="ESCAPE T1",
      summary="fit a noisy sinusoid with an MLP (regression, MSE, Adam); tune the learning rate",
      config=Config)
@@ -94,13 +100,15 @@ def run(cfg: Config, ctx) -> Result:
     # The model and its optimiser; full batch: one Adam step per epoch.
     model = make_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(cfg.epochs // 2, 1),
-                                                 gamma=0.5) if cfg.step_lr else None)
+    half = max(cfg.epochs // 2, 1)  # the tutorial's StepLR(250, 0.5) at 500 epochs
+    scheduler = (torch.optim.lr_scheduler.StepLR(optimizer, step_size=half, gamma=0.5)
+                 if cfg.step_lr else None)
+    schedule = f" halved at epoch {half}" if cfg.step_lr else ""
     # checkpoints=False: a fit of a few seconds of many one-step (full-batch) epochs;
     # a checkpoint per epoch would cost more than the training, and a rerun is quicker
     # than a resume.
     trainer = Trainer(model, optimizer, ctx, loss="mse", metric=None, scheduler=scheduler,
-                      checkpoints=False)
+                      checkpoints=False, callbacks=quiet_bar(ctx))
     trainer.fit((x_train, y_train), epochs=cfg.epochs, batch_size=cfg.n_train, shuffle=False)
 
     # Test: the network's MSE against the best constant (the training mean), and against
@@ -114,10 +122,10 @@ def run(cfg: Config, ctx) -> Result:
             mse_to_true_mean=to_truth)
 
     ctx.save_figure(fit_figure(x_train, y_train, x_test, y_pred,
-                               title=f"lr {cfg.lr:g}{', StepLR' if cfg.step_lr else ''}: "
+                               title=f"lr {cfg.lr:g}{schedule}: "
                                      f"test MSE {test_mse:.4f}"), "fit")
     line = (f"test MSE {test_mse:.4f} vs {baseline:.4f} for the mean ({ratio:.1%}); "
-            f"MSE to sin(x)+0.1 {to_truth:.4f}; lr {cfg.lr:g}, {cfg.epochs} epochs")
+            f"MSE to sin(x)+0.1 {to_truth:.4f}; lr {cfg.lr:g}{schedule}, {cfg.epochs} epochs")
     return Result(line, metrics={"test_mse": test_mse, "baseline_mse": baseline,
                                  "mse_ratio": ratio, "mse_to_true_mean": to_truth,
                                  "noise_mse": NOISE**2 / 12,

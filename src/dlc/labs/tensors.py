@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlc.errors import DlcError
 from dlc.labs import Result, lab
 
 
@@ -193,10 +194,8 @@ def _speed_figure(flops, slow_s, fast_s, n):
      config=Config)
 def run(cfg: Config, ctx) -> Result:
     if min(cfg.eig_size, cfg.matmul_size, cfg.mul_row_rows, cfg.mul_row_cols) < 1:
-        from dlc.errors import DlcError
         raise DlcError("tensors: every size option must be at least 1")
     if cfg.regression_samples < 2 or cfg.regression_noise < 0:
-        from dlc.errors import DlcError
         raise DlcError("tensors: --regression_samples needs >= 2 points and --regression_noise >= 0")
     gen = torch.Generator().manual_seed(max(ctx.seed, 0))
 

@@ -1,0 +1,143 @@
+"""Learning-rate schedules and the training protocol (EE-559 5.6).
+
+Two parts, as in the lecture.
+
+Learning-rate schedules. A large step size makes fast progress early but keeps SGD
+bouncing around a minimum; decreasing it lets the loss settle. The same MLP, from
+the same initial weights and on the same batches, is trained with SGD under four
+schedules: constant, step (divide by 10 every third of the training), cosine decay,
+and one-cycle (warm up, then anneal, changed at every step). Their learning rates and
+training losses are drawn, and their final training and validation losses compared.
+Look at which wins: on the prologue's 800 training samples the network can fit every
+sample, so SGD has no noise floor to anneal away, and a constant rate often ends with
+the lowest training loss; the validation loss is what the protocol goes by.
+
+The protocol. The training set is split into a training part and a validation part;
+every choice (here: the schedule, then the number of epochs by early stopping) is made
+on the validation part; the test set is used once, at the very end. The final model is
+trained with the chosen schedule, a checkpoint of the best epoch, and early stopping
+that puts those weights back.
+
+Check: every schedule's training loss falls below a tenth of its first epoch's; early
+stopping restores the best checkpoint: the restored model's weights are those of the
+saved best epoch and its validation loss is the recorded best.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+
+from dlc import prologue, viz
+from dlc.engine import Trainer
+from dlc.engine import checkpoint as ckpt
+from dlc.engine.callbacks import Checkpoint, EarlyStopping, LRSchedule
+from dlc.errors import DlcError
+from dlc.labs import Result, lab
+from dlc.models.mlp import MLP
+
+SCHEDULES = ("constant", "step", "cosine", "one-cycle")
+
+
+@dataclass
+class Config:
+    hidden: int = 200
+    lr: float = 0.1             # SGD; the peak of one-cycle, the start of the others
+    batch_size: int = 100
+    epochs: int = 30            # the length the schedules are built for
+    patience: int = 5           # early stopping in the final training
+    val_fraction: float = 0.2   # of the prologue's training set
+
+
+def split(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int):
+    """A seeded random (train, validation) split of the training set."""
+    if not 0 < val_fraction < 1:
+        raise DlcError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
+    n_val = max(1, int(len(x) * val_fraction))
+    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
+
+
+def schedule(kind: str, epochs: int) -> list:
+    """The callbacks that give a schedule: none for a constant learning rate."""
+    if kind == "constant":
+        return []
+    if kind == "step":
+        return [LRSchedule("step", step_size=max(epochs // 3, 1), gamma=0.1)]
+    if kind == "cosine":
+        return [LRSchedule("cosine")]
+    if kind == "one-cycle":
+        # Plain SGD: keep the momentum out of it (one-cycle would otherwise cycle one in).
+        return [LRSchedule("one-cycle", cycle_momentum=False)]
+    raise DlcError(f"unknown schedule {kind!r}; choose one of {SCHEDULES}")
+
+
+def fit(model, kind: str, cfg: Config, ctx, train, val, order_seed: int, callbacks=(),
+        name=None, checkpoints=False):
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), ctx,
+                      callbacks=[*schedule(kind, cfg.epochs), *callbacks], name=name,
+                      progress=False, tensorboard=False, checkpoints=checkpoints, plot=False)
+    torch.manual_seed(order_seed)     # the same batches for every schedule
+    return trainer, trainer.fit(train, epochs=cfg.epochs, batch_size=cfg.batch_size, val=val)
+
+
+@lab("training-protocol", source="EE-559 5.6",
+     summary="learning-rate schedules (step, cosine, one-cycle) and train/val/test with early stopping",
+     config=Config)
+def run(cfg: Config, ctx) -> Result:
+    x, y, test_x, test_y = prologue.load(size=ctx.size, data_dir=ctx.data_dir,
+                                         device=ctx.device, normalize=True)
+    train, val = split(x, y, cfg.val_fraction, ctx.seed)
+    make = lambda: MLP([x.shape[1], cfg.hidden, 10])         # noqa: E731
+    initial = copy.deepcopy(make().state_dict())
+
+    # 1. The schedules, from the same start on the same batches.
+    histories = {}
+    for kind in SCHEDULES:
+        model = make()
+        model.load_state_dict(initial)
+        _, histories[kind] = fit(model, kind, cfg, ctx, train, val, ctx.seed + 1, name=kind)
+        h = histories[kind]
+        ctx.print(f"{kind:>9}: train loss {h[0]['train_loss']:.3f} -> {h[-1]['train_loss']:.4f}, "
+                  f"validation loss {h[-1]['val_loss']:.3f}, error {h[-1]['val_error']:.1%}")
+    ctx.save_figure(viz.curves({k: [r["lr"] for r in h] for k, h in histories.items()},
+                               ylabel="learning rate (at the epoch's start)",
+                               title="learning-rate schedules"), "schedules")
+    ctx.save_figure(viz.curves({k: [r["train_loss"] for r in h] for k, h in histories.items()},
+                               ylabel="training loss", logy=True,
+                               title=f"SGD, lr {cfg.lr}, {cfg.epochs} epochs"), "train-loss")
+
+    # 2. The protocol: choose on validation, stop early on validation, test once.
+    chosen = min(SCHEDULES, key=lambda k: min(r["val_loss"] for r in histories[k]))
+    model = make()
+    model.load_state_dict(initial)
+    stopper = EarlyStopping(patience=cfg.patience, restore_best=True)
+    trainer, history = fit(model, chosen, cfg, ctx, train, val, ctx.seed + 1,
+                           callbacks=[stopper, Checkpoint()], name="final", checkpoints=True)
+    restored_val = trainer.evaluate(val)["loss"]
+    best_saved = ckpt.load(trainer.checkpoint_path("best"))
+    same_weights = all(torch.equal(v.cpu(), best_saved["model"][k].cpu())
+                       for k, v in model.state_dict().items())
+    test = trainer.evaluate((test_x, test_y))          # the only use of the test set
+    stopped = len(history)
+    ctx.save_figure(viz.curves({"train loss": [r["train_loss"] for r in history],
+                                "validation loss": [r["val_loss"] for r in history]},
+                               ylabel="cross-entropy", logy=True,
+                               title=f"final training ({chosen}), early stopping",
+                               marks={f"best ({stopper.best_epoch})": stopper.best_epoch}),
+                    "protocol")
+
+    final = {k: h[-1]["train_loss"] for k, h in histories.items()}
+    line = (f"final train loss: " + ", ".join(f"{k} {v:.4f}" for k, v in final.items())
+            + f"; chose {chosen} on validation, best epoch {stopper.best_epoch} of {stopped} "
+            f"restored (val loss {restored_val:.4f}); test error {test['error']:.1%}")
+    return Result(line, metrics={
+        "final_train_loss": final,
+        "first_train_loss": {k: h[0]["train_loss"] for k, h in histories.items()},
+        "final_val_loss": {k: h[-1]["val_loss"] for k, h in histories.items()},
+        "chosen": chosen, "best_epoch": stopper.best_epoch, "epochs_trained": stopped,
+        "best_val_loss": stopper.best, "restored_val_loss": restored_val,
+        "best_checkpoint_epoch": best_saved["epoch"], "restored_is_best_checkpoint": same_weights,
+        "test_error": test["error"], "test_loss": test["loss"]})

@@ -1,0 +1,45 @@
+"""early-stopping: stops before the end, restores the best epoch, and that regularises."""
+
+import pytest
+import torch
+
+from dlc.errors import DlcError
+from dlc.labs.early_stopping import corrupt, split
+from tests.conftest import requires_mnist
+from tests.labs.helpers import run_tiny
+
+
+@requires_mnist
+def test_tiny_run_stops_early_and_restores_the_best_epoch(runs_dir):
+    result = run_tiny("early-stopping", runs_dir)
+    m = result.metrics
+    assert m["stopped_epoch"] < m["max_epochs"]
+    assert m["stopped_epoch"] - m["best_epoch"] == 10            # the patience
+    # The weights put back are the best epoch's: re-evaluated, they give its validation loss.
+    assert m["restored_val_loss"] == pytest.approx(m["best_val_loss"], rel=1e-6, abs=1e-7)
+    # The validation loss did turn up: trained to the end, it is well above its minimum.
+    assert m["final_val_loss_without_stopping"] > 1.2 * m["best_val_loss"]
+    # Both runs started alike (same weights, same batches) until the stop.
+    assert m["same_start"]
+    # Regularisation: the early-stopped model classifies the (clean) test set better.
+    assert m["test_error"] < m["test_error_without_stopping"]
+
+
+def test_split_is_a_seeded_partition():
+    x, y = torch.arange(50.0).view(50, 1), torch.arange(50)
+    (tx, ty), (vx, vy) = split(x, y, 0.2, seed=3)
+    assert len(vx) == 10 and len(tx) == 40
+    assert sorted(torch.cat([ty, vy]).tolist()) == list(range(50))
+    assert torch.equal(split(x, y, 0.2, seed=3)[1][1], vy)
+    with pytest.raises(DlcError, match="val_fraction"):
+        split(x, y, 1.5, seed=0)
+
+
+def test_corrupt_redraws_about_the_given_fraction():
+    y = torch.arange(10).repeat(1000)
+    noisy = corrupt(y, 0.4, seed=0)
+    # A redrawn label keeps its value 1 time in 10: about 0.4 * 0.9 = 36% change.
+    assert 0.33 < (noisy != y).float().mean().item() < 0.39
+    assert torch.equal(corrupt(y, 0.0, seed=0), y)
+    with pytest.raises(DlcError, match="label_noise"):
+        corrupt(y, 1.5, seed=0)

@@ -1,0 +1,56 @@
+"""training-protocol: the schedules all learn; early stopping restores the best checkpoint."""
+
+import pytest
+import torch
+
+from dlc.engine.callbacks import LRSchedule
+from dlc.errors import DlcError
+from dlc.labs.training_protocol import SCHEDULES, schedule
+from tests.conftest import requires_mnist
+from tests.labs.helpers import run_tiny
+
+
+@requires_mnist
+def test_tiny_run_learns_and_restores_the_best_checkpoint(runs_dir):
+    result = run_tiny("training-protocol", runs_dir)
+    m = result.metrics
+    for kind in SCHEDULES:
+        assert m["final_train_loss"][kind] < 0.1 * m["first_train_loss"][kind], kind
+    # The protocol chose on validation only, and the best epoch came back.
+    assert m["chosen"] in SCHEDULES
+    assert m["restored_is_best_checkpoint"]
+    assert m["best_checkpoint_epoch"] == m["best_epoch"]
+    assert m["restored_val_loss"] == pytest.approx(m["best_val_loss"], rel=1e-6, abs=1e-7)
+    assert m["test_error"] < 0.5                                     # chance is 90%
+    assert (result.run_dir / "checkpoints").is_dir()
+
+
+@pytest.mark.parametrize("kind", ["step", "cosine", "one-cycle"])
+def test_schedules_lower_the_learning_rate_by_the_end(kind):
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    [cb] = schedule(kind, epochs=9)
+
+    class FakeTrainer:       # what LRSchedule reads from the Trainer when the fit starts
+        optimizer, epochs, steps_per_epoch = opt, 9, 4
+    cb.on_fit_start(FakeTrainer)
+    seen = []
+    for epoch in range(9):
+        seen.append(opt.param_groups[0]["lr"])
+        for step in range(4):
+            opt.step()
+            cb.on_batch_end(FakeTrainer, step, None)
+        cb.on_epoch_end(FakeTrainer, {})
+    assert max(seen) <= 0.1 + 1e-12 and seen[-1] < 0.05
+    if kind == "one-cycle":
+        assert seen[0] < max(seen)             # it warms up first
+        assert opt.param_groups[0]["momentum"] == 0   # plain SGD stays plain
+    else:
+        assert seen[0] == pytest.approx(0.1)
+
+
+def test_constant_has_no_schedule_and_unknown_names_are_explained():
+    assert schedule("constant", 10) == []
+    assert isinstance(schedule("cosine", 10)[0], LRSchedule)
+    with pytest.raises(DlcError, match="choose one of"):
+        schedule("exponential", 10)
