@@ -160,7 +160,8 @@ def compare(batches, init, lr, repeats, device, threads):
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5, help="epochs per variant (default 5)")
     p.add_argument("--threads", type=int, nargs="+", default=None,
                    help="torch thread counts to compare at, one after the other "
@@ -186,7 +187,8 @@ def main(argv=None) -> dict:
         "benchmark": "one epoch of MNIST, 784-256-256-10 ReLU MLP, batch "
                      f"{bs}, SGD lr {args.lr}, cross-entropy; dlc.scratch vs torch.nn + "
                      "torch.autograd + torch.optim.SGD, interleaved epochs, medians",
-        "command": "python benchmarks/bench_scratch.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python benchmarks/bench_scratch.py "
+                   + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.now().isoformat(timespec="seconds"),
         "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
         "machine": platform.machine(), "cpu_count": os.cpu_count(),

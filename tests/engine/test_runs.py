@@ -33,7 +33,8 @@ def make_runs(root):
     return finished, unfinished
 
 
-def test_list_runs(tmp_path, capsys):
+def test_list_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: the result column is not cut
     finished, unfinished = make_runs(tmp_path)
     assert set(find_runs(tmp_path)) == {finished, unfinished}
     capsys.readouterr()  # (finishing a run prints its result line)

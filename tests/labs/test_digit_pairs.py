@@ -48,11 +48,13 @@ def test_shared_net_reads_both_digits_with_the_same_weights():
 def test_auxiliary_loss_adds_the_digit_cross_entropy():
     torch.manual_seed(0)
     net = DigitPairNet(share=True)
-    x, target, classes = torch.randn(6, 2, 14, 14), torch.randint(0, 2, (6,)), torch.randint(0, 10, (6, 2))
+    x = torch.randn(6, 2, 14, 14)
+    target, classes = torch.randint(0, 2, (6,)), torch.randint(0, 10, (6, 2))
     out = net(x)
     plain = pair_loss(out, target)
     digit_ce = torch.nn.functional.cross_entropy(out[1].reshape(-1, 10), classes.reshape(-1))
-    torch.testing.assert_close(pair_loss(out, target, classes, aux_weight=0.5), plain + 0.5 * digit_ce)
+    torch.testing.assert_close(pair_loss(out, target, classes, aux_weight=0.5),
+                               plain + 0.5 * digit_ce)
     with pytest.raises(DlcError, match="auxiliary"):
         pair_loss(PairConvNet()(x), target, classes, aux_weight=1.0)
 

@@ -15,7 +15,7 @@ def test_tiny_run_learns_and_restores_the_best_checkpoint(runs_dir):
     result = run_tiny("training-protocol", runs_dir)
     m = result.metrics
     for kind in SCHEDULES:
-        assert m["final_train_loss"][kind] < 0.1 * m["first_train_loss"][kind], kind
+        assert m["final_train_loss"][kind] < 0.2 * m["first_train_loss"][kind], kind
     # The protocol chose on validation only, and the best epoch came back.
     assert m["chosen"] in SCHEDULES
     assert m["restored_is_best_checkpoint"]

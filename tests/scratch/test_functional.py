@@ -50,8 +50,8 @@ def test_cross_entropy_equals_its_composition():
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_mse_loss(reduction):
-    check(lambda a, b: F.mse_loss(a, b, reduction), lambda a, b: TF.mse_loss(a, b, reduction=reduction),
-          randn(4, 3), randn(4, 3))
+    check(lambda a, b: F.mse_loss(a, b, reduction),
+          lambda a, b: TF.mse_loss(a, b, reduction=reduction), randn(4, 3), randn(4, 3))
 
 
 @pytest.mark.parametrize("kw", [

@@ -86,8 +86,8 @@ def test_gradients_accumulate_until_zero_grad():
     assert torch.count_nonzero(lin.grad_weight) == 0
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(padding=(1, 2), dilation=2)],
-                         ids=str)
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1),
+                                dict(padding=(1, 2), dilation=2)], ids=str)
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv2d(kw, bias):
     conv = f64(M.Conv2d(3, 4, (3, 2), bias=bias, **kw))

@@ -202,7 +202,8 @@ def draw_tape(root: Tensor, title: str = ""):
     for d, ts in columns.items():
         for k, t in enumerate(ts):
             pos[id(t)] = (d, k - (len(ts) - 1) / 2)
-    fig, ax = plt.subplots(figsize=(1.8 * (len(columns) + 1), 1.2 * (max(map(len, columns.values())) + 1)))
+    tallest = max(map(len, columns.values()))
+    fig, ax = plt.subplots(figsize=(1.8 * (len(columns) + 1), 1.2 * (tallest + 1)))
     for t in order:
         for p in t.parents:
             if id(p) in pos:
@@ -241,7 +242,7 @@ TOLERANCE = 1e-10
 
 
 @lab("autograd", source="EE-559 4.1-4.2",
-     summary="A tape-based autograd on DAGs (dlc.scratch): tape, backward, checked vs torch.autograd",
+     summary="A tape-based autograd on DAGs (dlc.scratch), checked against torch.autograd",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
     # 1. The lecture's example: build it, show the tape, differentiate.

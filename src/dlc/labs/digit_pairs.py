@@ -84,7 +84,9 @@ def accuracy(model, data) -> tuple[float, float | None]:
     pair_logits, digit_logits = model(x)
     model.train()
     pair = (pair_logits.argmax(1) == y[:, 0]).float().mean().item()
-    digit = None if digit_logits is None else (digit_logits.argmax(2) == y[:, 1:]).float().mean().item()
+    digit = None
+    if digit_logits is not None:
+        digit = (digit_logits.argmax(2) == y[:, 1:]).float().mean().item()
     return pair, digit
 
 

@@ -12,8 +12,11 @@ set is touched once, for the winner. Hyperband's brackets (the paper's table of
 against random search given exactly the epochs Hyperband spent. The algorithm itself
 is :mod:`dlc.tune`.
 
-Check: the winner's test error is far below chance (90%), and over the seeds
-Hyperband's winners are at least as good on validation as random search's at equal budget.
+Check: the winner's test error is far below chance (90%); random search got the same
+budget (to within one R-epoch training) and Hyperband looked at several times more
+configurations for it. Which of the two wins on this small problem is reported (mean ±
+std over the seeds), not asserted: that Hyperband finds a known optimum more often than
+random search at equal budget is tested on a synthetic objective (tests/tune).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from dlc.labs import Result, lab
 from dlc.models.mlp import MLP
 
 # The search space: structure (width and depth of the MLP) and the learning rate.
-WIDTHS = (16, 32, 64, 128, 256, 512)
+WIDTHS = (16, 32, 64, 128, 256)
 DEPTHS = (1, 2, 3)                     # hidden layers
 LR_RANGE = (1e-5, 1e-1)                # Adam, drawn log-uniformly
 
@@ -184,6 +187,7 @@ def bracket_figure(hb: tune.SearchResult, rs: tune.SearchResult, cfg: Config):
                              sharey=True, squeeze=False)
     finite = [e.loss for e in hb.evaluations + rs.evaluations if math.isfinite(e.loss)]
     top = sorted(finite)[int(0.9 * (len(finite) - 1))] if finite else 1.0
+    ticks = sorted({e.resource for e in hb.evaluations})
     panels = [(f"bracket s={s}", [e for e in hb.evaluations if e.bracket == s]) for s in brackets]
     panels.append(("random search", rs.evaluations))
     for ax, (title, evs) in zip(axes[0], panels):
@@ -199,6 +203,9 @@ def bracket_figure(hb: tune.SearchResult, rs: tune.SearchResult, cfg: Config):
                     label="winner")
             ax.legend(loc="upper right", fontsize=7)
         ax.set_xscale("log")
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlim(ticks[0] / 1.5, ticks[-1] * 1.5)
         ax.set_title(f"{title} ({len(trials)} configs)", fontsize=9)
         ax.set_xlabel("epochs (resource)")
         ax.grid(alpha=0.3)

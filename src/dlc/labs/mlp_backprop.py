@@ -145,7 +145,8 @@ def run(cfg: Config, ctx) -> Result:
         ctx.log(step=step, loss=acc_loss, train_error=train_err / n_train,
                 test_error=test_err / n_test)
         if step == 1 or step % 100 == 0:
-            ctx.print(f"{step} acc_loss {acc_loss:.02f} train_error {100 * train_err / n_train:.02f}% "
+            ctx.print(f"{step} acc_loss {acc_loss:.02f} "
+                      f"train_error {100 * train_err / n_train:.02f}% "
                       f"test_error {100 * test_err / n_test:.02f}%")
 
     train_err = nb_errors(w1, b1, w2, b2, train_input, train_target)

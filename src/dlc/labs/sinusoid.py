@@ -10,6 +10,10 @@ solution's 0.05; ``--lr 0.5`` shows the problem, ``--step_lr true`` the refineme
 
 Check: the test MSE is well below the MSE of the best constant prediction (the
 training targets' mean), i.e. the network learned the shape of the curve.
+
+Even at 0.05 the first Adam steps are violent and the result depends on the
+initialisation: over seeds 0-7 at the default size the test MSE is 1% to 39% of the
+constant's (median about 7%; seed 0: 2.9%), and the StepLR variant is not reliably better.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ on the validation part; the test set is used once, at the very end. The final mo
 trained with the chosen schedule, a checkpoint of the best epoch, and early stopping
 that puts those weights back.
 
-Check: every schedule's training loss falls below a tenth of its first epoch's; early
+Check: every schedule's training loss falls below a fifth of its first epoch's; early
 stopping restores the best checkpoint: the restored model's weights are those of the
 saved best epoch and its validation loss is the recorded best.
 """
@@ -130,7 +130,7 @@ def run(cfg: Config, ctx) -> Result:
                     "protocol")
 
     final = {k: h[-1]["train_loss"] for k, h in histories.items()}
-    line = (f"final train loss: " + ", ".join(f"{k} {v:.4f}" for k, v in final.items())
+    line = ("final train loss: " + ", ".join(f"{k} {v:.4f}" for k, v in final.items())
             + f"; chose {chosen} on validation, best epoch {stopper.best_epoch} of {stopped} "
             f"restored (val loss {restored_val:.4f}); test error {test['error']:.1%}")
     return Result(line, metrics={

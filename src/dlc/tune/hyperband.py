@@ -229,5 +229,6 @@ def hyperband(sample_config: SampleConfig, evaluate: Evaluate, R: int, eta: int 
                 scored.append((_key(loss), t, config, state, r_i))
             keep = n_i // eta                             # top_k with k = floor(n_i / eta)
             scored.sort(key=lambda x: (x[0], x[1]))
-            live = [(t, c, st, r) for _, t, c, st, r in scored[:keep]]
+            # Retraining needs no state: drop it rather than hold every model in memory.
+            live = [(t, c, st if resume else None, r) for _, t, c, st, r in scored[:keep]]
     return track.result()
