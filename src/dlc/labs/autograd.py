@@ -89,37 +89,55 @@ def random_dag(n_ops: int, seed: int) -> list[tuple]:
 
     Steps are ("leaf", shape, seed), (unary name, i), (binary name, i, j) or
     ("matmul", i, m) where node m is the 3 x 3 leaf; nodes are numbered in order.
+    Values are followed as the recipe grows: an operation whose result would leave
+    [-1e4, 1e4] (long chains of products do) is replaced by a tanh of its first input,
+    so every recipe compares finite numbers.
     """
     rng = random.Random(seed)
+
+    def leaf(shape, s):
+        return torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(s))
+
     recipe: list[tuple] = [("leaf", (3, 3), seed)]  # node 0: the matrix of every matmul
-    shapes = [(3, 3)]
+    values = [leaf((3, 3), seed)]
     for k in range(rng.randint(2, 4)):
         shape = rng.choice(LEAF_SHAPES)
         recipe.append(("leaf", shape, seed * 1000 + k + 1))
-        shapes.append(shape)
+        values.append(leaf(shape, seed * 1000 + k + 1))
 
     def pick():  # favour recent nodes, but reach back often: that is what makes a DAG
-        n = len(shapes)
+        n = len(values)
         return rng.randrange(1, n) if rng.random() < 0.5 else max(1, n - 1 - rng.randrange(3))
 
     for _ in range(n_ops):
         i = pick()
         kind = rng.random()
-        if kind < 0.15 and shapes[i] and shapes[i][-1] == 3:
-            recipe.append(("matmul", i, 0))
-            shape = shapes[i]
+        if kind < 0.15 and values[i].dim() and values[i].shape[-1] == 3:
+            step = ("matmul", i, 0)
         elif kind < 0.5:
             name = rng.choice(list(UNARY))
-            if name in ("sum rows", "mean cols", "max cols") and len(shapes[i]) != 2:
+            if name in ("sum rows", "mean cols", "max cols") and values[i].dim() != 2:
                 name = "tanh"
-            recipe.append((name, i))
-            shape = UNARY[name](torch.zeros(shapes[i])).shape
+            step = (name, i)
         else:
-            j = pick()
-            recipe.append((rng.choice(list(BINARY)), i, j))
-            shape = torch.broadcast_shapes(shapes[i], shapes[j])
-        shapes.append(tuple(shape))
+            step = (rng.choice(list(BINARY)), i, pick())
+        value = _apply(step, values)
+        if not (torch.isfinite(value).all() and value.abs().max() <= 1e4):
+            step = ("tanh", i)
+            value = _apply(step, values)
+        recipe.append(step)
+        values.append(value)
     return recipe
+
+
+def _apply(step: tuple, nodes: list):
+    """One non-leaf step of a recipe on already built nodes (scratch or torch)."""
+    name, args = step[0], [nodes[i] for i in step[1:]]
+    if name == "matmul":
+        return args[0] @ args[1]
+    if name in UNARY:
+        return UNARY[name](args[0])
+    return BINARY[name](*args)
 
 
 def evaluate(recipe: list[tuple], lib: str = "scratch"):
@@ -138,14 +156,8 @@ def evaluate(recipe: list[tuple], lib: str = "scratch"):
             leaves.append(leaf)
             nodes.append(leaf)
             continue
-        args = [nodes[i] for i in step[1:]]
         used.update(step[1:])
-        if name == "matmul":
-            nodes.append(args[0] @ args[1])
-        elif name in UNARY:
-            nodes.append(UNARY[name](args[0]))
-        else:
-            nodes.append(BINARY[name](*args))
+        nodes.append(_apply(step, nodes))
     sinks = [n for k, n in enumerate(nodes) if k not in used]
     loss = sinks[0].sum()
     for n in sinks[1:]:
