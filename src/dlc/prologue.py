@@ -102,7 +102,8 @@ def _images(name: str, train: bool, data_dir: str | None, count: int | None):
     """The first ``count`` images of a set as float N x C x H x W, and their int64 classes."""
     from dlc import data  # imported here: the data layer is only needed once data is read
 
-    images, classes = data.load(name, train=train, data_dir=data_dir)
+    # Like the original prologue: download what is missing (md5-checked), else a clear error.
+    images, classes = data.load(name, train=train, data_dir=data_dir, download=True)
     if count is not None:
         images, classes = images[:count], classes[:count]
     if images.dim() == 3:  # MNIST comes as N x 28 x 28: give it its single channel
@@ -199,6 +200,6 @@ def generate_pair_sets(nb: int, data_dir: str | None = None,
 
     sets = []
     for train in (True, False):
-        images, classes = data.load("mnist", train=train, data_dir=data_dir)
+        images, classes = data.load("mnist", train=train, data_dir=data_dir, download=True)
         sets += mnist_to_pairs(nb, images.unsqueeze(1), classes)
     return tuple(t.to(device) for t in sets)

@@ -117,7 +117,10 @@ class TensorSet:
         if found is None:
             if not download:
                 raise self.missing_error(split, searched, data_dir)
-            self.fetch(data_dir, splits=(split,), quiet=quiet)
+            try:
+                self.fetch(data_dir, splits=(split,), quiet=quiet)
+            except DataError as e:  # no network, say: what was searched and how to provide it
+                raise self.missing_error(split, searched, data_dir, f", and the download failed: {e}") from e
             found, searched = self.find(split, data_dir)
             if found is None:  # should not happen: the download landed in the first root
                 raise self.missing_error(split, searched, data_dir, " even after the download")

@@ -115,8 +115,23 @@ class RunContext:
             seed_everything(ctx.seed)
             write_json_atomic(ctx.dir / "config.json", ctx.resolved_config())
             yield ctx
+        except BaseException:
+            ctx._metrics.close()
+            ctx._discard_if_empty()
+            raise
         finally:
             ctx._metrics.close()
+
+    def _discard_if_empty(self) -> None:
+        """A run that failed before producing anything (bad data, a bad option) leaves no
+        folder behind; one with metrics, checkpoints or figures is kept (it may resume)."""
+        if self.resume is not None:
+            return
+        files = {p.name for p in self.dir.iterdir()}
+        if files <= {"config.json", "metrics.jsonl"} and not (self.dir / "metrics.jsonl").stat().st_size:
+            for p in self.dir.iterdir():
+                p.unlink()
+            self.dir.rmdir()
 
     def resolved_config(self) -> dict:
         return {"lab": self.lab, "size": self.size, "seed": self.seed,

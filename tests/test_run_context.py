@@ -1,0 +1,47 @@
+"""The run context: a run that fails before producing anything leaves no folder."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from dlc.engine.context import RunContext
+from dlc.errors import DataError
+
+
+@dataclass
+class Cfg:
+    lr: float = 0.1
+
+
+def test_failure_before_any_output_leaves_no_run_folder(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        with RunContext.open("lab", Cfg(), runs_dir=tmp_path, quiet=True):
+            raise DataError("MNIST not found")
+    assert list((tmp_path / "lab").iterdir()) == []
+
+
+def test_failure_after_output_keeps_the_run_folder(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with RunContext.open("lab", Cfg(), runs_dir=tmp_path, quiet=True) as ctx:
+            ctx.log(epoch=1, loss=0.5)
+            raise KeyboardInterrupt
+    (run,) = (tmp_path / "lab").iterdir()
+    assert (run / "config.json").is_file() and (run / "metrics.jsonl").read_text().strip()
+
+
+def test_missing_mnist_without_network_names_files_places_and_remedies(tmp_path, monkeypatch):
+    from dlc import prologue
+    from dlc.data import download
+
+    def offline(url):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(download, "urlopen", offline)
+    monkeypatch.delenv("PYTORCH_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # ./data, the last place searched, is empty too
+    with pytest.raises(DataError) as e:
+        prologue.load(size="tiny", data_dir=tmp_path)
+    msg = str(e.value)
+    assert "download failed" in msg and "train-images-idx3-ubyte" in msg
+    assert str(tmp_path / "MNIST" / "raw") in msg and "PYTORCH_DATA_DIR" in msg
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], "a failed download left files"
