@@ -111,6 +111,12 @@ class RunContext:
     @contextmanager
     def open(cls, lab: str, config: Any, **kw: Any) -> Iterator["RunContext"]:
         ctx = cls(lab, config, **kw)
+        # A lab made of small tensors says THREADS = 1 in its Config: one intra-op thread
+        # avoids torch's synchronisation cost on tiny matrices, and does not collapse when
+        # the other cores are busy (seen here: 3-7x slower with 2 threads under load).
+        threads, previous = getattr(type(config), "THREADS", None), torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(min(threads, previous))
         try:
             seed_everything(ctx.seed)
             write_json_atomic(ctx.dir / "config.json", ctx.resolved_config())
@@ -121,6 +127,7 @@ class RunContext:
             raise
         finally:
             ctx._metrics.close()
+            torch.set_num_threads(previous)
 
     def _discard_if_empty(self) -> None:
         """A run that failed before producing anything (bad data, a bad option) leaves no

@@ -8,6 +8,7 @@ CURRICULUM id with the :func:`lab` decorator::
         lr: float = 0.1          # the source's own hyper-parameters
         epochs: int = 10
         TINY = {"epochs": 2}     # optional: what --tiny changes (unannotated, so not a field)
+        THREADS = 1              # optional: small tensors run best on one intra-op thread
 
     @lab("lecture-convnet", source="EE-559 1.1", summary="...", config=Config)
     def run(cfg: Config, ctx: RunContext) -> Result: ...
@@ -120,7 +121,9 @@ def make_config(lab_: Lab, size: str = "default", **overrides: Any):
     """The lab's Config at a size ('tiny' | 'default' | 'full'), then explicit overrides.
 
     Size presets (the Config's TINY / FULL class attributes) apply first, so a value given
-    on the command line always wins.
+    on the command line always wins. A Config checks its options in ``__post_init__``
+    (raising :class:`dlc.errors.DlcError`): this runs before the run folder is made, so a
+    bad option stops the run with its message and leaves no folder behind.
     """
     cls = lab_.config
     names = {f.name for f in dataclasses.fields(cls)}
