@@ -45,3 +45,21 @@ def test_missing_mnist_without_network_names_files_places_and_remedies(tmp_path,
     assert "download failed" in msg and "train-images-idx3-ubyte" in msg
     assert str(tmp_path / "MNIST" / "raw") in msg and "PYTORCH_DATA_DIR" in msg
     assert not [p for p in tmp_path.rglob("*") if p.is_file()], "a failed download left files"
+
+
+def test_config_threads_applies_during_the_run_only(tmp_path):
+    import torch
+
+    @dataclass
+    class Small:
+        n: int = 1
+        THREADS = 1
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with RunContext.open("lab", Small(), runs_dir=tmp_path, quiet=True):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

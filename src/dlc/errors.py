@@ -7,3 +7,11 @@ class DlcError(Exception):
 
 class DataError(DlcError):
     """A data set is missing, corrupt or in an unexpected format."""
+
+
+class NonFiniteLoss(DlcError):
+    """The training loss became NaN or infinite: the fit diverged.
+
+    A lab that sweeps settings (e.g. initialisation scales) catches this one to record
+    the divergence as a result instead of stopping.
+    """

@@ -43,8 +43,15 @@ def curves(series: Mapping[str, Sequence[float]], *, xlabel: str = "epoch", ylab
 
 
 def decision_regions(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                     y: torch.Tensor, *, title: str = "", resolution: int = 200, margin: float = 0.1):
-    """Colour the plane by ``predict`` (N x 2 points -> N class indices), with the points on top."""
+                     y: torch.Tensor, *, title: str = "", resolution: int = 200, margin: float = 0.1,
+                     classes: Sequence[float] | None = None, cmap: str = "coolwarm", ax=None):
+    """Colour the plane by ``predict`` (N x 2 points -> N labels), with the points on top.
+
+    Labels are class indices 0..K-1, or else the values listed in ``classes``, e.g.
+    ``(-1, 1)`` for a perceptron's signs; either way the k-th class takes the k-th colour
+    along ``cmap``, in the regions and in the points alike. With ``ax`` the regions are
+    drawn into that panel of a larger figure (whose Figure is returned).
+    """
     x = x.detach().cpu().float()
     y = y.detach().cpu()
     lo, hi = x.min(0).values, x.max(0).values
@@ -55,15 +62,29 @@ def decision_regions(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.T
     grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
     with torch.no_grad():
         z = predict(grid).detach().cpu().reshape(resolution, resolution)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.contourf(xx.numpy(), yy.numpy(), z.numpy(), alpha=0.3, cmap="coolwarm",
-                levels=np.arange(int(z.max()) + 2) - 0.5)
-    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), s=6, cmap="coolwarm",
-               edgecolors="none")
+    if classes is not None:
+        z, y = _class_indices(z, classes), _class_indices(y, classes)
+        k = len(classes)
+    else:
+        k = int(max(z.max(), y.max())) + 1
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.contourf(xx.numpy(), yy.numpy(), z.numpy(), alpha=0.3, cmap=cmap,
+                levels=np.arange(k + 1) - 0.5)
+    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), s=6, cmap=cmap,
+               vmin=0, vmax=max(k - 1, 1), edgecolors="none")
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
-    return fig
+    return ax.figure
+
+
+def _class_indices(labels: torch.Tensor, classes: Sequence[float]) -> torch.Tensor:
+    """Each label's position in ``classes`` (labels must all be among them)."""
+    match = labels.double().unsqueeze(-1) == torch.tensor(classes, dtype=torch.float64)
+    if not match.any(-1).all():
+        raise ValueError(f"labels {labels.unique().tolist()} are not all among classes {list(classes)}")
+    return match.to(torch.int64).argmax(-1)
 
 
 def image_grid(images: torch.Tensor, *, nrow: int = 8, title: str = "",

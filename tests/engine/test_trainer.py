@@ -11,7 +11,7 @@ from torch import nn
 
 from dlc.engine import RunContext, Trainer
 from dlc.engine import checkpoint as ckpt
-from dlc.errors import DlcError
+from dlc.errors import DlcError, NonFiniteLoss
 
 
 @dataclass
@@ -180,8 +180,10 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_good_checkpoint(ctx):
     model = mlp()
     t = Trainer(model, torch.optim.SGD(model.parameters(), lr=1e4), ctx, checkpoint_every=2,
                 sync_every=1)
-    with pytest.raises(DlcError) as e:
+    with pytest.raises(NonFiniteLoss) as e:
         t.fit((x, y), epochs=50, batch_size=20)
+    # its own class, so a lab can catch a divergence; still a DlcError for the command line
+    assert isinstance(e.value, DlcError)
     msg = str(e.value)
     assert "the training loss became" in msg and "lower learning rate" in msg
     assert "gradient clipping" in msg and "last finite loss" in msg
@@ -189,6 +191,18 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_good_checkpoint(ctx):
     saved = ckpt.load(ctx.dir / "checkpoints" / "last.pt")
     assert saved["step"] < step
     assert all(torch.isfinite(v).all() for v in saved["model"].values())
+
+
+def test_a_nan_input_raises_non_finite_loss_at_its_step(ctx):
+    x, y = xor_data(n=100)
+    x[45, 0] = float("nan")               # in the third batch of 20 (no shuffling)
+    model = mlp()
+    t = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), ctx, checkpoints=False,
+                sync_every=1)
+    with pytest.raises(NonFiniteLoss, match="became nan at step 3") as e:
+        t.fit((x, y), epochs=2, batch_size=20, shuffle=False)
+    assert issubclass(NonFiniteLoss, DlcError)
+    assert "last finite loss" in str(e.value)
 
 
 def test_bad_inputs_get_clear_errors(ctx):

@@ -3,9 +3,10 @@
 import pytest
 import torch
 
+from dlc.data.toy import data_seeds
 from dlc.errors import DlcError
 from dlc.labs import run_lab
-from dlc.labs.sinusoid import NOISE, data_seeds, make_model, mse, true_mean
+from dlc.labs.sinusoid import NOISE, make_model, mse, true_mean
 from tests.labs.helpers import run_tiny
 
 

@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, field
 
 from dlc.errors import DataError
+from dlc.humanize import format_bytes
 
 
 @dataclass
@@ -16,14 +17,6 @@ class Row:
     nbytes: int = 0
     where: str = ""
     detail: list[str] = field(default_factory=list)   # searched places, or what is wrong
-
-
-def _human(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def _tensor_row(s, data_dir) -> Row:
@@ -116,7 +109,7 @@ def cli_report(data_dir=None) -> int:
     print("verified = structure checked (magic numbers, counts, shapes, label range; files found "
           "in place are not md5-checked)\n")
     header = ("data set", "status", "samples (train + test)", "size", "where")
-    cells = [(r.name, r.status, r.samples, _human(r.nbytes) if r.nbytes else "-", r.where) for r in table]
+    cells = [(r.name, r.status, r.samples, format_bytes(r.nbytes) if r.nbytes else "-", r.where) for r in table]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(4)]
     for c in [header, *cells]:
         print("  ".join(c[i].ljust(widths[i]) for i in range(4)) + "  " + c[4])

@@ -30,6 +30,18 @@ def _shuffled(x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
     return x[perm].contiguous(), y[perm].contiguous()
 
 
+def data_seeds(seed: int) -> tuple[int, int]:
+    """Two seeds, ``(train_seed, test_seed)``, for separate training and test draws of a set.
+
+    A test set drawn with the training seed would repeat the training points; these
+    are distinct for every run seed (2 seed and 2 seed + 1), and the same seed gives the
+    same pair. A negative seed (a lab's "random") draws one from the global generator.
+    """
+    if seed < 0:
+        seed = int(torch.randint(0, 2**30, ()))
+    return 2 * seed, 2 * seed + 1
+
+
 def sinusoid(n: int = 1000, lo: float = -10.0, hi: float = 10.0, noise: float = 0.2, seed: int = 0):
     """ESCAPE T1 regression: x evenly spaced on [lo, hi], y = sin(x) + noise * U(0, 1); both n x 1."""
     g = _gen(seed)

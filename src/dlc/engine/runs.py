@@ -12,6 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dlc.humanize import format_bytes
+
 
 def find_runs(runs_dir: str | Path) -> list[Path]:
     """Run folders (those with a config.json) under ``runs_dir``, newest first."""
@@ -142,7 +144,7 @@ def show_run(run_dir: str | Path) -> int:
     print("\nfiles:")
     for p in sorted(run.rglob("*")):
         if p.is_file() and not p.name.startswith("."):
-            print(f"  {str(p.relative_to(run)):<48} {_size(p.stat().st_size):>9}")
+            print(f"  {str(p.relative_to(run)):<48} {format_bytes(p.stat().st_size):>9}")
     return 0
 
 
@@ -150,11 +152,3 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)

@@ -11,7 +11,8 @@ At its heart ``Trainer.fit`` is the lecture's loop::
 Around it, through callbacks (:mod:`dlc.engine.callbacks`), come what a run needs: a
 progress bar, the metrics file, TensorBoard, checkpoints, early stopping, learning-rate
 schedules; and, in the trainer itself, resuming an interrupted run exactly, mixed
-precision on CUDA, and a clear stop when the loss becomes NaN or infinite.
+precision on CUDA, and a clear stop when the loss becomes NaN or infinite
+(:class:`dlc.errors.NonFiniteLoss`, which a sweep can catch to record a divergence).
 
 Speed: in-memory tensors go to the device once and are sliced by index (no DataLoader);
 the loop does not wait for the device at each step: batch losses stay on the device and
@@ -36,7 +37,7 @@ import torch.nn.functional as F
 from dlc.engine import checkpoint as ckpt
 from dlc.engine.callbacks import (Callback, Checkpoint, MetricsLogger, ProgressBar,
                                   TensorBoard)
-from dlc.errors import DlcError
+from dlc.errors import DlcError, NonFiniteLoss
 
 DEFAULT_CHECKPOINT_EVERY = 500  # steps between mid-epoch checkpoints (besides every epoch)
 
@@ -439,7 +440,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_steps_logged(self, steps, losses)
 
-    def _non_finite_error(self, step: int, value: float) -> DlcError:
+    def _non_finite_error(self, step: int, value: float) -> NonFiniteLoss:
         last = (f"the last finite loss was {self._last_finite[1]:.6g} at step {self._last_finite[0]}"
                 if self._last_finite else "no step had a finite loss")
         # pending losses never span an epoch's end, so the step's batch is counted back
@@ -449,7 +450,7 @@ class Trainer:
             p = self.checkpoint_path("last")
             kept = (f" The last good checkpoint is kept: {p}." if p.is_file()
                     else " No checkpoint had been written yet.")
-        return DlcError(
+        return NonFiniteLoss(
             f"the training loss became {value} at {where}; {last}.{kept} "
             f"Try a lower learning rate (e.g. --lr divided by 10), gradient clipping "
             f"(Trainer(grad_clip=1.0)), or check the inputs for NaN and their scale.")

@@ -41,6 +41,10 @@ class Config:
     n: int = 1000              # disc-set points for training and for testing
     TINY = {"epochs": 20, "n": 500}
 
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise DlcError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+
 
 class MyReLU(Function):
     @staticmethod

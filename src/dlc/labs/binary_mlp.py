@@ -23,9 +23,9 @@ import torch
 from dlc import viz
 from dlc.data import toy
 from dlc.engine import Trainer
-from dlc.engine.callbacks import ProgressBar
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
+from dlc.labs._common import quiet_bar
 from dlc.models.mlp import MLP
 
 
@@ -38,6 +38,13 @@ class Config:
     n_train: int = 1000
     n_test: int = 1400
     TINY = {"epochs": 50, "n_train": 500, "n_test": 500}
+
+    def __post_init__(self):
+        if self.hidden1 < 1 or self.hidden2 < 1:
+            raise DlcError(f"hidden sizes must be at least 1, got {self.hidden1} and {self.hidden2}; "
+                           f"the linear baseline (no hidden layer) is trained by the lab itself")
+        if self.n_train < 2 or self.n_test < 1:
+            raise DlcError(f"need n_train >= 2 and n_test >= 1, got {self.n_train} and {self.n_test}")
 
 
 def make_model(hidden: tuple[int, ...]) -> MLP:
@@ -52,13 +59,6 @@ def make_model(hidden: tuple[int, ...]) -> MLP:
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
     """P(class 1 | x) from the network's logits (N x 1 -> N)."""
     return torch.sigmoid(logits.reshape(-1))
-
-
-def data_seeds(seed: int) -> tuple[int, int]:
-    """Independent seeds for the training and the test draws (a negative seed: random)."""
-    if seed < 0:
-        seed = int(torch.randint(0, 2**30, ()))
-    return 2 * seed, 2 * seed + 1
 
 
 def train_and_test(model, ctx, train, test, cfg: Config, name: str | None = None) -> dict:
@@ -76,23 +76,12 @@ def train_and_test(model, ctx, train, test, cfg: Config, name: str | None = None
             "trainer": trainer}
 
 
-def quiet_bar(ctx) -> list:
-    """A progress bar without a line per epoch (each epoch is a single full-batch step)."""
-    return [] if ctx.quiet else [ProgressBar(epoch_lines=False)]
-
-
 @lab("binary-mlp", source="ESCAPE T2",
      summary="binary classification of two rings with an MLP (BCE, Adam) vs a linear model",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    if cfg.hidden1 < 1 or cfg.hidden2 < 1:
-        raise DlcError(f"hidden sizes must be at least 1, got {cfg.hidden1} and {cfg.hidden2}; "
-                       f"the linear baseline (no hidden layer) is trained by the lab itself")
-    if cfg.n_train < 2 or cfg.n_test < 1:
-        raise DlcError(f"need n_train >= 2 and n_test >= 1, got {cfg.n_train} and {cfg.n_test}")
-
     # The data: core (class 0) and ring (class 1), a separate draw for the test.
-    train_seed, test_seed = data_seeds(ctx.seed)
+    train_seed, test_seed = toy.data_seeds(ctx.seed)
     train = toy.rings(cfg.n_train, seed=train_seed)
     test = toy.rings(cfg.n_test, seed=test_seed)
     train = (train[0], train[1].float())  # BCE wants float targets

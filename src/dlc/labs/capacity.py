@@ -37,6 +37,15 @@ class Config:
     TINY = {"repeats": 50}
     FULL = {"repeats": 1000, "n_test": 10_000}
 
+    def __post_init__(self):
+        if self.max_degree < 2 or self.n_train < self.max_degree + 2:
+            raise DlcError(f"capacity: need max_degree >= 2 and n_train >= max_degree + 2 "
+                           f"(got max_degree={self.max_degree}, n_train={self.n_train}); beyond "
+                           f"that the polynomial interpolates the training set and least squares "
+                           f"is under-determined")
+        if self.repeats < 2 or self.n_test < 1 or self.noise < 0:
+            raise DlcError("capacity: need repeats >= 2, n_test >= 1 and noise >= 0")
+
 
 def target_function(x: torch.Tensor) -> torch.Tensor:
     """The unknown f* the samples come from: smooth, but not a low-degree polynomial."""
@@ -166,13 +175,6 @@ def _errors_figure(sweep, noise):
      summary="polynomial regression: under/over-fitting and the bias-variance decomposition",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    if cfg.max_degree < 2 or cfg.n_train < cfg.max_degree + 2:
-        raise DlcError(f"capacity: need max_degree >= 2 and n_train >= max_degree + 2 "
-                       f"(got max_degree={cfg.max_degree}, n_train={cfg.n_train}); beyond that "
-                       f"the polynomial interpolates the training set and least squares is "
-                       f"under-determined")
-    if cfg.repeats < 2 or cfg.n_test < 1 or cfg.noise < 0:
-        raise DlcError("capacity: need repeats >= 2, n_test >= 1 and noise >= 0")
     gen = torch.Generator().manual_seed(max(ctx.seed, 0))
     sweep = degree_sweep(cfg, gen)
     for d in range(cfg.max_degree + 1):

@@ -36,6 +36,10 @@ class Config:
     toy_n: int = 600
     TINY = {"iterations": 20}
 
+    def __post_init__(self):
+        if self.iterations < 1 or self.toy_k < 1 or self.toy_n < self.toy_k:
+            raise DlcError("clustering: need iterations >= 1 and toy_n >= toy_k >= 1")
+
 
 # -- k-means -----------------------------------------------------------------------
 
@@ -141,8 +145,6 @@ def _embedding_figure(z, labels, assign):
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue, viz
 
-    if cfg.iterations < 1 or cfg.toy_k < 1 or cfg.toy_n < cfg.toy_k:
-        raise DlcError("clustering: need iterations >= 1 and toy_n >= toy_k >= 1")
     seed = max(ctx.seed, 0)
     gen = torch.Generator().manual_seed(seed)
 

@@ -32,6 +32,9 @@ class Config:
     dtype: str = "float32"    # float32 (what networks use) or float64
     TINY = {"batch": 100}
 
+    def __post_init__(self):
+        _dtype(self.dtype)
+
 
 # --- the formulas, naive ------------------------------------------------------------
 def naive_softmax(f: torch.Tensor) -> torch.Tensor:

@@ -54,6 +54,11 @@ class Config:
     TINY = {"pairs": 300, "rounds": 2}
     FULL = {"models": "baseline,sharing,aux,sharing+aux", "rounds": 20}
 
+    def __post_init__(self):
+        parse_models(self.models)
+        if self.rounds < 1 or self.epochs < 1:
+            raise DlcError(f"rounds and epochs must be >= 1, got {self.rounds} and {self.epochs}")
+
 
 def parse_models(spec: str) -> list[str]:
     names = [m.strip() for m in spec.split(",") if m.strip()]
@@ -111,8 +116,6 @@ def train_one(name: str, cfg: Config, train, ctx, tag: str):
      config=Config)
 def run(cfg: Config, ctx) -> Result:
     names = parse_models(cfg.models)
-    if cfg.rounds < 1 or cfg.epochs < 1:
-        raise DlcError(f"rounds and epochs must be >= 1, got {cfg.rounds} and {cfg.epochs}")
     results = {n: {"acc": [], "digit": [], "time": []} for n in names}
     params = {n: count_parameters(MODELS[n][1]()) for n in names}
     chance = []

@@ -31,6 +31,7 @@ from dlc.engine import Trainer
 from dlc.engine.callbacks import EarlyStopping
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
+from dlc.labs._common import check_val_fraction, split
 from dlc.models.mlp import MLP
 
 
@@ -44,20 +45,22 @@ class Config:
     patience: int = 10          # epochs without a better validation loss before stopping
     val_fraction: float = 0.2   # of the prologue's training set
 
+    def __post_init__(self):
+        if self.patience < 1 or self.max_epochs < 1:
+            raise DlcError(f"patience and max_epochs must be >= 1, got {self.patience} and "
+                           f"{self.max_epochs}")
+        check_val_fraction(self.val_fraction)
+        check_label_noise(self.label_noise)
 
-def split(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int):
-    """A seeded random (train, validation) split of the training set."""
-    if not 0 < val_fraction < 1:
-        raise DlcError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
-    n_val = max(1, int(len(x) * val_fraction))
-    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
+
+def check_label_noise(fraction: float) -> None:
+    if not 0 <= fraction <= 1:
+        raise DlcError(f"label_noise must be between 0 and 1, got {fraction}")
 
 
 def corrupt(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
     """A copy of the labels with about ``fraction`` of them redrawn uniformly at random."""
-    if not 0 <= fraction <= 1:
-        raise DlcError(f"label_noise must be between 0 and 1, got {fraction}")
+    check_label_noise(fraction)
     g = torch.Generator().manual_seed(seed)
     pick = torch.rand(len(y), generator=g) < fraction
     noisy = y.clone()
@@ -79,9 +82,6 @@ def train(model, cfg: Config, ctx, data, val, order_seed: int, callbacks=(), nam
      summary="early stopping with patience on the validation loss of an over-fitting MLP",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    if cfg.patience < 1 or cfg.max_epochs < 1:
-        raise DlcError(f"patience and max_epochs must be >= 1, got {cfg.patience} and "
-                       f"{cfg.max_epochs}")
     x, y, test_x, test_y = prologue.load(size=ctx.size, data_dir=ctx.data_dir,
                                          device=ctx.device, normalize=True)
     (x, y), (val_x, val_y) = split(x, y, cfg.val_fraction, ctx.seed)

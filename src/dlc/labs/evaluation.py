@@ -44,6 +44,18 @@ class Config:
     TINY = {"repeats": 30}
     FULL = {"repeats": 1000}
 
+    def __post_init__(self):
+        if self.max_degree < 1 or min(self.n_train, self.n_val) < self.max_degree + 2:
+            raise DlcError(f"evaluation: n_train and n_val must be at least max_degree + 2 "
+                           f"(got {self.n_train}, {self.n_val}, max_degree={self.max_degree})")
+        if self.repeats < 1 or self.n_test < 1 or self.noise < 0:
+            raise DlcError("evaluation: need repeats >= 1, n_test >= 1 and noise >= 0")
+        if self.folds < 2:
+            raise DlcError(f"evaluation: k-fold cross-validation needs folds >= 2, got {self.folds}")
+        if (self.n_train + self.n_val) * (self.folds - 1) // self.folds < self.max_degree + 1:
+            raise DlcError(f"evaluation: with {self.folds} folds each fit sees too few samples "
+                           f"for degree {self.max_degree}; use fewer folds or more data")
+
 
 Data = tuple[torch.Tensor, torch.Tensor]
 
@@ -131,14 +143,6 @@ def _figure(degrees, val_errors, cv_errors, test_errors, chosen_val, chosen_cv, 
      summary="train/validation/test protocol and k-fold cross-validation to choose a degree",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    if cfg.max_degree < 1 or min(cfg.n_train, cfg.n_val) < cfg.max_degree + 2:
-        raise DlcError(f"evaluation: n_train and n_val must be at least max_degree + 2 "
-                       f"(got {cfg.n_train}, {cfg.n_val}, max_degree={cfg.max_degree})")
-    if cfg.repeats < 1 or cfg.n_test < 1 or cfg.noise < 0:
-        raise DlcError("evaluation: need repeats >= 1, n_test >= 1 and noise >= 0")
-    if (cfg.n_train + cfg.n_val) * (cfg.folds - 1) // cfg.folds < cfg.max_degree + 1:
-        raise DlcError(f"evaluation: with {cfg.folds} folds each fit sees too few samples "
-                       f"for degree {cfg.max_degree}; use fewer folds or more data")
     gen = torch.Generator().manual_seed(max(ctx.seed, 0))
     degrees = range(cfg.max_degree + 1)
 

@@ -37,6 +37,9 @@ class Config:
     lr_factors: str = "0.01,0.5,1.5"  # batch GD steps, as multiples of the critical step 2 / L
     TINY = {"epochs": 10}
 
+    def __post_init__(self):
+        _parse_factors(self.lr_factors)
+
 
 class Linear:
     """y = x W' + b, with its mean-squared-error loss and gradient written out."""

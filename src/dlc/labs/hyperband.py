@@ -30,8 +30,9 @@ import torch
 
 from dlc import prologue, tune
 from dlc.engine import Trainer
-from dlc.errors import DlcError
+from dlc.errors import NonFiniteLoss
 from dlc.labs import Result, lab
+from dlc.labs._common import check_val_fraction, split
 from dlc.models.mlp import MLP
 
 # The search space: structure (width and depth of the MLP) and the learning rate.
@@ -49,6 +50,10 @@ class Config:
     val_fraction: float = 0.2 # of the prologue's training set, held out for selection
     TINY = {"R": 9, "seeds": 2}
     FULL = {"R": 81, "seeds": 5}
+
+    def __post_init__(self):
+        tune.max_bracket(self.R, self.eta)   # R >= 1 and eta >= 2, or a DlcError saying so
+        check_val_fraction(self.val_fraction)
 
 
 def sample_config(rng: random.Random) -> dict:
@@ -68,16 +73,6 @@ def build(config: dict, n_in: int = 784, n_classes: int = 10):
     return model, torch.optim.Adam(model.parameters(), lr=config["lr"])
 
 
-def split(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int):
-    """A seeded random (train, validation) split of one set."""
-    if not 0 < val_fraction < 1:
-        raise DlcError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    n_val = max(1, int(len(x) * val_fraction))
-    val, train = order[:n_val].to(x.device), order[n_val:].to(x.device)
-    return (x[train], y[train]), (x[val], y[val])
-
-
 def make_evaluate(train, val, device, batch_size: int):
     """Hyperband's ``evaluate(config, epochs, state)``: train to ``epochs`` in total,
     resuming from ``state`` (model, optimizer, epochs done), return the validation loss."""
@@ -92,7 +87,7 @@ def make_evaluate(train, val, device, batch_size: int):
                               tensorboard=False, checkpoints=False, plot=False)
             try:
                 trainer.fit(train, epochs=epochs - state["epochs"], batch_size=batch_size)
-            except DlcError:        # the loss became NaN: too large a learning rate
+            except NonFiniteLoss:   # the loss became NaN: too large a learning rate
                 state["diverged"] = True
         state["epochs"] = epochs
         if state["diverged"]:

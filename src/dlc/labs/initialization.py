@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dlc.errors import DlcError
+from dlc.errors import DlcError, NonFiniteLoss
 from dlc.labs import Result, lab
 
 
@@ -45,6 +45,9 @@ class Config:
     width: int = 256
     naive_std: float = 0.01
     TINY = {"n": 500, "epochs": 25, "stds": "default,1e-3,1"}
+
+    def __post_init__(self):
+        _parse_stds(self.stds)
 
 
 # --- part 1: practical 5 ------------------------------------------------------------------
@@ -246,9 +249,7 @@ def run(cfg: Config, ctx) -> Result:
             try:
                 trainer.fit((x, y), epochs=cfg.epochs, batch_size=cfg.batch_size)
                 diverged = False
-            except DlcError as e:  # the trainer stops when the loss becomes inf/NaN: record it
-                if "loss became" not in str(e):
-                    raise
+            except NonFiniteLoss:  # the trainer stops when the loss becomes inf/NaN: record it
                 diverged = True
             # a diverged net has NaN/inf weights; its predictions are still what it would output
             train_err = trainer.evaluate((x, y))["error"]

@@ -30,6 +30,7 @@ from typing import Callable
 
 import torch
 
+from dlc import viz
 from dlc.data import toy
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
@@ -42,6 +43,10 @@ class Config:
     steps: int = 2000         # full-batch gradient steps
     xor_std: float = 0.25     # spread of the four XOR clusters around (+-1, +-1)
     TINY = {"n": 200, "steps": 500}
+
+    def __post_init__(self):
+        if self.n < 8 or self.steps < 1 or self.lr <= 0 or self.xor_std <= 0:
+            raise DlcError("linear-classifier: need n >= 8, steps >= 1, lr > 0 and xor_std > 0")
 
 
 # -- the Gaussian model and LDA ----------------------------------------------------
@@ -148,25 +153,13 @@ def fit_with(phi: Callable, x, y, cfg: Config):
 
 # -- figures -------------------------------------------------------------------------
 
-def _regions(ax, predict, x, y, title):
-    lo, hi = x.min(0).values - 0.3, x.max(0).values + 0.3
-    gx, gy = torch.meshgrid(torch.linspace(float(lo[0]), float(hi[0]), 200),
-                            torch.linspace(float(lo[1]), float(hi[1]), 200), indexing="xy")
-    z = predict(torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)).reshape(200, 200)
-    ax.contourf(gx.numpy(), gy.numpy(), z.numpy(), levels=[-0.5, 0.5, 1.5],
-                colors=["#f4b6b6", "#b6c8f4"], alpha=0.6)
-    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), cmap="coolwarm_r", s=5,
-               edgecolors="none")
-    ax.set_title(title, fontsize=9)
-    ax.set_aspect("equal")
-
-
 def _features_figure(panels):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(2, len(panels) // 2, figsize=(4.2 * len(panels) // 2, 8.4))
-    for ax, panel in zip(axes.T.flat, panels):
-        _regions(ax, *panel)
+    for ax, (predict, x, y, title) in zip(axes.T.flat, panels):
+        viz.decision_regions(predict, x, y, cmap="coolwarm_r", ax=ax)
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -197,8 +190,6 @@ def _gaussian_figure(x, y, lines):
      summary="Gaussian model, LDA and logistic regression; designed features make XOR separable",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    if cfg.n < 8 or cfg.steps < 1 or cfg.lr <= 0 or cfg.xor_std <= 0:
-        raise DlcError("linear-classifier: need n >= 8, steps >= 1, lr > 0 and xor_std > 0")
     seed = max(ctx.seed, 0)
     gen = torch.Generator().manual_seed(seed)
 

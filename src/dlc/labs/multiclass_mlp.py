@@ -19,9 +19,9 @@ import torch
 from dlc import viz
 from dlc.data import toy
 from dlc.engine import Trainer
-from dlc.engine.callbacks import ProgressBar
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
+from dlc.labs._common import quiet_bar
 from dlc.models.mlp import MLP
 
 CLASSES = 4
@@ -37,6 +37,12 @@ class Config:
     n_test: int = 1000
     TINY = {"n_train": 500, "n_test": 500}
 
+    def __post_init__(self):
+        if self.hidden1 < 1 or self.hidden2 < 1:
+            raise DlcError(f"hidden sizes must be at least 1, got {self.hidden1} and {self.hidden2}")
+        if self.n_train < 2 or self.n_test < 1:
+            raise DlcError(f"need n_train >= 2 and n_test >= 1, got {self.n_train} and {self.n_test}")
+
 
 def make_model(hidden1: int, hidden2: int) -> MLP:
     """2 -> hidden1 -> hidden2 -> 4 logits, LeakyReLU (as in T1, T2), no output activation."""
@@ -49,29 +55,12 @@ def majority_accuracy(train_labels: torch.Tensor, test_labels: torch.Tensor) -> 
     return float((test_labels == majority).float().mean())
 
 
-def data_seeds(seed: int) -> tuple[int, int]:
-    """Independent seeds for the training and the test draws (a negative seed: random)."""
-    if seed < 0:
-        seed = int(torch.randint(0, 2**30, ()))
-    return 2 * seed, 2 * seed + 1
-
-
-def quiet_bar(ctx) -> list:
-    """A progress bar without a line per epoch (each epoch is a single full-batch step)."""
-    return [] if ctx.quiet else [ProgressBar(epoch_lines=False)]
-
-
 @lab("multiclass-mlp", source="ESCAPE T3",
      summary="4-class classification (which quadrant) with an MLP, cross-entropy and Adam",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    if cfg.hidden1 < 1 or cfg.hidden2 < 1:
-        raise DlcError(f"hidden sizes must be at least 1, got {cfg.hidden1} and {cfg.hidden2}")
-    if cfg.n_train < 2 or cfg.n_test < 1:
-        raise DlcError(f"need n_train >= 2 and n_test >= 1, got {cfg.n_train} and {cfg.n_test}")
-
     # The data: points in the unit disc labelled by quadrant; a separate test draw.
-    train_seed, test_seed = data_seeds(ctx.seed)
+    train_seed, test_seed = toy.data_seeds(ctx.seed)
     x_train, y_train = toy.quadrants(cfg.n_train, seed=train_seed)
     x_test, y_test = toy.quadrants(cfg.n_test, seed=test_seed)
 

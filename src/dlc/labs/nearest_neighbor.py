@@ -34,6 +34,23 @@ class Config:
     reference_samples: int = 200  # test samples re-classified by the brute-force reference
     TINY = {"reference_samples": 100}
 
+    def __post_init__(self):
+        dims = parse_dims(self.pca_dims)
+        if min(dims) < 1 or self.random_dim < 1 or self.reference_samples < 0:
+            raise DlcError("nearest-neighbor: dimensions must be >= 1 and reference_samples >= 0")
+
+
+def parse_dims(text: str) -> list[int]:
+    """``--pca_dims`` as a list of integers ("100,50,10,3" -> [100, 50, 10, 3])."""
+    try:
+        dims = [int(d) for d in str(text).split(",") if d.strip()]
+    except ValueError:
+        dims = []
+    if not dims:
+        raise DlcError(f"--pca_dims must be comma-separated integers like 100,50,10,3, "
+                       f"got {text!r}")
+    return dims
+
 
 # -- practical 2 ----------------------------------------------------------------
 
@@ -135,13 +152,7 @@ def _to_images(x: torch.Tensor, cifar: bool) -> torch.Tensor:
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue, viz
 
-    try:
-        dims = [int(d) for d in str(cfg.pca_dims).split(",") if d.strip()]
-    except ValueError:
-        raise DlcError(f"--pca_dims must be comma-separated integers like 100,50,10,3, "
-                       f"got {cfg.pca_dims!r}") from None
-    if not dims or min(dims) < 1 or cfg.random_dim < 1 or cfg.reference_samples < 0:
-        raise DlcError("nearest-neighbor: dimensions must be >= 1 and reference_samples >= 0")
+    dims = parse_dims(cfg.pca_dims)
 
     train_input, train_target, test_input, test_target = prologue.load(
         cifar=cfg.cifar, size=ctx.size, data_dir=ctx.data_dir)

@@ -41,6 +41,9 @@ class Config:
     sweep: str = "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2"  # lambdas for the sparsity-vs-lambda figure
     TINY = {"epochs": 10, "sweep": "1e-3,1e-2"}
 
+    def __post_init__(self):
+        _parse(self.sweep)
+
 
 METHODS = ("none", "L2", "L1 subgradient", "L1 proximal")
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlc import viz
 from dlc.data import toy
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
@@ -36,6 +37,11 @@ class Config:
     max_epochs: int = 100       # the rule stops earlier on separable data
     xor_std: float = 0.25       # spread of the four XOR clusters around (+-1, +-1)
     TINY = {"n": 200, "max_epochs": 50}
+
+    def __post_init__(self):
+        if self.n < 4 or self.max_epochs < 1 or not 0 < self.margin < 0.5 or self.xor_std <= 0:
+            raise DlcError("perceptron: need n >= 4, max_epochs >= 1, 0 < margin < 0.5 and "
+                           "xor_std > 0")
 
 
 # -- the learning rule ---------------------------------------------------------
@@ -114,17 +120,9 @@ def _boundaries_figure(panels):
 
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.8))
     for ax, (title, x, y, w, b) in zip(axes, panels):
-        lo, hi = x.min(0).values - 0.2, x.max(0).values + 0.2
-        gx, gy = torch.meshgrid(torch.linspace(float(lo[0]), float(hi[0]), 200),
-                                torch.linspace(float(lo[1]), float(hi[1]), 200), indexing="xy")
-        grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).double()
-        z = predict(w, b, grid).reshape(200, 200)
-        ax.contourf(gx.numpy(), gy.numpy(), z.numpy(), levels=[-2, 0, 2], colors=["#f4b6b6", "#b6c8f4"],
-                    alpha=0.6)
-        ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), cmap="coolwarm_r", s=6,
-                   edgecolors="none")
+        viz.decision_regions(lambda p, w=w, b=b: predict(w, b, p.double()), x, y,
+                             classes=(-1, 1), cmap="coolwarm_r", ax=ax)
         ax.set_title(title, fontsize=10)
-        ax.set_aspect("equal")
     fig.tight_layout()
     return fig
 
@@ -148,8 +146,6 @@ def _history_figure(sep_hist, xor_hist):
      summary="Rosenblatt's perceptron: converges on separable data, cannot fit XOR",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    if cfg.n < 4 or cfg.max_epochs < 1 or not 0 < cfg.margin < 0.5 or cfg.xor_std <= 0:
-        raise DlcError("perceptron: need n >= 4, max_epochs >= 1, 0 < margin < 0.5 and xor_std > 0")
     seed = max(ctx.seed, 0)
     gen = torch.Generator().manual_seed(seed)
 

@@ -24,9 +24,9 @@ import torch
 
 from dlc.data import toy
 from dlc.engine import Trainer
-from dlc.engine.callbacks import ProgressBar
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
+from dlc.labs._common import quiet_bar
 from dlc.models.mlp import MLP
 
 NOISE = 0.2  # y = sin(x) + NOISE * U(0, 1)
@@ -41,6 +41,12 @@ class Config:
     n_test: int = 1500
     TINY = {"epochs": 300, "n_train": 500, "n_test": 500}
 
+    def __post_init__(self):
+        if self.n_train < 2 or self.n_test < 2:
+            raise DlcError(f"n_train and n_test must be at least 2, got {self.n_train} and {self.n_test}")
+        if self.lr <= 0:
+            raise DlcError(f"lr must be positive, got {self.lr}")
+
 
 def make_model() -> MLP:
     """The tutorial's network: 1 -> 200 -> 100 -> 1 with LeakyReLU, linear output."""
@@ -54,13 +60,6 @@ def true_mean(x: torch.Tensor) -> torch.Tensor:
 
 def mse(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float((pred.reshape(-1) - target.reshape(-1)).pow(2).mean())
-
-
-def data_seeds(seed: int) -> tuple[int, int]:
-    """Independent seeds for the training and the test draws (a negative seed: random)."""
-    if seed < 0:
-        seed = int(torch.randint(0, 2**30, ()))
-    return 2 * seed, 2 * seed + 1
 
 
 def fit_figure(x_train, y_train, x_test, y_pred, title: str = ""):
@@ -82,22 +81,12 @@ def fit_figure(x_train, y_train, x_test, y_pred, title: str = ""):
     return fig
 
 
-def quiet_bar(ctx) -> list:
-    """A progress bar without a line per epoch (each epoch is a single full-batch step)."""
-    return [] if ctx.quiet else [ProgressBar(epoch_lines=False)]
-
-
 @lab("sinusoid", source="ESCAPE T1",
      summary="fit a noisy sinusoid with an MLP (regression, MSE, Adam); tune the learning rate",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    if cfg.n_train < 2 or cfg.n_test < 2:
-        raise DlcError(f"n_train and n_test must be at least 2, got {cfg.n_train} and {cfg.n_test}")
-    if cfg.lr <= 0:
-        raise DlcError(f"lr must be positive, got {cfg.lr}")
-
     # The data: evenly spaced x, noisy targets; the test set is a separate draw.
-    train_seed, test_seed = data_seeds(ctx.seed)
+    train_seed, test_seed = toy.data_seeds(ctx.seed)
     x_train, y_train = toy.sinusoid(cfg.n_train, noise=NOISE, seed=train_seed)
     x_test, y_test = toy.sinusoid(cfg.n_test, noise=NOISE, seed=test_seed)
 

@@ -41,6 +41,13 @@ class Config:
     TINY = {"matmul_size": 500, "mul_row_rows": 100, "mul_row_cols": 40}
     FULL = {"matmul_size": 5000}
 
+    def __post_init__(self):
+        if min(self.eig_size, self.matmul_size, self.mul_row_rows, self.mul_row_cols) < 1:
+            raise DlcError("tensors: every size option must be at least 1")
+        if self.regression_samples < 2 or self.regression_noise < 0:
+            raise DlcError("tensors: --regression_samples needs >= 2 points and "
+                           "--regression_noise >= 0")
+
 
 # -- 1. views of one storage -------------------------------------------------
 
@@ -193,10 +200,6 @@ def _speed_figure(flops, slow_s, fast_s, n):
      summary="tensor views and strides, eigenvalues, flops, loops vs vectorised, least squares",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    if min(cfg.eig_size, cfg.matmul_size, cfg.mul_row_rows, cfg.mul_row_cols) < 1:
-        raise DlcError("tensors: every size option must be at least 1")
-    if cfg.regression_samples < 2 or cfg.regression_noise < 0:
-        raise DlcError("tensors: --regression_samples needs >= 2 points and --regression_noise >= 0")
     gen = torch.Generator().manual_seed(max(ctx.seed, 0))
 
     # 1. the pattern, from views of one storage

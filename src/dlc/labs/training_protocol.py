@@ -36,6 +36,7 @@ from dlc.engine import checkpoint as ckpt
 from dlc.engine.callbacks import Checkpoint, EarlyStopping, LRSchedule
 from dlc.errors import DlcError
 from dlc.labs import Result, lab
+from dlc.labs._common import check_val_fraction, split
 from dlc.models.mlp import MLP
 
 SCHEDULES = ("constant", "step", "cosine", "one-cycle")
@@ -50,14 +51,8 @@ class Config:
     patience: int = 5           # early stopping in the final training
     val_fraction: float = 0.2   # of the prologue's training set
 
-
-def split(x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int):
-    """A seeded random (train, validation) split of the training set."""
-    if not 0 < val_fraction < 1:
-        raise DlcError(f"val_fraction must be between 0 and 1, got {val_fraction}")
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed)).to(x.device)
-    n_val = max(1, int(len(x) * val_fraction))
-    return (x[order[n_val:]], y[order[n_val:]]), (x[order[:n_val]], y[order[:n_val]])
+    def __post_init__(self):
+        check_val_fraction(self.val_fraction)
 
 
 def schedule(kind: str, epochs: int) -> list:
