@@ -63,3 +63,16 @@ def test_config_threads_applies_during_the_run_only(tmp_path):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_run_lab_resume_takes_size_seed_and_options_from_the_run_folder(tmp_path):
+    import json
+
+    from dlc.labs import run_lab
+
+    first = run_lab("mini-framework", size="tiny", seed=5, runs_dir=tmp_path, quiet=True, epochs=3)
+    again = run_lab("mini-framework", resume=first.run_dir, quiet=True)
+    assert again.run_dir == first.run_dir
+    config = json.loads((first.run_dir / "config.json").read_text())
+    assert config["size"] == "tiny" and config["seed"] == 5 and config["config"]["epochs"] == 3
+    assert again.metrics == first.metrics

@@ -29,7 +29,7 @@ def _size_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tiny", action="store_true", help="a very small set for quick checks (seconds)")
     g.add_argument("--full", action="store_true", help="the whole data set: the published numbers")
     p.add_argument("--force_cpu", action="store_true", help="stay on the CPU even if CUDA is available")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0; < 0: no seeding)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0; < 0: no seeding)")
     p.add_argument("--data_dir", default=None,
                    help="where the data sets are (default $PYTORCH_DATA_DIR, then ./data)")
 
@@ -176,17 +176,13 @@ def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
     opts = p.parse_args(rest)
     overrides = {f.name: getattr(opts, f.name) for f in dataclasses.fields(lab.config)
                  if getattr(opts, f.name) is not None}
-    size = "tiny" if opts.tiny else "full" if opts.full else "default"
+    # Left unset (None), size, seed and device choice take their defaults, or, with
+    # --resume, the values saved in the run folder.
+    size = "tiny" if opts.tiny else "full" if opts.full else None
     from dlc.errors import DlcError
     from dlc.labs import run_lab
 
-    run = dict(size=size, seed=opts.seed, force_cpu=opts.force_cpu, data_dir=opts.data_dir)
-    if opts.resume:
-        try:
-            run, overrides = _resumed_options(opts.resume, lab, run, overrides, opts, rest)
-        except (DlcError, FileNotFoundError) as e:
-            print(f"dlc: error: {e}", file=sys.stderr)
-            return 1
+    run = dict(size=size, seed=opts.seed, force_cpu=opts.force_cpu or None, data_dir=opts.data_dir)
     try:
         run_lab(lab.info.id, **run, runs_dir=opts.runs_dir, quiet=opts.quiet,
                 resume=opts.resume, **overrides)
@@ -201,37 +197,6 @@ def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
         print(f"dlc: error: {e}", file=sys.stderr)
         return 1
     return 0
-
-
-def _resumed_options(run_dir: str, lab, run: dict, overrides: dict, opts, rest: list[str]):
-    """A resumed run takes its size, seed, device choice and options from the run folder's
-    config.json; what is given again on the command line wins (e.g. more --epochs)."""
-    import dataclasses
-    import json
-    from pathlib import Path
-
-    from dlc.errors import DlcError
-
-    path = Path(run_dir) / "config.json"
-    if not path.is_file():
-        raise DlcError(f"cannot resume from {run_dir}: it is not a run folder (no config.json); "
-                       f"`dlc runs` lists the run folders")
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    if saved.get("lab") != lab.info.id:
-        raise DlcError(f"cannot resume {lab.info.id!r} from {run_dir}: that folder is a run of "
-                       f"{saved.get('lab')!r}")
-    given = {a.split("=")[0] for a in rest if a.startswith("--")}
-    run = dict(run)
-    if not (opts.tiny or opts.full):
-        run["size"] = saved.get("size", run["size"])
-    if "--seed" not in given:
-        run["seed"] = saved.get("seed", run["seed"])
-    run["force_cpu"] = opts.force_cpu or bool(saved.get("force_cpu"))
-    if "--data_dir" not in given and saved.get("data_dir"):
-        run["data_dir"] = saved["data_dir"]
-    fields = {f.name for f in dataclasses.fields(lab.config)}
-    base = {k: v for k, v in (saved.get("config") or {}).items() if k in fields}
-    return run, {**base, **overrides}
 
 
 def entry() -> int:

@@ -20,6 +20,7 @@ import pytest
 import torch
 from torch import nn
 
+from dlc.errors import DlcError
 from dlc.engine import RunContext, Trainer
 from dlc.engine import checkpoint as ckpt
 from dlc.engine.callbacks import Callback, EarlyStopping, LRSchedule
@@ -135,7 +136,7 @@ def test_resuming_twice_and_resuming_a_finished_run(tmp_path, reference):
 
 def test_resume_refuses_another_labs_folder(tmp_path, reference):
     ref_dir, _ = reference
-    with pytest.raises(FileNotFoundError, match="is a run of 'resume-test'"):
+    with pytest.raises(DlcError, match="is a run of 'resume-test'"):
         RunContext("another-lab", Cfg(), resume=ref_dir)
 
 

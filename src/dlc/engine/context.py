@@ -79,15 +79,7 @@ class RunContext:
         self.device = pick_device(force_cpu)
         self.resume = Path(resume) if resume else None
         if self.resume is not None:
-            if not (self.resume / "config.json").is_file():
-                raise FileNotFoundError(
-                    f"cannot resume from {self.resume}: it is not a run folder "
-                    f"(no config.json). `dlc runs` lists the run folders.")
-            saved = json.loads((self.resume / "config.json").read_text(encoding="utf-8"))
-            if saved.get("lab") != lab:
-                raise FileNotFoundError(
-                    f"cannot resume {lab!r} from {self.resume}: that folder is a run of "
-                    f"{saved.get('lab')!r}. `dlc runs` lists the run folders.")
+            saved_run_config(self.resume, lab)  # refuses what is not a run of this lab
             self.dir = self.resume
         else:
             self.dir = _new_run_dir(Path(runs_dir) / lab)
@@ -221,6 +213,21 @@ def _keep_lines(path: Path, n: int) -> int:
         tmp.write_text("".join(lines), encoding="utf-8")
         os.replace(tmp, path)
     return len(lines)
+
+
+def saved_run_config(run_dir: Path, lab: str) -> dict:
+    """The resolved config of a run folder that ``lab`` may resume (else a clear error)."""
+    from dlc.errors import DlcError
+
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
+        raise DlcError(f"cannot resume from {run_dir}: it is not a run folder (no config.json). "
+                       f"`dlc runs` lists the run folders.")
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    if saved.get("lab") != lab:
+        raise DlcError(f"cannot resume {lab!r} from {run_dir}: that folder is a run of "
+                       f"{saved.get('lab')!r}. `dlc runs` lists the run folders.")
+    return saved
 
 
 def _new_run_dir(base: Path) -> Path:

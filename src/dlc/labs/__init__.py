@@ -135,16 +135,34 @@ def make_config(lab_: Lab, size: str = "default", **overrides: Any):
     return cls(**{**preset, **overrides})
 
 
-def run_lab(id: str, *, size: str = "default", seed: int = 0, force_cpu: bool = False,
-            data_dir: str | None = None, runs_dir: str | Path = "runs", quiet: bool = False,
+def run_lab(id: str, *, size: str | None = None, seed: int | None = None,
+            force_cpu: bool | None = None, data_dir: str | None = None,
+            runs_dir: str | Path = "runs", quiet: bool = False,
             resume: str | Path | None = None, **overrides: Any) -> Result:
-    """Run a lab as ``dlc run`` does, from Python (tests and notebooks use this)."""
-    from dlc.engine.context import RunContext
+    """Run a lab as ``dlc run`` does, from Python (tests and notebooks use this).
+
+    Defaults: size "default", seed 0, CUDA when available. Resuming (``resume=RUN_DIR``),
+    the run's saved size, seed, device choice, data folder and options apply, except
+    those given again here (e.g. more ``epochs``).
+    """
+    from dlc.engine.context import RunContext, saved_run_config
 
     lab_ = get(id)
+    if resume is not None:
+        saved = saved_run_config(Path(resume), lab_.info.id)
+        fields = {f.name for f in dataclasses.fields(lab_.config)}
+        overrides = {**{k: v for k, v in (saved.get("config") or {}).items() if k in fields},
+                     **overrides}
+        size = size or saved.get("size")
+        seed = saved.get("seed") if seed is None else seed
+        force_cpu = bool(saved.get("force_cpu")) if force_cpu is None else force_cpu
+        data_dir = data_dir or saved.get("data_dir")
+    size = size or "default"
     cfg = make_config(lab_, size, **overrides)
-    with RunContext.open(lab_.info.id, cfg, size=size, seed=seed, force_cpu=force_cpu,
-                         data_dir=data_dir, runs_dir=runs_dir, quiet=quiet, resume=resume) as ctx:
+    with RunContext.open(lab_.info.id, cfg, size=size, seed=0 if seed is None else seed,
+                         force_cpu=bool(force_cpu), data_dir=data_dir, runs_dir=runs_dir,
+                         quiet=quiet, resume=resume) as ctx:
         result = lab_.run(cfg, ctx)
         ctx.finish(result)
     return result
+
