@@ -156,16 +156,14 @@ def lab_parser(lab) -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
     import dataclasses
 
-    from dlc.labs import UnknownLab, catalog, get
+    from dlc.labs import UnknownLab, get
 
     if not args.lab:
         print("usage: dlc run ID [--tiny|--full] [--OPTION VALUE ...]; the labs:", file=sys.stderr)
         cmd_list()
         return 2
     try:
-        if args.lab not in catalog():
-            get(args.lab)  # raises with close matches
-        lab = get(args.lab)
+        lab = get(args.lab)  # an unknown id raises with close matches
     except UnknownLab as e:
         print(f"dlc: error: {e}", file=sys.stderr)
         return 2

@@ -109,17 +109,17 @@ class RunContext:
         threads, previous = getattr(type(config), "THREADS", None), torch.get_num_threads()
         if threads:
             torch.set_num_threads(min(threads, previous))
+        finished = False
         try:
             seed_everything(ctx.seed)
             write_json_atomic(ctx.dir / "config.json", ctx.resolved_config())
             yield ctx
-        except BaseException:
-            ctx._metrics.close()
-            ctx._discard_if_empty()
-            raise
+            finished = True
         finally:
             ctx._metrics.close()
             torch.set_num_threads(previous)
+            if not finished:
+                ctx._discard_if_empty()
 
     def _discard_if_empty(self) -> None:
         """A run that failed before producing anything (bad data, a bad option) leaves no
