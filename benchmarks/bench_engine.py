@@ -2,8 +2,8 @@
 
 Both train the first lecture's convnet on the full MNIST training set (60,000 images,
 normalised, batches of 100, SGD lr 0.1, no shuffling) for one epoch from the same
-initial weights. The plain loop is the lecture's code; the engine is ``Trainer.fit`` as
-``dlc run lecture-convnet`` uses it: in a run folder, with the metrics file, TensorBoard,
+initial weights. The plain loop is the lecture's code; the engine is ``fit`` with the
+default ``Supervised`` step, as ``dlc run lecture-convnet`` uses it: in a run folder, with the metrics file, TensorBoard,
 checkpoints (every 500 steps and at the epoch's end), the progress bar and the curves PNG.
 Repetitions alternate which goes first; medians are compared. Both must also end with
 exactly the same weights (the engine is the same computation).
@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from dlc import prologue
-from dlc.engine import RunContext, Trainer, pick_device
+from dlc.engine import RunContext, Supervised, fit, pick_device
 from dlc.models.convnets import LectureConvNet
 
 
@@ -51,8 +51,8 @@ class BenchConfig:
 def engine_epoch(model, train_input, train_target, runs_dir, force_cpu, lr=0.1, bs=100):
     with RunContext.open("bench-engine", BenchConfig(lr), runs_dir=runs_dir, force_cpu=force_cpu,
                          quiet=False) as ctx:
-        trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=lr), ctx, progress=True)
-        trainer.fit((train_input, train_target), epochs=1, batch_size=bs, shuffle=False)
+        step = Supervised(model, torch.optim.SGD(model.parameters(), lr=lr))
+        fit(step, (train_input, train_target), ctx, epochs=1, batch_size=bs, shuffle=False)
 
 
 def sync(device):
@@ -107,7 +107,7 @@ def main() -> None:
     n = len(train_input)
     result = {
         "what": "one epoch of the lecture convnet (SGD lr 0.1, batch 100, no shuffling): "
-                "Trainer.fit with its run folder, metrics, TensorBoard, checkpoints, progress "
+                "fit (Supervised step) with its run folder, metrics, TensorBoard, checkpoints, progress "
                 "bar and curves vs the lecture's hand-written loop",
         "size": args.size, "train_samples": n, "repeats": args.repeats,
         "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),

@@ -19,10 +19,9 @@
 # on practical 5's disc set next to the same MLP made of torch's modules.
 
 # %%
-import os
 from dlc.labs import run_lab
 
-size = os.environ.get("DLC_SIZE", "default")  # CI runs the notebooks at "tiny"
+size = "default"  # "tiny": seconds; "full": the published numbers (CI runs "tiny")
 result = run_lab("autograd-function", size=size)
 print(result.line)
 

@@ -19,10 +19,9 @@
 # shows the four decision regions learned around the axes.
 
 # %%
-import os
 from dlc.labs import run_lab
 
-size = os.environ.get("DLC_SIZE", "default")  # CI runs the notebooks at "tiny"
+size = "default"  # "tiny": seconds; "full": the published numbers (CI runs "tiny")
 result = run_lab("multiclass-mlp", size=size)
 print(result.line)
 

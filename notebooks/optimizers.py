@@ -19,10 +19,9 @@
 # methods (RMSProp, Adam) move at a steady speed whatever the gradient's size.
 
 # %%
-import os
 from dlc.labs import run_lab
 
-size = os.environ.get("DLC_SIZE", "default")  # CI runs the notebooks at "tiny"
+size = "default"  # "tiny": seconds; "full": the published numbers (CI runs "tiny")
 result = run_lab("optimizers", size=size)
 print(result.line)
 
@@ -48,5 +47,6 @@ print("Adam lr 0.05, 500 steps: f =", rosenbrock(path[-1]).item(), "at", path[-1
 #    the valley (`trajectory(lambda ps: Momentum(ps, 1e-3, 0.99), 1000)`): which one
 #    oscillates, which one is too slow?
 # 2. Raise SGD's learning rate on MNIST until training diverges
-#    (`run_lab("optimizers", lr_sgd=1.0)`, `dlc run optimizers --lr_sgd 1.0`) and compare with
+#    (`run_lab("optimizers", lr_sgd=1.0)`, `dlc run optimizers --lr_sgd 1.0`; a fit whose loss
+#    becomes NaN is reported as "diverged" and the others go on) and compare with
 #    Adam at `--lr_adam 0.01`: which one tolerates a bad step size better, and why?

@@ -8,6 +8,7 @@ import pytest
 
 from dlc import labs
 from dlc.cli import _option_type, lab_parser, main
+from dlc.errors import UsageError
 
 
 def _imports_after(code: str) -> set[str]:
@@ -58,7 +59,7 @@ def test_every_config_field_is_an_option_with_type_and_default():
         text = p.format_help()
         for f in dataclasses.fields(lab.config):
             assert f"--{f.name}" in text, f"{id}: --{f.name} missing from --help"
-            assert _option_type(f.type) in (int, float, str, bool), f"{id}.{f.name}: {f.type}"
+            assert _option_type(f.type)[0] in (int, float, str, bool), f"{id}.{f.name}: {f.type}"
         for preset in ("TINY", "FULL"):
             unknown = set(getattr(lab.config, preset, {}) or {}) - {f.name for f in dataclasses.fields(lab.config)}
             assert not unknown, f"{id}.{preset} names fields that do not exist: {unknown}"
@@ -75,8 +76,103 @@ def test_make_config_presets_then_overrides():
     assert labs.make_config(lab, "tiny").epochs == 2
     assert labs.make_config(lab, "tiny", epochs=5).epochs == 5
     assert labs.make_config(lab, "default").epochs == 10
-    with pytest.raises(TypeError, match="has no option"):
+    with pytest.raises(UsageError, match="has no option"):
         labs.make_config(lab, "default", momentum=0.9)
+
+
+def test_size_is_configuration_from_one_table():
+    """train_size / test_size come from SIZE_PRESETS for any Config that has them, can be
+    overridden one by one, and the Config's default equals the table's default row."""
+
+    @dataclasses.dataclass
+    class C:
+        epochs: int = 10
+        train_size: int | None = 1000
+        test_size: int | None = 1000
+        TINY = {"epochs": 2}
+
+    lab = labs.Lab(labs.LabInfo("x", "", "", "m"), C, lambda c, x: None)
+    assert (labs.make_config(lab, "tiny").train_size, labs.make_config(lab, "tiny").test_size) == (500, 100)
+    assert labs.make_config(lab, "full").train_size is None
+    assert labs.make_config(lab, "tiny", train_size=5000).train_size == 5000
+    assert labs.make_config(lab, "tiny", train_size=5000).test_size == 100
+    for id in labs.catalog():
+        cfg = labs.get(id).config
+        fields = {f.name: f.default for f in dataclasses.fields(cfg)}
+        for k, v in labs.SIZE_PRESETS["default"].items():
+            if k in fields:
+                assert fields[k] == v, f"{id}.{k} defaults to {fields[k]}, the size table says {v}"
+
+
+def test_size_options_accept_all_on_the_command_line(tmp_path):
+    lab = labs.get("lecture-convnet")
+    opts = lab_parser(lab).parse_args(["--train_size", "all", "--test_size", "200"])
+    assert opts.train_size is None and opts.test_size == 200
+    assert not hasattr(lab_parser(lab).parse_args([]), "lr")  # unset options stay unset
+
+
+def test_errors_a_user_can_cause_are_one_line_with_exit_codes(tmp_path, capsys):
+    runs = str(tmp_path / "runs")
+    # bad usage: exit 2, one line, no traceback, no run folder
+    assert main(["run", "lecture-convnet", "--tiny", "--train_size", "0", "--runs_dir", runs]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dlc: error: ") and "train_size" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+    # a failed run: exit 1 (here: more samples than MNIST has), and no run folder
+    assert main(["run", "lecture-convnet", "--train_size", "70000", "--runs_dir", runs, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "70,000" in err and "60,000" in err and "Traceback" not in err
+    assert not list((tmp_path / "runs").glob("*/*"))
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(UsageError):
+        main(["run", "lecture-convnet", "--tiny", "--train_size", "0", "--debug", "--runs_dir", str(tmp_path)])
+
+
+def test_an_unexpected_exception_is_reported_as_a_bug_without_traceback(monkeypatch, capsys):
+    import dlc.cli
+
+    def boom(*a, **k):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr(dlc.cli, "cmd_list", boom)
+    assert main(["list"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: oops" in err and "--debug" in err and "Traceback" not in err
+
+
+def test_catalogue_is_cached_by_file_times_and_sizes(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLC_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "labs"
+    folder.mkdir()
+    (folder / "one.py").write_text('@lab("one", source="s", summary="first", config=C)\ndef run(): ...\n')
+    assert list(labs.catalog(folder)) == ["one"]
+    assert list((tmp_path / "cache" / "catalog").glob("*.json"))
+    calls = []
+    monkeypatch.setattr(labs, "_literal_lab_calls", lambda p: calls.append(p) or [])
+    assert list(labs.catalog(folder)) == ["one"] and not calls  # from the cache, nothing parsed
+    (folder / "two.py").write_text('@lab("two", source="s", summary="second", config=C)\ndef run(): ...\n')
+    monkeypatch.undo()
+    monkeypatch.setenv("DLC_CACHE_DIR", str(tmp_path / "cache"))
+    assert list(labs.catalog(folder)) == ["one", "two"]  # a new file: read again
+
+
+def test_no_lab_module_imports_another():
+    import ast
+    from pathlib import Path
+
+    folder = Path(labs.__file__).parent
+    for path in folder.glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("dlc.labs."), f"{path.name} imports {node.module}"
+                if node.module == "dlc.labs":
+                    names = {a.name for a in node.names}
+                    assert names <= {"Result", "lab", "verdict", "Verdict", "SIZE_PRESETS"}, (path.name, names)
 
 
 def test_bool_options_parse_words():

@@ -32,6 +32,9 @@ def _size_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0; < 0: no seeding)")
     p.add_argument("--data_dir", default=None,
                    help="where the data sets are (default $PYTORCH_DATA_DIR, then ./data)")
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train in N processes on this machine (torchrun; one GPU each where there are GPUs)")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     from dlc import __version__
     p.add_argument("--version", action="version", version=f"dlc {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("list", help="list the labs (id, source, summary)")
@@ -62,7 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command; every error a user can cause ends in one line on stderr and exit
+    code 2 (bad usage, nothing run) or 1 (a failed run); ``--debug`` shows the traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        return _dispatch(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the one place errors reach the user
+        if debug:
+            raise
+        from dlc.errors import DlcError, UsageError
+
+        if isinstance(e, DlcError):
+            print(f"dlc: error: {e}", file=sys.stderr)
+            return 2 if isinstance(e, UsageError) else 1
+        print(f"dlc: internal error: {type(e).__name__}: {e}\n"
+              f"  this is a bug in dlc, not in what you typed; run again with --debug for the "
+              f"traceback and report it", file=sys.stderr)
+        return 1
+
+
+def _dispatch(argv: list[str]) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.command != "run" and rest:
@@ -73,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         return cmd_list()
     if args.command == "run":
-        return cmd_run(args, rest)
+        return cmd_run(args, rest, argv)
     if args.command == "runs":
         from dlc.engine import runs
         if args.action == "show":
@@ -105,17 +134,32 @@ def cmd_list() -> int:
     return 0
 
 
-def _option_type(tp):
-    """The argparse converter for a dataclass field's type (annotations may be strings)."""
+def _option_type(tp) -> tuple[type, bool]:
+    """The base type of a dataclass field's annotation, and whether it may be None."""
     import typing
 
     if isinstance(tp, str):
-        tp = {"int": int, "float": float, "str": str, "bool": bool}.get(tp.split("|")[0].strip(), str)
+        parts = [t.strip() for t in tp.split("|")]
+        base = {"int": int, "float": float, "str": str, "bool": bool}.get(parts[0], str)
+        return base, "None" in parts
     origin = typing.get_origin(tp)
     if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        tp = args[0] if args else str
-    return tp
+        args = typing.get_args(tp)
+        rest = [a for a in args if a is not type(None)]
+        return (rest[0] if rest else str), type(None) in args
+    return tp, False
+
+
+def _converter(tp: type, optional: bool):
+    conv = _parse_bool if tp is bool else tp
+    if not optional:
+        return conv
+
+    def convert(s: str):  # "all" (or "none") for the fields where None means everything
+        return None if s.lower() in ("all", "none") else conv(s)
+
+    convert.__name__ = getattr(tp, "__name__", "value")
+    return convert
 
 
 def _parse_bool(s: str) -> bool:
@@ -143,57 +187,71 @@ def lab_parser(lab) -> argparse.ArgumentParser:
     g = p.add_argument_group(f"{info.id} options (defaults are the source's own)")
     hints = typing.get_type_hints(lab.config)
     for f in dataclasses.fields(lab.config):
-        tp = _option_type(hints.get(f.name, f.type))
+        tp, optional = _option_type(hints.get(f.name, f.type))
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        conv = _parse_bool if tp is bool else tp
-        tiny = getattr(lab.config, "TINY", {}).get(f.name)
-        extra = f", --tiny: {tiny}" if tiny is not None else ""
-        g.add_argument(f"--{f.name}", type=conv, default=None, metavar=getattr(tp, "__name__", "VALUE").upper(),
-                       help=f"({getattr(tp, '__name__', tp)}, default {default!r}{extra})")
+        presets = {size: make_config_preview(lab, size).get(f.name, default) for size in ("tiny", "full")}
+        extra = "".join(f", --{k}: {_show(v)}" for k, v in presets.items() if v != default)
+        g.add_argument(f"--{f.name}", type=_converter(tp, optional), default=argparse.SUPPRESS,
+                       metavar=getattr(tp, "__name__", "VALUE").upper(),
+                       help=f"({getattr(tp, '__name__', tp)}{' or all' if optional else ''}, "
+                            f"default {_show(default)}{extra})")
     return p
 
 
-def cmd_run(args: argparse.Namespace, rest: list[str]) -> int:
+def _show(v) -> str:
+    return "all" if v is None else repr(v)
+
+
+def make_config_preview(lab, size: str) -> dict:
+    """The values a size preset gives (the SIZE_PRESETS rows and the Config's TINY/FULL)."""
     import dataclasses
 
-    from dlc.labs import UnknownLab, get
+    from dlc.labs import SIZE_PRESETS
+
+    names = {f.name for f in dataclasses.fields(lab.config)}
+    out = {k: v for k, v in SIZE_PRESETS[size].items() if k in names}
+    out.update(getattr(lab.config, size.upper(), {}) or {})
+    return out
+
+
+def cmd_run(args: argparse.Namespace, rest: list[str], argv: list[str]) -> int:
+    import dataclasses
+
+    from dlc.labs import get, run_lab
 
     if not args.lab:
         print("usage: dlc run ID [--tiny|--full] [--OPTION VALUE ...]; the labs:", file=sys.stderr)
         cmd_list()
         return 2
-    try:
-        lab = get(args.lab)  # an unknown id raises with close matches
-    except UnknownLab as e:
-        print(f"dlc: error: {e}", file=sys.stderr)
-        return 2
+    lab = get(args.lab)  # an unknown id raises a UsageError with close matches
     p = lab_parser(lab)
     if args.help:
         p.print_help()
         return 0
     opts = p.parse_args(rest)
-    overrides = {f.name: getattr(opts, f.name) for f in dataclasses.fields(lab.config)
-                 if getattr(opts, f.name) is not None}
+    if opts.nproc is not None and opts.nproc != 1:
+        from dlc.engine.distributed import launch
+
+        i = argv.index("--nproc")
+        return launch(opts.nproc, argv[:i] + argv[i + 2:])
+    overrides = {f.name: getattr(opts, f.name) for f in dataclasses.fields(lab.config) if hasattr(opts, f.name)}
     # Left unset (None), size, seed and device choice take their defaults, or, with
     # --resume, the values saved in the run folder.
     size = "tiny" if opts.tiny else "full" if opts.full else None
-    from dlc.errors import DlcError
-    from dlc.labs import run_lab
-
     run = dict(size=size, seed=opts.seed, force_cpu=opts.force_cpu or None, data_dir=opts.data_dir)
     try:
-        run_lab(lab.info.id, **run, runs_dir=opts.runs_dir, quiet=opts.quiet,
-                resume=opts.resume, **overrides)
+        run_lab(lab.info.id, **run, runs_dir=opts.runs_dir, quiet=opts.quiet, resume=opts.resume, **overrides)
     except KeyboardInterrupt:
+        if opts.debug:
+            raise
         where = opts.resume or "RUN_DIR"
         print(f"\ninterrupted; `dlc run {lab.info.id} --resume {where}` continues from the last "
               f"checkpoint (`dlc runs` lists the run folders)", file=sys.stderr)
         return 130
-    except (DlcError, FileNotFoundError) as e:
-        if os.environ.get("DLC_DEBUG"):
-            raise
-        print(f"dlc: error: {e}", file=sys.stderr)
-        return 1
+    finally:
+        from dlc.engine.distributed import teardown
+
+        teardown()
     return 0
 
 

@@ -15,3 +15,12 @@ class NonFiniteLoss(DlcError):
     A lab that sweeps settings (e.g. initialisation scales) catches this one to record
     the divergence as a result instead of stopping.
     """
+
+
+class UsageError(DlcError):
+    """A bad command line or option value: nothing was run (the command exits with 2)."""
+
+
+class InvalidArgument(DlcError, ValueError):
+    """A function of dlc's library called with a value it cannot take (also a ValueError,
+    as torch's own functions raise)."""

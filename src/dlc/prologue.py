@@ -8,7 +8,7 @@ first digit is smaller than or equal to the second.
 
 This module is that behaviour as functions with explicit arguments, for the labs:
 
-    train_input, train_target, test_input, test_target = load(size="tiny")
+    train_input, train_target, test_input, test_target = load(train_size=500, test_size=100)
     pairs = generate_pair_sets(1000)
 
 The top-level module ``dlc_practical_prologue`` wraps it with the original interface: it
@@ -24,8 +24,11 @@ import os
 import torch
 import torch.nn.functional as F
 
-# (train, test) sample counts; None keeps every sample.
-SIZES = {"tiny": (500, 100), "default": (1000, 1000), "full": (None, None)}
+from dlc.errors import DlcError, InvalidArgument, UsageError
+from dlc.labs import SIZE_PRESETS
+
+# (train, test) sample counts by size, from dlc's one table; None keeps every sample.
+SIZES = {k: (v["train_size"], v["test_size"]) for k, v in SIZE_PRESETS.items()}
 
 
 # -- the command line ---------------------------------------------------------
@@ -68,7 +71,7 @@ def size_of(options: argparse.Namespace) -> str:
     """'tiny', 'default' or 'full' from parsed options; ``--full`` with ``--tiny`` is an error."""
     full, tiny = getattr(options, "full", False), getattr(options, "tiny", False)
     if full and tiny:
-        raise ValueError("Cannot have both --full and --tiny: use --full for every sample, "
+        raise InvalidArgument("Cannot have both --full and --tiny: use --full for every sample, "
                          "--tiny for 500 train and 100 test samples, or neither for 1000 and 1000.")
     return "full" if full else "tiny" if tiny else "default"
 
@@ -104,6 +107,10 @@ def _images(name: str, train: bool, data_dir: str | None, count: int | None):
 
     # Like the original prologue: download what is missing (md5-checked), else a clear error.
     images, classes = data.load(name, train=train, data_dir=data_dir, download=True)
+    if count is not None and count > len(images):
+        raise DlcError(f"asked for {count:,} {'training' if train else 'test'} samples, but the "
+                       f"{name} {'training' if train else 'test'} set has {len(images):,}; ask for fewer "
+                       f"(or all of them: --full, or a size of 'all')")
     if count is not None:
         images, classes = images[:count], classes[:count]
     if images.dim() == 3:  # MNIST comes as N x 28 x 28: give it its single channel
@@ -112,14 +119,16 @@ def _images(name: str, train: bool, data_dir: str | None, count: int | None):
     return images.float(), classes.to(torch.int64).clone()
 
 
-def load(cifar: bool = False, size: str = "default", one_hot_labels: bool = False,
-         normalize: bool = False, flatten: bool = True, data_dir: str | None = None,
-         device: str | torch.device = "cpu", verbose: bool = False):
+def load(cifar: bool = False, train_size: int | None = 1000, test_size: int | None = 1000,
+         one_hot_labels: bool = False, normalize: bool = False, flatten: bool = True,
+         data_dir: str | None = None, device: str | torch.device = "cpu", verbose: bool = False,
+         size: str | None = None):
     """The prologue's data: ``(train_input, train_target, test_input, test_target)``.
 
     - ``cifar``: CIFAR-10 (N x 3 x 32 x 32) instead of MNIST (N x 1 x 28 x 28).
-    - ``size``: 'tiny' (500 train, 100 test), 'default' (1000, 1000) or 'full' (all); the
-      samples kept are the first ones of each set, in the files' order.
+    - ``train_size``, ``test_size``: how many samples to keep (None: all), the first ones of
+      each set in the files' order; or ``size``: a row of the size presets, 'tiny' (500
+      train, 100 test), 'default' (1000, 1000) or 'full' (all).
     - ``one_hot_labels``: targets as N x C float rows of -1 with +1 at the class.
     - ``normalize``: subtract the training inputs' mean and divide by their standard deviation
       (two scalars, computed on the training samples kept), for both sets.
@@ -128,18 +137,22 @@ def load(cifar: bool = False, size: str = "default", one_hot_labels: bool = Fals
     Inputs are float32 with values 0..255 (before normalisation), targets int64.
     ``verbose`` prints the original prologue's lines.
     """
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {', '.join(map(repr, SIZES))}, got {size!r}")
+    if size is not None:
+        if size not in SIZES:
+            raise UsageError(f"size must be one of {', '.join(map(repr, SIZES))}, got {size!r}")
+        train_size, test_size = SIZES[size]
+    for what, n in (("train_size", train_size), ("test_size", test_size)):
+        if n is not None and (not isinstance(n, int) or n < 1):
+            raise UsageError(f"{what} must be a positive number of samples or None (all), got {n!r}")
     say = print if verbose else (lambda *a: None)
     name = "cifar10" if cifar else "mnist"
     say("* Using CIFAR" if cifar else "* Using MNIST")
 
-    nb_train, nb_test = SIZES[size]
-    train_input, train_target = _images(name, True, data_dir, nb_train)
-    test_input, test_target = _images(name, False, data_dir, nb_test)
-    if size == "tiny":
+    train_input, train_target = _images(name, True, data_dir, train_size)
+    test_input, test_target = _images(name, False, data_dir, test_size)
+    if (train_size, test_size) == SIZES["tiny"]:
         say("** Reduce the data-set to the tiny setup")
-    elif size == "default":
+    elif train_size is not None or test_size is not None:
         say("** Reduce the data-set (use --full for the full thing)")
     say(f"** Use {train_input.size(0):d} train and {test_input.size(0):d} test samples")
 
@@ -176,7 +189,7 @@ def mnist_to_pairs(nb: int, input: torch.Tensor, target: torch.Tensor):
     when the first digit is smaller than or equal to the second.
     """
     if nb < 1 or 2 * nb > input.size(0):
-        raise ValueError(f"cannot make {nb} pairs from {input.size(0)} images: "
+        raise UsageError(f"cannot make {nb} pairs from {input.size(0)} images: "
                          f"nb must be between 1 and {input.size(0) // 2}")
     # Drawn on the CPU whatever the tensors' device, so a seed gives the same pairs everywhere.
     order = torch.randperm(input.size(0), device="cpu")[: 2 * nb].view(nb, 2).to(input.device)

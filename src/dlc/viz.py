@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import Callable, Mapping, Sequence
 
+from dlc.errors import InvalidArgument
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import matplotlib
@@ -83,7 +85,7 @@ def _class_indices(labels: torch.Tensor, classes: Sequence[float]) -> torch.Tens
     """Each label's position in ``classes`` (labels must all be among them)."""
     match = labels.double().unsqueeze(-1) == torch.tensor(classes, dtype=torch.float64)
     if not match.any(-1).all():
-        raise ValueError(f"labels {labels.unique().tolist()} are not all among classes {list(classes)}")
+        raise InvalidArgument(f"labels {labels.unique().tolist()} are not all among classes {list(classes)}")
     return match.to(torch.int64).argmax(-1)
 
 

@@ -11,6 +11,16 @@ def run_tiny(lab_id, runs_dir, **overrides):
     return result
 
 
+def assert_checks(result):
+    """The lab's own check (its ``check(result)``, run by run_lab) passed, verdict by
+    verdict; the verdicts are also in summary.json."""
+    assert result.verdicts, "the lab's check returned no verdict"
+    failed = [str(v) for v in result.verdicts if not v.passed]
+    assert not failed, "check failed: " + "; ".join(failed)
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert [c["name"] for c in summary["checks"]] == [v.name for v in result.verdicts]
+
+
 def assert_run_folder(result, figures=True):
     """The lab contract: config, metrics, summary with the result line, figures as PNG."""
     d = result.run_dir

@@ -4,11 +4,12 @@ import torch
 
 from dlc.labs import autograd as lab
 from dlc.scratch import format_tape
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def test_tiny_run_matches_torch_on_random_dags(runs_dir):
     result = run_tiny("autograd", runs_dir)
+    assert_checks(result)
     m = result.metrics
     assert m["passed"] and m["example_ok"]
     assert m["max_rel_error"] <= 1e-10

@@ -2,13 +2,15 @@ import pytest
 import torch
 from torch.autograd import Function
 
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
 from dlc.labs import autograd_function as af
-from tests.labs.helpers import run_tiny
+from dlc.labs import get, make_config
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def test_functions_pass_gradcheck_and_train(runs_dir):
     result = run_tiny("autograd-function", runs_dir)
+    assert_checks(result)
     m = result.metrics
     assert m["gradcheck_MyReLU"] and m["gradcheck_MyTanh"] and m["gradcheck_MyLinear"]
     assert m["last_train_loss"] < 0.5 * m["first_train_loss"]
@@ -63,3 +65,5 @@ def test_linear_skips_gradients_nobody_needs():
 def test_unknown_activation_is_refused():
     with pytest.raises(DlcError, match="activation"):
         af.mlp(8, "gelu", ours=True)
+    with pytest.raises(UsageError, match="--activation"):
+        make_config(get("autograd-function"), activation="gelu")

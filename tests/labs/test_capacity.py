@@ -1,13 +1,16 @@
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc import stats
+from dlc.errors import UsageError
 from dlc.labs import capacity as C
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def test_train_error_falls_and_test_error_is_u_shaped(runs_dir):
-    m = run_tiny("capacity", runs_dir).metrics
+    result = run_tiny("capacity", runs_dir)
+    assert_checks(result)
+    m = result.metrics
     train, test = m["train_mse"], m["test_mse"]
     assert all(b <= a * (1 + 1e-9) for a, b in zip(train, train[1:]))
     best = m["best_degree"]
@@ -22,9 +25,14 @@ def test_train_error_falls_and_test_error_is_u_shaped(runs_dir):
 def test_fit_polynomial_recovers_a_polynomial_exactly():
     x = torch.linspace(-1, 1, 30, dtype=torch.float64)
     y = 1 - 2 * x + 0.5 * x ** 3
-    alpha = C.fit_polynomial(4, x, y)
+    alpha = stats.fit_polynomial(4, x, y)
     assert torch.allclose(alpha, torch.tensor([1, -2, 0, 0.5, 0], dtype=torch.float64), atol=1e-9)
-    assert torch.allclose(C.evaluate(alpha, x), y, atol=1e-9)
+    assert torch.allclose(stats.polynomial(alpha, x), y, atol=1e-9)
+    # a batch of training sets, and each polynomial at its own points
+    xs, ys = torch.stack([x, x.flip(0)]), torch.stack([y, 2 * y.flip(0)])
+    alphas = stats.fit_polynomial(4, xs, ys)
+    assert torch.allclose(alphas[1], 2 * alpha, atol=1e-9)
+    assert torch.allclose(stats.polynomial(alphas, xs), ys, atol=1e-9)
 
 
 def test_bias_variance_decomposition_adds_up():
@@ -44,5 +52,5 @@ def test_u_shape_detector():
 
 def test_too_high_degree_is_refused(runs_dir):
     from dlc.labs import run_lab
-    with pytest.raises(DlcError, match="n_train"):
+    with pytest.raises(UsageError, match="n_train"):
         run_lab("capacity", size="tiny", runs_dir=runs_dir, quiet=True, max_degree=19, n_train=20)

@@ -1,14 +1,19 @@
+import pytest
 import torch
 
+from dlc.errors import UsageError
 from dlc.labs import clustering as K
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_objective_decreases_and_clusters_follow_classes(runs_dir):
-    m = run_tiny("clustering", runs_dir).metrics
-    assert m["monotone"]
+    result = run_tiny("clustering", runs_dir)
+    assert_checks(result)
+    m = result.metrics
+    assert m["n_samples"] == 500
+    assert m["monotone"] and m["objective_increases"] == 0
     for values in (m["mnist_objective"], m["blobs_objective"]):
         assert all(b <= a * (1 + 1e-12) for a, b in zip(values, values[1:]))
         assert values[-1] < 0.8 * values[0]
@@ -39,3 +44,16 @@ def test_purity_of_random_clusters_is_low():
     labels = torch.randint(10, (5000,), generator=g)
     assert K.purity(torch.randint(10, (5000,), generator=g), labels, 10) < 0.2
     assert K.purity(labels, labels, 10) == 1.0
+
+
+def test_increases_counts_the_rises():
+    assert K.increases([3.0, 2.0, 2.0, 1.0]) == 0 and K.is_non_increasing([3.0, 2.0, 2.0])
+    assert K.increases([3.0, 2.0, 2.5, 1.0, 1.5]) == 2
+    assert K.increases([1.0, 1.0 + 1e-15]) == 0           # round-off is not a rise
+
+
+def test_more_clusters_than_samples_is_refused(runs_dir):
+    from dlc.labs import run_lab
+    with pytest.raises(UsageError, match="k <= train_size"):
+        run_lab("clustering", size="tiny", runs_dir=runs_dir, quiet=True, k=501)
+    assert not runs_dir.exists()

@@ -2,14 +2,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dlc.errors import DlcError, UsageError
 from dlc.labs import convolutions as cv
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_lab_matches_torch(runs_dir):
     result = run_tiny("convolutions", runs_dir)
+    assert_checks(result)
     m = result.metrics
     for name in ("conv2d_loops", "conv2d_unfold", "max_pool2d_unfold", "avg_pool2d_unfold"):
         assert m[f"{name}_max_error"] < 1e-10, name
@@ -38,5 +40,13 @@ def test_out_size_formula_matches_torch():
 
 
 def test_mismatched_channels_are_refused():
-    with pytest.raises(ValueError, match="same C"):
+    with pytest.raises(DlcError, match="same C"):
         cv.conv2d_unfold(torch.zeros(1, 3, 8, 8), torch.zeros(2, 1, 3, 3))
+    with pytest.raises(ValueError, match="same C"):  # still a ValueError, as torch's are
+        cv.conv2d_loops(torch.zeros(1, 3, 8, 8), torch.zeros(2, 1, 3, 3))
+
+
+def test_bad_options_are_refused():
+    for bad in ({"kernel": 0}, {"kernel": 29}, {"batch": 0}):
+        with pytest.raises(UsageError):
+            cv.Config(**bad)

@@ -4,12 +4,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dlc.errors import DlcError, UsageError
 from dlc.labs import cross_entropy as ce
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def test_lab_is_stable_for_huge_logits(runs_dir):
     result = run_tiny("cross-entropy", runs_dir)
+    assert_checks(result)
     m = result.metrics
     assert abs(m["lecture_example_loss"] - 2.5141) < 1e-4  # the lecture's printed value
     assert not m["naive_finite_at_scale"]                   # the formula as written overflows...
@@ -45,5 +47,13 @@ def test_naive_overflows_and_agrees_when_small():
 
 
 def test_bad_shapes_are_refused():
-    with pytest.raises(ValueError, match="N x C"):
+    with pytest.raises(DlcError, match="N x C"):
         ce.cross_entropy(torch.randn(4, 3), torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="N x C"):  # still a ValueError, as torch's are
+        ce.cross_entropy(torch.randn(4), torch.zeros(4, dtype=torch.long))
+
+
+def test_bad_options_are_refused():
+    for bad in ({"dtype": "float16"}, {"batch": 0}, {"logit_scale": -1.0}):
+        with pytest.raises(UsageError):
+            ce.Config(**bad)

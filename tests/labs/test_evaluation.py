@@ -1,15 +1,18 @@
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
 from dlc.labs import evaluation as E
-from dlc.labs.capacity import sample
-from tests.labs.helpers import run_tiny
+from dlc.labs.evaluation import sample
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def test_lab_selects_on_validation(runs_dir):
-    m = run_tiny("evaluation", runs_dir).metrics
+    result = run_tiny("evaluation", runs_dir)
+    assert_checks(result)
+    m = result.metrics
     assert m["selection_ignores_test"]
+    assert m["cv_samples"] == 60 and m["cv_not_validated_once"] == 0 and m["cv_train_val_overlap"] == 0
     assert 0 < m["val_degree"] < 10 and 0 < m["cv_degree"] < 10
     # the selected degree beats both extremes on the untouched test set
     assert m["val_test_error"] < m["test_errors"][0] and m["val_test_error"] < m["test_errors"][-1]
@@ -48,3 +51,18 @@ def test_selection_ignores_the_test_set():
 def test_bad_fold_count_is_refused():
     with pytest.raises(DlcError, match="2 <= k"):
         E.kfold_indices(5, 1)
+
+
+def test_fold_misuse_counts_what_breaks_a_partition():
+    n = 12
+    assert E.fold_misuse(E.kfold_indices(n, 4, torch.Generator().manual_seed(0)), n) == (0, 0)
+    a, b = torch.arange(6), torch.arange(6, 12)
+    # b validated twice and a never (12 samples not exactly once); b trained on in its own fold (6)
+    assert E.fold_misuse([(a, b), (b, b)], n) == (12, 6)
+
+
+def test_too_many_folds_are_refused_before_the_run(runs_dir):
+    from dlc.labs import run_lab
+    with pytest.raises(UsageError, match="folds"):
+        run_lab("evaluation", size="tiny", runs_dir=runs_dir, quiet=True, folds=61)
+    assert not runs_dir.exists()

@@ -4,15 +4,16 @@ import math
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc.errors import UsageError
 from dlc.labs import gradient_descent as gd
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_lab_records_curves_and_large_lr_diverges(runs_dir):
     result = run_tiny("gradient-descent", runs_dir)
+    assert_checks(result)
     m = result.metrics
     # every variant's loss curve is recorded, in the metrics file and the figure
     records = [json.loads(l) for l in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -56,5 +57,7 @@ def test_critical_step_separates_convergence_from_divergence():
 
 
 def test_bad_lr_factors_are_refused():
-    with pytest.raises(DlcError, match="lr_factors"):
-        gd._parse_factors("0.1,big")
+    for bad in ("0.1,big", "0.1,-2", ""):
+        with pytest.raises(UsageError, match="lr_factors"):
+            gd.Config(lr_factors=bad)
+    assert gd.Config(lr_factors="0.1, 2").lr_factors == "0.1, 2"

@@ -3,13 +3,16 @@ import math
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
+from dlc.labs import get, make_config
 from dlc.labs import initialization as init
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def test_he_keeps_activations_naive_does_not(runs_dir):
     result = run_tiny("initialization", runs_dir)
+    assert_checks(result)
+    assert len(result.verdicts) == 6
     m = result.metrics
     # the CURRICULUM check: He keeps the activation std within 2x across 20 ReLU layers...
     assert m["relu_he_activation_spread"] <= 2.0
@@ -56,6 +59,7 @@ def test_models_and_data_are_practical_5():
 
 
 def test_bad_stds_are_refused():
-    assert init._parse_stds("default, 1e-2") == [None, 0.01]
-    with pytest.raises(DlcError, match="stds"):
-        init._parse_stds("default,-1")
+    assert init.parse_stds("default, 1e-2") == [None, 0.01]
+    for bad in ("default,-1", "default,big", "", " , "):
+        with pytest.raises(UsageError, match="--stds"):
+            make_config(get("initialization"), stds=bad)

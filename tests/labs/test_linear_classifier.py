@@ -3,11 +3,13 @@ import torch
 
 from dlc.errors import DlcError
 from dlc.labs import linear_classifier as L
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def test_designed_features_fit_xor(runs_dir):
-    m = run_tiny("linear-classifier", runs_dir).metrics
+    result = run_tiny("linear-classifier", runs_dir)
+    assert_checks(result)
+    m = result.metrics
     assert m["xor_raw_error"] >= 0.25           # no line separates XOR
     assert m["xor_designed_error"] == 0.0       # (x1, x2, x1 x2) does
     assert m["disc_raw_error"] > 0.25 and m["disc_designed_error"] < 0.03

@@ -4,13 +4,16 @@ import torch
 
 from dlc.labs import mlp_backprop as lab
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_tiny_run_learns(runs_dir):
     result = run_tiny("mlp-backprop", runs_dir)
+    assert_checks(result)
     m = result.metrics
+    assert m["n_train"] == 500 and m["n_test"] == 100
+    assert m["untrained_test_error"] > 0.7      # before the first step: near chance
     assert m["gradient_check_rel_error"] <= 1e-10
     assert m["first_test_error"] > 0.7          # N(0, 1e-6) weights start at chance (90%)
     assert m["test_error"] < 0.25               # the stated threshold at --tiny

@@ -3,13 +3,15 @@ from torch import nn
 
 from dlc.labs import modules as mod
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_custom_module_trains(runs_dir):
     result = run_tiny("modules", runs_dir)
+    assert_checks(result)
     m = result.metrics
+    assert m["test_n"] == 100
     assert m["last_train_loss"] < 0.5 * m["first_train_loss"]
     assert m["test_accuracy"] > 0.5                      # chance is 0.1
     assert m["batch_vs_samples_max_diff"] < 1e-12

@@ -1,10 +1,11 @@
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc import stats
+from dlc.errors import DlcError, UsageError
 from dlc.labs import nearest_neighbor as NN
 from tests.conftest import requires_cifar, requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def brute_force(train, target, test):
@@ -22,7 +23,10 @@ def brute_force(train, target, test):
 
 @requires_mnist
 def test_lab_matches_reference_and_beats_chance(runs_dir):
-    m = run_tiny("nearest-neighbor", runs_dir).metrics
+    result = run_tiny("nearest-neighbor", runs_dir)
+    assert_checks(result)
+    m = result.metrics
+    assert m["n_train"] == 500 and m["n_test"] == 100
     assert m["reference_mismatches"] == 0 and m["reference_samples"] == 100
     assert m["baseline_error"] < 0.3            # chance is 0.9
     errors = m["nb_errors"]
@@ -32,7 +36,9 @@ def test_lab_matches_reference_and_beats_chance(runs_dir):
 
 @requires_cifar
 def test_lab_runs_on_cifar(runs_dir):
-    m = run_tiny("nearest-neighbor", runs_dir, cifar=True, reference_samples=20).metrics
+    result = run_tiny("nearest-neighbor", runs_dir, cifar=True, reference_samples=20)
+    assert_checks(result)
+    m = result.metrics
     assert m["dataset"] == "CIFAR-10" and m["reference_mismatches"] == 0
     assert m["baseline_error"] < 0.85
 
@@ -40,7 +46,7 @@ def test_lab_runs_on_cifar(runs_dir):
 @requires_mnist
 def test_vectorised_equals_python_loop_on_mnist_pixels():
     from dlc import prologue
-    train, target, test, _ = prologue.load(size="tiny")
+    train, target, test, _ = prologue.load(train_size=500, test_size=100)
     train, target, test = train[:300], target[:300], test[:15]
     fast = target[NN.nearest_indices(train, test)]
     assert torch.equal(fast, brute_force(train, target, test))
@@ -77,7 +83,7 @@ def test_compute_nb_errors_with_mean_and_projection():
 def test_pca_sorted_orthonormal_directions(n, d):
     g = torch.Generator().manual_seed(2)
     x = torch.randn(n, d, generator=g, dtype=torch.float64) * torch.linspace(5, 0.1, d, dtype=torch.float64)
-    mean, basis = NN.PCA(x)
+    mean, basis = stats.pca(x)
     assert torch.allclose(mean, x.mean(0))
     k = min(n - 1, d)                                  # centring removes one dimension
     basis = basis[:k]
@@ -88,3 +94,16 @@ def test_pca_sorted_orthonormal_directions(n, d):
     r = torch.randn(100, d, generator=g, dtype=torch.float64)
     r = r / r.norm(dim=1, keepdim=True)
     assert ((x - mean) @ r.T).var(0).max() <= variances[0] + 1e-9
+
+
+def test_the_practicals_pca_is_the_librarys():
+    assert NN.PCA is stats.pca
+
+
+def test_pca_dims_are_checked_against_the_data(runs_dir):
+    from dlc.labs import run_lab
+    with pytest.raises(UsageError, match="pca_dims asks for 600 dimensions.* 500 training samples"):
+        run_lab("nearest-neighbor", size="tiny", runs_dir=runs_dir, quiet=True, pca_dims="600")
+    with pytest.raises(UsageError, match="'ten' is not a valid int"):
+        run_lab("nearest-neighbor", size="tiny", runs_dir=runs_dir, quiet=True, pca_dims="100,ten")
+    assert not runs_dir.exists()

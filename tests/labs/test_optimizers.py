@@ -1,14 +1,18 @@
+import json
+import math
+
 import pytest
 import torch
 
 from dlc.labs import optimizers as opt
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_lab_equals_torch_and_trains(runs_dir):
     result = run_tiny("optimizers", runs_dir)
+    assert_checks(result)
     m = result.metrics
     assert m["max_param_difference"] < 1e-12
     for name in ("SGD", "momentum", "Nesterov", "RMSProp", "Adam"):
@@ -16,6 +20,24 @@ def test_lab_equals_torch_and_trains(runs_dir):
         assert m[f"{name}_test_error"] < 0.5, name  # chance is 0.9
     # on the valley, momentum gets much further than plain SGD with the same step
     assert m["momentum_rosenbrock_final"] < 0.1 * m["SGD_rosenbrock_final"]
+    # the inner fits are quiet: no checkpoints, no per-fit curves; their epochs are logged
+    assert not (result.run_dir / "checkpoints").exists()
+    records = [json.loads(s) for s in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if r.get("kind") == "epoch"]
+    assert sorted({r["trainer"] for r in epochs}) == sorted(["SGD", "momentum", "Nesterov", "RMSProp", "Adam"])
+    assert len(epochs) == 5 * 4
+
+
+@requires_mnist
+def test_a_diverging_optimizer_is_recorded_not_fatal(runs_dir):
+    from dlc.labs import run_lab
+
+    result = run_lab("optimizers", size="tiny", runs_dir=runs_dir, quiet=True, lr_sgd=1e6, epochs=1,
+                     path_steps=10, check_steps=2)
+    m = result.metrics
+    assert math.isnan(m["SGD_test_error"]) and "SGD diverged" in result.line
+    assert math.isfinite(m["Adam_test_error"])
+    assert not result.passed  # the check says so
 
 
 SETTINGS = [

@@ -1,16 +1,19 @@
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
+from dlc.labs import get, make_config
 from dlc.labs import penalties as pen
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_l1_zeroes_weights_l2_only_shrinks(runs_dir):
     result = run_tiny("penalties", runs_dir)
+    assert_checks(result)
     m = result.metrics
+    assert m["n_weights"] == 784 * 10
     n = 784 * 10
     assert m["L1 proximal_zeros"] > 0.15 * n          # L1 (proximal): many weights exactly 0
     assert m["L2_zeros"] == 0                          # L2: none
@@ -47,3 +50,10 @@ def test_unknown_method_is_refused():
     with pytest.raises(DlcError, match="method"):
         pen.train_linear(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), "L3", 0.1, 0.1, 1, 2,
                          (torch.zeros(2, 3), torch.zeros(2)))
+
+
+def test_bad_sweeps_are_refused():
+    assert pen.parse_sweep("1e-3, 1e-2") == [1e-3, 1e-2]
+    for bad in ("", "1e-3,x", "1e-3,-1"):
+        with pytest.raises(UsageError, match="--sweep"):
+            make_config(get("penalties"), sweep=bad)

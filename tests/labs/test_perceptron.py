@@ -1,11 +1,13 @@
 import torch
 
 from dlc.labs import perceptron as P
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def test_converges_on_separable_data_and_fails_on_xor(runs_dir):
-    m = run_tiny("perceptron", runs_dir).metrics
+    result = run_tiny("perceptron", runs_dir)
+    assert_checks(result)
+    m = result.metrics
     assert m["separable_converged"] and m["separable_error"] == 0.0
     assert m["separable_epochs"] < 50
     assert m["separable_updates"] <= m["novikoff_bound"]

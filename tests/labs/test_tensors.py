@@ -1,13 +1,15 @@
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc.errors import UsageError
 from dlc.labs import tensors as T
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 def test_lab_checks(runs_dir):
-    m = run_tiny("tensors", runs_dir).metrics
+    result = run_tiny("tensors", runs_dir)
+    assert_checks(result)
+    m = result.metrics
     assert m["pattern_errors"] == 0 and m["view_shares_storage"]
     assert m["eig_max_error"] < 1e-4
     assert m["mul_row_equal"]
@@ -57,5 +59,5 @@ def test_least_squares_recovers_coefficients_and_fails_with_noise_as_expected():
 
 def test_bad_sizes_are_refused(runs_dir):
     from dlc.labs import run_lab
-    with pytest.raises(DlcError, match="at least 1"):
+    with pytest.raises(UsageError, match="at least 1"):
         run_lab("tensors", size="tiny", runs_dir=runs_dir, quiet=True, matmul_size=0)

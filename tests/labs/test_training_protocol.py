@@ -3,16 +3,17 @@
 import pytest
 import torch
 
-from dlc.engine.callbacks import LRSchedule
+from dlc.engine import LRSchedule, Supervised
 from dlc.errors import DlcError
 from dlc.labs.training_protocol import SCHEDULES, schedule
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_tiny_run_learns_and_restores_the_best_checkpoint(runs_dir):
     result = run_tiny("training-protocol", runs_dir)
+    assert_checks(result)
     m = result.metrics
     for kind in SCHEDULES:
         assert m["final_train_loss"][kind] < 0.2 * m["first_train_loss"][kind], kind
@@ -22,7 +23,10 @@ def test_tiny_run_learns_and_restores_the_best_checkpoint(runs_dir):
     assert m["best_checkpoint_epoch"] == m["best_epoch"]
     assert m["restored_val_loss"] == pytest.approx(m["best_val_loss"], rel=1e-6, abs=1e-7)
     assert m["test_error"] < 0.5                                     # chance is 90%
-    assert (result.run_dir / "checkpoints").is_dir()
+    assert (result.run_dir / "checkpoints" / "final-best.pt").is_file()
+    assert (result.run_dir / "checkpoints" / "final-last.pt").is_file()
+    # only the final training writes checkpoints; the four schedule fits do not
+    assert len(list((result.run_dir / "checkpoints").iterdir())) == 2
 
 
 @pytest.mark.parametrize("kind", ["step", "cosine", "one-cycle"])
@@ -31,16 +35,16 @@ def test_schedules_lower_the_learning_rate_by_the_end(kind):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     [cb] = schedule(kind, epochs=9)
 
-    class FakeTrainer:       # what LRSchedule reads from the Trainer when the fit starts
-        optimizer, epochs, steps_per_epoch = opt, 9, 4
-    cb.on_fit_start(FakeTrainer)
+    class FakeLoop:          # what LRSchedule reads from the loop when the fit starts
+        step, epochs, steps_per_epoch = Supervised(model, opt), 9, 4
+    cb.on_fit_start(FakeLoop)
     seen = []
     for epoch in range(9):
         seen.append(opt.param_groups[0]["lr"])
         for step in range(4):
             opt.step()
-            cb.on_batch_end(FakeTrainer, step, None)
-        cb.on_epoch_end(FakeTrainer, {})
+            cb.on_batch_end(FakeLoop, epoch * 4 + step + 1)
+        cb.on_epoch_end(FakeLoop, {})
     assert max(seen) <= 0.1 + 1e-12 and seen[-1] < 0.05
     if kind == "one-cycle":
         assert seen[0] < max(seen)             # it warms up first

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dlc.io import user_cache_dir  # noqa: F401  (re-exported for the data layer)
+
 
 def roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """The folders searched for data, in order, without duplicates."""
@@ -47,10 +49,3 @@ def resolve_file(folder: Path, name: str, compressed_ok: bool = True) -> Path | 
     return None
 
 
-def user_cache_dir() -> Path:
-    """The per-user cache: $DLC_CACHE_DIR, else $XDG_CACHE_HOME/dlc, else ~/.cache/dlc."""
-    if os.environ.get("DLC_CACHE_DIR"):
-        return Path(os.environ["DLC_CACHE_DIR"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "dlc"
-    return Path.home() / ".cache" / "dlc"

@@ -7,6 +7,8 @@ from typing import Callable
 import torch
 from torch.utils.data import Dataset
 
+from dlc.errors import InvalidArgument
+
 
 class TensorPairs(Dataset):
     """(input, target) pairs from two tensors, with optional per-sample transforms.
@@ -17,7 +19,7 @@ class TensorPairs(Dataset):
     def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, transform: Callable | None = None,
                  target_transform: Callable | None = None, classes: tuple[str, ...] = ()):
         if len(inputs) != len(targets):
-            raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
+            raise InvalidArgument(f"{len(inputs)} inputs but {len(targets)} targets")
         self.inputs, self.targets = inputs, targets
         self.transform, self.target_transform = transform, target_transform
         self.classes = tuple(classes)

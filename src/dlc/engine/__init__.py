@@ -1,4 +1,4 @@
-"""The engine: run folders and contexts, devices and seeds, and the training loop.
+"""The engine: run contexts, the training loop and its steps, callbacks, processes.
 
 Names are imported on first use, so that ``dlc runs`` (which only reads run folders)
 starts without loading torch.
@@ -13,7 +13,17 @@ _NAMES = {
     "RunContext": "dlc.engine.context",
     "pick_device": "dlc.engine.context",
     "seed_everything": "dlc.engine.context",
-    "Trainer": "dlc.engine.trainer",
+    "fit": "dlc.engine.loop",
+    "evaluate": "dlc.engine.loop",
+    "predict": "dlc.engine.loop",
+    "Step": "dlc.engine.steps",
+    "Supervised": "dlc.engine.steps",
+    "Callback": "dlc.engine.callbacks",
+    "standard_callbacks": "dlc.engine.callbacks",
+    "EarlyStopping": "dlc.engine.callbacks",
+    "LRSchedule": "dlc.engine.callbacks",
+    "Checkpoint": "dlc.engine.callbacks",
+    "MetricsLogger": "dlc.engine.callbacks",
 }
 
 __all__ = sorted(_NAMES)

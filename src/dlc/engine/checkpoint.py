@@ -9,7 +9,6 @@ intact, never half a file.
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,13 @@ import numpy as np
 import torch
 
 from dlc.errors import DlcError
+from dlc.io import write_atomic
 
 
 def save(obj: dict, path: str | Path) -> Path:
-    """Write ``obj`` to ``path`` atomically (temporary file, then rename).
-
-    Killing the process at any moment leaves either the old or the new file. (There is
-    no fsync: surviving a power cut is not the aim, and it costs a disk flush per save.)
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-    os.replace(tmp, path)
-    return path
+    """Write ``obj`` to ``path`` atomically: killing the process at any moment leaves
+    either the old or the new file. (No fsync: surviving a power cut is not the aim.)"""
+    return write_atomic(path, lambda f: torch.save(obj, f))
 
 
 def load(path: str | Path, map_location: Any = "cpu") -> dict:

@@ -1,14 +1,20 @@
-"""The run context: one run folder, its device, its seed, its logs.
+"""The run context: one run folder, its device, its seed, its place among processes.
 
 Every lab receives a :class:`RunContext`. It owns the run folder
 ``runs/<lab>/<time>/`` and writes, as the lab contract promises:
 
-- ``config.json``    the resolved config (lab fields and run options)
+- ``config.json``    the resolved config (lab fields, size preset, seed, device, world)
 - ``metrics.jsonl``  one JSON object per logged step or epoch
 - ``*.png``          figures (matplotlib, Agg backend)
-- ``summary.json``   the result line, its metrics, timings and artefacts
+- ``summary.json``   the result line, the check's verdicts, metrics, timings, artefacts
 
-The training engine adds TensorBoard events and checkpoints to the same folder.
+The training loop adds TensorBoard events and checkpoints to the same folder.
+
+In a run of several processes (``dlc run LAB --nproc N``) every process has a context:
+rank, world size and local rank come from torchrun's environment, the device is
+``cuda:<local rank>`` where there are GPUs, every rank seeds itself with the run's seed
+(so that data drawn at random is the same on every rank; the models are made equal by
+DistributedDataParallel anyway), and only rank 0 makes the folder and writes to it.
 """
 
 from __future__ import annotations
@@ -27,13 +33,15 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-SIZES = ("tiny", "default", "full")
+from dlc.engine import distributed
+from dlc.errors import DlcError
+from dlc.io import jsonable, write_atomic, write_json_atomic
 
 
-def pick_device(force_cpu: bool = False) -> torch.device:
-    """CUDA when there is one and it is not refused, else the CPU."""
+def pick_device(force_cpu: bool = False, local_rank: int = 0) -> torch.device:
+    """CUDA (the local rank's GPU) when there is one and it is not refused, else the CPU."""
     if not force_cpu and torch.cuda.is_available():
-        return torch.device("cuda")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device("cpu")
 
 
@@ -46,25 +54,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to a temporary file, then rename, so no reader sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, (np.integer, np.floating)):
-        return o.item()
-    if isinstance(o, torch.Tensor) and o.numel() == 1:
-        return o.item()
-    if dataclasses.is_dataclass(o):
-        return dataclasses.asdict(o)
-    return repr(o)
-
-
 class RunContext:
     """Where a lab writes, on which device it computes, and how it reports."""
 
@@ -72,31 +61,37 @@ class RunContext:
                  force_cpu: bool = False, data_dir: str | None = None,
                  runs_dir: str | Path = "runs", quiet: bool = False,
                  resume: str | Path | None = None):
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {SIZES}, got {size!r}")
         self.lab, self.config, self.size, self.seed = lab, config, size, seed
-        self.force_cpu, self.data_dir, self.quiet = force_cpu, data_dir, quiet
-        self.device = pick_device(force_cpu)
+        self.force_cpu, self.data_dir = force_cpu, data_dir
+        self.world = distributed.setup(force_cpu)
+        self.is_main = self.world.is_main
+        self.quiet = quiet or not self.is_main
+        self.device = pick_device(force_cpu, self.world.local_rank)
         self.resume = Path(resume) if resume else None
         if self.resume is not None:
             saved_run_config(self.resume, lab)  # refuses what is not a run of this lab
             self.dir = self.resume
         else:
-            self.dir = _new_run_dir(Path(runs_dir) / lab)
+            self._made: list[Path] = []  # the folders this run created (removed if it fails at once)
+            self.dir = Path(distributed.broadcast_object(
+                str(_new_run_dir(Path(runs_dir) / lab, self._made)) if self.is_main else None))
         self.artifacts: list[Path] = []
         self.started = time.time()
+        self._fits: dict[str | None, int] = {}
         # metrics.jsonl and resuming: a resumed run replays the lab from its start, and
-        # each Trainer jumps to where its checkpoint was. Records already in the file (up
+        # each fit jumps to where its checkpoint was. Records already in the file (up
         # to the latest checkpoint) are not written twice: `log` counts every record
         # (_log_pos) and writes only those beyond the ones kept (_log_kept); what was
         # written after the latest checkpoint is dropped, since it will be redone.
         self._log_pos = 0
         self._log_kept = 0
-        if self.resume is not None:
-            from dlc.engine.checkpoint import resume_log_position
+        self._metrics = None
+        if self.is_main:
+            if self.resume is not None:
+                from dlc.engine.checkpoint import resume_log_position
 
-            self._log_kept = _keep_lines(self.dir / "metrics.jsonl", resume_log_position(self.dir))
-        self._metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")
+                self._log_kept = _keep_lines(self.dir / "metrics.jsonl", resume_log_position(self.dir))
+            self._metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")
 
     # -- life cycle -------------------------------------------------------
     @classmethod
@@ -112,45 +107,58 @@ class RunContext:
         finished = False
         try:
             seed_everything(ctx.seed)
-            write_json_atomic(ctx.dir / "config.json", ctx.resolved_config())
+            if ctx.is_main:
+                write_json_atomic(ctx.dir / "config.json", ctx.resolved_config())
             yield ctx
             finished = True
         finally:
-            ctx._metrics.close()
+            if ctx._metrics is not None:
+                ctx._metrics.close()
             torch.set_num_threads(previous)
-            if not finished:
+            if not finished and ctx.is_main:
                 ctx._discard_if_empty()
 
     def _discard_if_empty(self) -> None:
         """A run that failed before producing anything (bad data, a bad option) leaves no
         folder behind; one with metrics, checkpoints or figures is kept (it may resume)."""
-        if self.resume is not None:
+        if self.resume is not None or not self.dir.is_dir():
             return
         files = {p.name for p in self.dir.iterdir()}
-        if files <= {"config.json", "metrics.jsonl"} and not (self.dir / "metrics.jsonl").stat().st_size:
+        metrics = self.dir / "metrics.jsonl"
+        if files <= {"config.json", "metrics.jsonl"} and not (metrics.is_file() and metrics.stat().st_size):
             for p in self.dir.iterdir():
                 p.unlink()
-            self.dir.rmdir()
+            for d in reversed(getattr(self, "_made", [])):  # the run's folder, then those made for it
+                try:
+                    d.rmdir()
+                except OSError:  # not empty: another run's
+                    break
 
     def resolved_config(self) -> dict:
         return {"lab": self.lab, "size": self.size, "seed": self.seed,
-                "device": str(self.device), "force_cpu": self.force_cpu,
-                "data_dir": self.data_dir, "config": dataclasses.asdict(self.config)}
+                "device": str(self.device), "force_cpu": self.force_cpu, "data_dir": self.data_dir,
+                "world_size": self.world.world_size, "config": dataclasses.asdict(self.config)}
 
     def finish(self, result: Any) -> None:
-        """Write summary.json and print the one result line."""
-        duration = time.time() - self.started
+        """Write summary.json and print the one result line, then the check's verdicts."""
         result.run_dir = self.dir
         arts = [Path(a) for a in [*self.artifacts, *result.artifacts]]
         result.artifacts = list(dict.fromkeys(arts))
+        if not self.is_main:
+            return
+        verdicts = list(getattr(result, "verdicts", None) or [])
         write_json_atomic(self.dir / "summary.json", {
             "lab": self.lab, "line": result.line, "metrics": result.metrics,
+            "checks": [v.as_dict() for v in verdicts],
             "size": self.size, "seed": self.seed, "device": str(self.device),
+            "world_size": self.world.world_size,
             "started": datetime.fromtimestamp(self.started).isoformat(timespec="seconds"),
-            "duration_s": round(duration, 3),
+            "duration_s": round(time.time() - self.started, 3),
             "artifacts": [str(a) for a in result.artifacts],
         })
         print(f"{self.lab}: {result.line}", flush=True)  # the one line --quiet still prints
+        for v in verdicts:
+            print(f"  {v}", flush=True)
         self.print(f"run folder: {self.dir}")
 
     # -- reporting --------------------------------------------------------
@@ -159,11 +167,11 @@ class RunContext:
             print(*args, flush=True)
 
     def log(self, **metrics: Any) -> None:
-        """Append one record (e.g. ``step=3, loss=0.2``) to metrics.jsonl."""
+        """Append one record (e.g. ``step=3, loss=0.2``) to metrics.jsonl (rank 0)."""
         self._log_pos += 1
-        if self._log_pos <= self._log_kept:  # a resumed run replaying what the file has
+        if self._log_pos <= self._log_kept or self._metrics is None:  # replayed, or not rank 0
             return
-        self._metrics.write(json.dumps(metrics, default=_jsonable) + "\n")
+        self._metrics.write(json.dumps(metrics, default=jsonable) + "\n")
         self._metrics.flush()
         self._log_kept = self._log_pos
 
@@ -173,33 +181,35 @@ class RunContext:
         return self._log_pos
 
     def seek_log(self, position: int) -> None:
-        """A resumed Trainer continues the records from its checkpoint's position."""
+        """A resumed fit continues the records from its checkpoint's position."""
         self._log_pos = position
+
+    def next_fit_index(self, name: str | None) -> int:
+        """1 for the first fit of that name in this run, then 2, 3, ... (checkpoint names)."""
+        self._fits[name] = self._fits.get(name, 0) + 1
+        return self._fits[name]
 
     def path(self, name: str) -> Path:
         return self.dir / name
 
-    def save_figure(self, fig: Any, name: str) -> Path:
-        """Save a matplotlib figure as ``<run>/<name>.png`` and close it."""
-        import matplotlib.pyplot as plt
-
-        path = self.dir / (name if name.endswith(".png") else f"{name}.png")
-        tmp = path.with_name(f".{path.stem}.tmp.png")
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        os.replace(tmp, path)
-        plt.close(fig)
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a text artefact (a table, a report) atomically into the run folder (rank 0)."""
+        path = self.dir / name
+        if self.is_main:
+            write_atomic(path, text)
         self.artifacts.append(path)
         return path
 
-    # -- sizes ------------------------------------------------------------
-    def by_size(self, tiny: Any, default: Any, full: Any) -> Any:
-        """Pick a value by the run's size."""
-        return {"tiny": tiny, "default": default, "full": full}[self.size]
+    def save_figure(self, fig: Any, name: str) -> Path:
+        """Save a matplotlib figure as ``<run>/<name>.png`` (rank 0) and close it."""
+        import matplotlib.pyplot as plt
 
-    @property
-    def prologue_sizes(self) -> tuple[int | None, int | None]:
-        """(train, test) sample counts of the EE-559 prologue; None means everything."""
-        return self.by_size((500, 100), (1000, 1000), (None, None))
+        path = self.dir / (name if name.endswith(".png") else f"{name}.png")
+        if self.is_main:
+            write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100, bbox_inches="tight"))
+            self.artifacts.append(path)
+        plt.close(fig)
+        return path
 
 
 def _keep_lines(path: Path, n: int) -> int:
@@ -209,38 +219,42 @@ def _keep_lines(path: Path, n: int) -> int:
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     if len(lines) > n or (lines and not lines[-1].endswith("\n")):
         lines = [ln for ln in lines[:n] if ln.endswith("\n")]
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text("".join(lines), encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, "".join(lines))
     return len(lines)
 
 
 def saved_run_config(run_dir: Path, lab: str) -> dict:
     """The resolved config of a run folder that ``lab`` may resume (else a clear error)."""
-    from dlc.errors import DlcError
-
     path = Path(run_dir) / "config.json"
     if not path.is_file():
         raise DlcError(f"cannot resume from {run_dir}: it is not a run folder (no config.json). "
                        f"`dlc runs` lists the run folders.")
-    saved = json.loads(path.read_text(encoding="utf-8"))
-    if saved.get("lab") != lab:
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise DlcError(f"cannot resume from {run_dir}: its config.json is not valid JSON ({e})") from None
+    if not isinstance(saved, dict) or saved.get("lab") != lab:
+        other = saved.get("lab") if isinstance(saved, dict) else None
         raise DlcError(f"cannot resume {lab!r} from {run_dir}: that folder is a run of "
-                       f"{saved.get('lab')!r}. `dlc runs` lists the run folders.")
+                       f"{other!r}. `dlc runs` lists the run folders.")
     return saved
 
 
-def _new_run_dir(base: Path) -> Path:
+def _new_run_dir(base: Path, made: list[Path]) -> Path:
+    """A new time-stamped folder under ``base``; ``made`` receives every folder created."""
+    missing = [p for p in (base, *base.parents) if not p.exists()]
     base.mkdir(parents=True, exist_ok=True)
+    made.extend(reversed(missing))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for i in range(1000):
         d = base / (stamp if i == 0 else f"{stamp}-{i}")
         try:
             d.mkdir()
+            made.append(d)
             return d
         except FileExistsError:
             continue
-    raise RuntimeError(f"could not create a new run folder under {base}")
+    raise DlcError(f"could not create a new run folder under {base}: 1,000 already exist for this second")
 
 
 if "matplotlib" not in sys.modules:  # figures are written to files, never shown

@@ -1,34 +1,51 @@
-"""The lab registry.
+"""The lab registry, the run of a lab, and the check of its result.
 
-A lab is a module in this package that registers its ``run`` function under its
-CURRICULUM id with the :func:`lab` decorator::
+A lab is a module in this package::
 
     @dataclass
     class Config:
-        lr: float = 0.1          # the source's own hyper-parameters
+        lr: float = 0.1            # the source's own hyper-parameters, each with a comment
         epochs: int = 10
-        TINY = {"epochs": 2}     # optional: what --tiny changes (unannotated, so not a field)
-        THREADS = 1              # optional: small tensors run best on one intra-op thread
+        train_size: int | None = 1000   # data sizes: --tiny / --full set them (SIZE_PRESETS)
+        test_size: int | None = 1000
+        TINY = {"epochs": 2}       # optional: what else --tiny changes (unannotated: not a field)
+        THREADS = 1                # optional: small tensors run best on one intra-op thread
 
     @lab("lecture-convnet", source="EE-559 1.1", summary="...", config=Config)
     def run(cfg: Config, ctx: RunContext) -> Result: ...
 
+    def check(result: Result) -> list[Verdict]:
+        return [verdict("test error below chance", result.metrics["test_error"], "<", 0.9)]
+
 There is no central list to edit. ``dlc list`` must not import torch, so the catalogue
 is read from the lab modules' source with :mod:`ast` (the decorator's literal
-arguments); the module itself is imported only when the lab is run.
+arguments) and kept in the user's cache, keyed by the files' sizes and modification
+times; a lab module is imported only when the lab is run.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import importlib
+import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from dlc.errors import UsageError
+
 _HERE = Path(__file__).parent
+
+# The one table of data sizes: a lab whose Config has these fields gets them from the
+# preset (tiny / default / full); None means the whole data set.
+SIZE_PRESETS: dict[str, dict[str, int | None]] = {
+    "tiny": {"train_size": 500, "test_size": 100},
+    "default": {"train_size": 1000, "test_size": 1000},
+    "full": {"train_size": None, "test_size": None},
+}
+SIZES = tuple(SIZE_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -44,16 +61,51 @@ class Lab:
     info: LabInfo
     config: type
     run: Callable[..., "Result"]
+    check: Callable[["Result"], list["Verdict"]] | None = None
+
+
+@dataclass
+class Verdict:
+    """One measured claim of a lab: ``measured op threshold`` (e.g. 0.12 < 0.9)."""
+
+    name: str
+    measured: float
+    op: str
+    threshold: float
+    passed: bool
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        return f"[{'pass' if self.passed else 'FAIL'}] {self.name}: {self.measured:.4g} {self.op} {self.threshold:.4g}"
+
+
+_OPS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b, "==": lambda a, b: a == b}
+
+
+def verdict(name: str, measured: float, op: str, threshold: float) -> Verdict:
+    """Compare a measured number with its threshold; NaN never passes."""
+    measured, threshold = float(measured), float(threshold)
+    ok = not math.isnan(measured) and _OPS[op](measured, threshold)
+    return Verdict(name, measured, op, threshold, bool(ok))
 
 
 @dataclass
 class Result:
-    """What a lab returns: the one-line result, the numbers behind it, its files."""
+    """What a lab returns: the one-line result, the numbers behind it, its files; and,
+    once checked, the check's verdicts."""
 
     line: str
     metrics: dict[str, Any] = field(default_factory=dict)
     artifacts: list[Path] = field(default_factory=list)
     run_dir: Path | None = None
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for v in self.verdicts)
 
 
 _REGISTRY: dict[str, Lab] = {}
@@ -72,7 +124,11 @@ def lab(id: str, *, source: str, summary: str, config: type) -> Callable:
     return register
 
 
+# -- the catalogue ---------------------------------------------------------------------
+
 def _literal_lab_calls(path: Path) -> list[LabInfo]:
+    import ast
+
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found = []
     for node in ast.walk(tree):
@@ -86,26 +142,52 @@ def _literal_lab_calls(path: Path) -> list[LabInfo]:
     return found
 
 
-def catalog() -> dict[str, LabInfo]:
-    """Every lab, by id, read from the sources without importing them."""
+def _lab_files(folder: Path) -> dict[str, list[int]]:
+    """name -> [size, mtime_ns] of the lab modules: the key of the cached catalogue."""
+    return {e.name: [e.stat().st_size, e.stat().st_mtime_ns] for e in os.scandir(folder)
+            if e.name.endswith(".py") and not e.name.startswith("_")}
+
+
+def catalog(folder: Path = _HERE) -> dict[str, LabInfo]:
+    """Every lab, by id, read from the sources without importing them.
+
+    Parsing every module costs a few ms a lab; the result is cached in the user's cache
+    folder and used again while no lab file changed size or modification time.
+    """
+    import zlib
+
+    from dlc.io import user_cache_dir, write_atomic
+
+    files = _lab_files(folder)
+    # one cache file per installed copy of dlc (a hash of its folder: stable across processes)
+    cache = user_cache_dir() / "catalog" / f"{zlib.crc32(str(folder.resolve()).encode()):08x}.json"
+    try:
+        saved = json.loads(cache.read_text(encoding="utf-8"))
+        if saved["files"] == files and saved["folder"] == str(folder):
+            return {d["id"]: LabInfo(**d) for d in saved["labs"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
     labs: dict[str, LabInfo] = {}
-    for name in sorted(os.listdir(_HERE)):
-        if name.startswith("_") or not name.endswith(".py"):
-            continue
-        for info in _literal_lab_calls(_HERE / name):
+    for name in sorted(files):
+        for info in _literal_lab_calls(folder / name):
             if info.id in labs:
                 raise RuntimeError(f"lab id {info.id!r} is registered twice: "
                                    f"{labs[info.id].module} and {info.module}")
             labs[info.id] = info
+    try:
+        write_atomic(cache, json.dumps({"folder": str(folder), "files": files,
+                                        "labs": [dataclasses.asdict(i) for i in labs.values()]}))
+    except OSError:
+        pass  # a read-only home: the catalogue is simply read again next time
     return labs
 
 
-class UnknownLab(LookupError):
+class UnknownLab(UsageError, LookupError):
     pass
 
 
 def get(id: str) -> Lab:
-    """Import the lab's module and return its registration."""
+    """Import the lab's module and return its registration (with its check)."""
     infos = catalog()
     if id not in infos:
         import difflib
@@ -113,33 +195,54 @@ def get(id: str) -> Lab:
         close = difflib.get_close_matches(id, list(infos), n=4, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UnknownLab(f"no lab called {id!r}.{hint} `dlc list` shows them all.")
-    importlib.import_module(infos[id].module)
-    return _REGISTRY[id]
+    module = importlib.import_module(infos[id].module)
+    registered = _REGISTRY[id]
+    registered.check = getattr(module, "check", None)
+    return registered
 
+
+# -- configs ------------------------------------------------------------------------------
 
 def make_config(lab_: Lab, size: str = "default", **overrides: Any):
     """The lab's Config at a size ('tiny' | 'default' | 'full'), then explicit overrides.
 
-    Size presets (the Config's TINY / FULL class attributes) apply first, so a value given
-    on the command line always wins. A Config checks its options in ``__post_init__``
-    (raising :class:`dlc.errors.DlcError`): this runs before the run folder is made, so a
-    bad option stops the run with its message and leaves no folder behind.
+    The data sizes come from SIZE_PRESETS (for the fields the Config has), then the
+    Config's own TINY / FULL presets, then the values given: a value given on the command
+    line always wins. A Config checks its options in ``__post_init__``; any error there
+    becomes a :class:`UsageError`, raised before the run folder is made.
     """
+    if size not in SIZE_PRESETS:
+        raise UsageError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
     cls = lab_.config
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(overrides) - names
     if unknown:
-        raise TypeError(f"lab {lab_.info.id!r} has no option(s) {sorted(unknown)}; "
-                        f"its options are {sorted(names)}")
-    preset = dict(getattr(cls, size.upper(), {}) or {}) if size in ("tiny", "full") else {}
-    return cls(**{**preset, **overrides})
+        raise UsageError(f"lab {lab_.info.id!r} has no option(s) {', '.join(sorted(unknown))}; "
+                         f"its options are {', '.join(sorted(names))}")
+    preset = {k: v for k, v in SIZE_PRESETS[size].items() if k in names}
+    if size != "default":
+        preset.update(getattr(cls, size.upper(), {}) or {})
+    values = {**preset, **overrides}
+    for k in SIZE_PRESETS["default"]:
+        n = values.get(k)
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise UsageError(f"--{k} must be a positive number of samples, or 'all', got {n!r}")
+    try:
+        return cls(**values)
+    except UsageError:
+        raise
+    except Exception as e:  # a DlcError of __post_init__, or a bad type reaching it
+        raise UsageError(f"{lab_.info.id}: {e}") from e
 
+
+# -- running ------------------------------------------------------------------------------
 
 def run_lab(id: str, *, size: str | None = None, seed: int | None = None,
             force_cpu: bool | None = None, data_dir: str | None = None,
             runs_dir: str | Path = "runs", quiet: bool = False,
             resume: str | Path | None = None, **overrides: Any) -> Result:
-    """Run a lab as ``dlc run`` does, from Python (tests and notebooks use this).
+    """Run a lab as ``dlc run`` does, from Python (tests and notebooks use this), and
+    check its result (``result.verdicts``).
 
     Defaults: size "default", seed 0, CUDA when available. Resuming (``resume=RUN_DIR``),
     the run's saved size, seed, device choice, data folder and options apply, except
@@ -163,6 +266,7 @@ def run_lab(id: str, *, size: str | None = None, seed: int | None = None,
                          force_cpu=bool(force_cpu), data_dir=data_dir, runs_dir=runs_dir,
                          quiet=quiet, resume=resume) as ctx:
         result = lab_.run(cfg, ctx)
+        if lab_.check is not None:
+            result.verdicts = list(lab_.check(result))
         ctx.finish(result)
     return result
-

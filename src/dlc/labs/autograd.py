@@ -5,8 +5,11 @@ backward; the recorded graph (the tape) is a DAG, and ``backward()`` visits it i
 reverse topological order, adding up the gradients that reach a node used several
 times. The lab builds the lecture's small example, prints its tape and its gradients,
 then builds random DAGs (shared sub-expressions, broadcasting, reductions, a matrix
-product) and differentiates each with both engines. The check: every gradient equals
-torch.autograd's to 1e-10 (relative, float64).
+product) and differentiates each with both engines.
+
+Check: every gradient (the lecture's example, the shared-value example and every random
+DAG) equals torch.autograd's to 1e-10 (relative, float64), and the random graphs are DAGs,
+not trees (on average at least one node used twice).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dlc.labs import Result, lab
+from dlc.errors import UsageError
+from dlc.labs import Result, lab, verdict
 from dlc.scratch import Tensor, format_tape
 
 
@@ -25,6 +29,11 @@ class Config:
     dags: int = 200      # random DAGs compared with torch.autograd
     ops: int = 30        # operations per DAG
     TINY = {"dags": 30}
+
+    def __post_init__(self):
+        for name in ("dags", "ops"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
 
 
 # -- the lecture's example -----------------------------------------------------------------
@@ -295,3 +304,12 @@ def run(cfg: Config, ctx) -> Result:
         metrics={"max_rel_error": worst, "dags": cfg.dags, "ops": cfg.ops,
                  "mean_shared_nodes": reused / cfg.dags, "example_ok": example_ok,
                  "shared_example_rel_error": shared_err, "passed": passed})
+
+
+def check(result: Result) -> list:
+    """The lecture's point: a tape walked backwards gives autograd's gradients, on DAGs."""
+    m = result.metrics
+    return [verdict("the lecture's example: da/dt = 2t and da/du = 1/u", float(m["example_ok"]), "==", 1),
+            verdict("max relative error vs torch.autograd (every DAG, float64)",
+                    m["max_rel_error"], "<=", TOLERANCE),
+            verdict("shared nodes per random DAG, on average", m["mean_shared_nodes"], ">=", 1)]

@@ -1,7 +1,8 @@
 """Over- and under-fitting, and the bias-variance dilemma (EE-559 2.2-2.3).
 
 Polynomial regression of increasing degree D on a few noisy samples of a smooth function,
-fitted by least squares as in the lecture's ``fit_polynomial(D, x, y)``. Low degrees
+fitted by least squares as in the lecture's ``fit_polynomial(D, x, y)`` (in the library:
+:func:`dlc.stats.fit_polynomial`, with :func:`dlc.stats.polynomial` to evaluate). Low degrees
 cannot follow the function (under-fitting, high bias); high degrees follow the noise of
 the particular training set (over-fitting, high variance).
 
@@ -12,9 +13,9 @@ function on a grid.
 The lecture gives no numbers for this experiment: the function, 20 points, noise 0.2 and
 degrees 0..10 are chosen here so that both effects show in a second.
 
-Check: the training error (averaged over the training sets) falls with the degree, and the
-test error is U-shaped: its minimum is at an intermediate degree, clearly below both the
-lowest and the highest degree's.
+Check (``check``): the training error (averaged over the training sets) never rises with
+the degree, and the test error is U-shaped: its minimum is at an intermediate degree, at
+least 1.5 times below both the lowest and the highest degree's.
 """
 
 from __future__ import annotations
@@ -23,8 +24,11 @@ from dataclasses import dataclass
 
 import torch
 
-from dlc.errors import DlcError
-from dlc.labs import Result, lab
+from dlc.errors import UsageError
+from dlc.labs import Result, Verdict, lab, verdict
+from dlc.stats import fit_polynomial, polynomial
+
+U_MARGIN = 1.5  # a U: both ends at least this many times the minimum test error
 
 
 @dataclass
@@ -39,12 +43,12 @@ class Config:
 
     def __post_init__(self):
         if self.max_degree < 2 or self.n_train < self.max_degree + 2:
-            raise DlcError(f"capacity: need max_degree >= 2 and n_train >= max_degree + 2 "
+            raise UsageError(f"capacity: need max_degree >= 2 and n_train >= max_degree + 2 "
                            f"(got max_degree={self.max_degree}, n_train={self.n_train}); beyond "
                            f"that the polynomial interpolates the training set and least squares "
                            f"is under-determined")
         if self.repeats < 2 or self.n_test < 1 or self.noise < 0:
-            raise DlcError("capacity: need repeats >= 2, n_test >= 1 and noise >= 0")
+            raise UsageError("capacity: need repeats >= 2, n_test >= 1 and noise >= 0")
 
 
 def target_function(x: torch.Tensor) -> torch.Tensor:
@@ -57,28 +61,6 @@ def sample(n: int, noise: float, generator: torch.Generator, batch: tuple[int, .
     x = torch.rand(*batch, n, generator=generator, dtype=torch.float64) * 2 - 1
     y = target_function(x) + noise * torch.randn(*batch, n, generator=generator, dtype=torch.float64)
     return x, y
-
-
-def powers(x: torch.Tensor, degree: int) -> torch.Tensor:
-    """The design matrix [1, x, x^2, ..., x^D] (last dimension), for x of any shape."""
-    return x.unsqueeze(-1) ** torch.arange(degree + 1, dtype=x.dtype)
-
-
-def fit_polynomial(degree: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Least-squares coefficients alpha_0..alpha_D of sum_d alpha_d x^d ~ y.
-
-    Works on a batch of training sets too: x and y of shape (..., N) give (..., D + 1).
-    """
-    return torch.linalg.lstsq(powers(x, degree), y.unsqueeze(-1)).solution.squeeze(-1)
-
-
-def evaluate(alpha: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The polynomials alpha (..., D + 1) at x: one x per polynomial (..., N), or one shared
-    x (N) for all of them; returns (..., N)."""
-    design = powers(x, alpha.shape[-1] - 1)
-    if x.dim() == 1:
-        return alpha @ design.T
-    return (design @ alpha.unsqueeze(-1)).squeeze(-1)
 
 
 def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -95,9 +77,9 @@ def degree_sweep(cfg: Config, generator: torch.Generator) -> dict:
     out["fits"] = {}
     for degree in range(cfg.max_degree + 1):
         alpha = fit_polynomial(degree, x, y)                     # repeats x (D + 1)
-        out["train"].append(float(mse(evaluate(alpha, x), y).mean()))
-        out["test"].append(float(mse(evaluate(alpha, x_test), y_test).mean()))
-        on_grid = evaluate(alpha, grid)  # repeats x grid
+        out["train"].append(float(mse(polynomial(alpha, x), y).mean()))
+        out["test"].append(float(mse(polynomial(alpha, x_test), y_test).mean()))
+        on_grid = polynomial(alpha, grid)  # repeats x grid
         mean_fit = on_grid.mean(0)
         out["bias2"].append(float(((mean_fit - f_grid) ** 2).mean()))
         out["variance"].append(float(on_grid.var(0, unbiased=False).mean()))
@@ -106,7 +88,7 @@ def degree_sweep(cfg: Config, generator: torch.Generator) -> dict:
     return out
 
 
-def is_u_shaped(errors: list[float], margin: float = 1.5) -> bool:
+def is_u_shaped(errors: list[float], margin: float = U_MARGIN) -> bool:
     """Minimum strictly inside, and both ends at least ``margin`` times the minimum."""
     best = min(range(len(errors)), key=errors.__getitem__)
     return (0 < best < len(errors) - 1 and errors[0] >= margin * errors[best]
@@ -197,3 +179,16 @@ def run(cfg: Config, ctx) -> Result:
     return Result(line, metrics={"train_mse": train, "test_mse": test, "bias2": sweep["bias2"],
                                  "variance": sweep["variance"], "best_degree": best,
                                  "train_falls": train_falls, "test_u_shaped": u_shaped})
+
+
+def check(result: Result) -> list[Verdict]:
+    """The lecture's two curves: training error falls with capacity, test error is a U."""
+    m = result.metrics
+    train, test, best = m["train_mse"], m["test_mse"], m["best_degree"]
+    return [verdict("largest ratio of train MSE to the previous degree's (never rises)",
+                    max(b / a for a, b in zip(train, train[1:])), "<=", 1 + 1e-9),
+            verdict("best test degree is above the lowest", best, ">", 0),
+            verdict("best test degree is below the highest", best, "<", len(test) - 1),
+            verdict("test MSE at degree 0 / at the best degree", test[0] / test[best], ">=", U_MARGIN),
+            verdict("test MSE at the highest degree / at the best degree", test[-1] / test[best], ">=",
+                    U_MARGIN)]

@@ -6,10 +6,13 @@ positions; ``unfold`` gathers every patch into a column first, so the whole laye
 becomes one matrix product (what fast implementations do). Max pooling is the same
 patch gathering followed by a max instead of a dot product.
 
+The figure shows hand-designed filters (edges, blur) and what they and max pooling do to
+MNIST digits.
+
 Check: the loop and unfold versions give the outputs and gradients (w.r.t. the input,
 the kernel and the bias) of ``F.conv2d`` and ``F.max_pool2d`` / ``F.avg_pool2d`` to
-float64 precision, for strides, paddings and dilations. The figure shows hand-designed
-filters (edges, blur) and what they and max pooling do to MNIST digits.
+1e-10 in float64, for strides, paddings and dilations. (The timings are reported, not
+checked: on a busy machine they vary too much to assert.)
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from dlc import viz
-from dlc.labs import Result, lab
+from dlc.errors import DlcError, UsageError
+from dlc.labs import Result, lab, verdict
 
 
 @dataclass
@@ -32,6 +35,17 @@ class Config:
     digits: int = 4      # MNIST test digits shown in the figure
     TINY = {"batch": 10}
 
+    def __post_init__(self):
+        for name in ("batch", "filters", "kernel", "digits"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.kernel > 28:
+            raise UsageError(f"--kernel must fit in a 28 x 28 image (at most 28), got {self.kernel}")
+
+
+class ShapeError(DlcError, ValueError):
+    """Arguments of the wrong shape for a convolution (also a ValueError, as torch's are)."""
+
 
 def out_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Output length along one axis: floor((n + 2p - d(k - 1) - 1) / s) + 1."""
@@ -40,7 +54,7 @@ def out_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: i
 
 def _check(x: torch.Tensor, w: torch.Tensor) -> None:
     if x.dim() != 4 or w.dim() != 4 or x.shape[1] != w.shape[1]:
-        raise ValueError(f"expected input N x C x H x W and kernel D x C x kh x kw with the same C, "
+        raise ShapeError(f"expected input N x C x H x W and kernel D x C x kh x kw with the same C, "
                          f"got {tuple(x.shape)} and {tuple(w.shape)}")
 
 
@@ -117,7 +131,7 @@ def conv_max_error(case, impl) -> float:
     elif impl is conv2d_unfold:
         mine = impl(x, w, b, stride=s, padding=p, dilation=dil)
     else:
-        raise ValueError(f"{impl.__name__} has no dilation; compare it on cases with dilation 1")
+        raise ShapeError(f"{impl.__name__} has no dilation; compare it on cases with dilation 1")
     u = torch.randn_like(ref)  # a random upstream gradient
     g_ref = torch.autograd.grad((ref * u).sum(), (x, w, b))
     g_mine = torch.autograd.grad((mine * u).sum(), (x, w, b))
@@ -209,20 +223,30 @@ def run(cfg: Config, ctx) -> Result:
              "unfold": _timeit(lambda: conv2d_unfold(x, w, b)),
              "torch": _timeit(lambda: F.conv2d(x, w, b))}
     ctx.log(**{f"time_{k}_s": v for k, v in times.items()})
-    ctx.print("forward time, batch {} x 1 x 28 x 28, {} filters {}x{}: ".format(
-        cfg.batch, cfg.filters, cfg.kernel, cfg.kernel)
-        + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in times.items()))
+    ctx.print(f"forward time, batch {cfg.batch} x 1 x 28 x 28, {cfg.filters} filters {cfg.kernel}x{cfg.kernel}: "
+              + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in times.items()))
 
     # 3. What filters do to images.
-    images, labels = load("mnist", train=False, data_dir=ctx.data_dir)
+    images, _ = load("mnist", train=False, data_dir=ctx.data_dir)
     digits = images[: cfg.digits].float().div(255).unsqueeze(1)
     ctx.save_figure(filters_figure(digits), "filters")
 
     worst = max(errors.values())
     metrics = {**{f"{k}_max_error": v for k, v in errors.items()},
                **{f"time_{k}_ms": v * 1e3 for k, v in times.items()},
+               "unfold_speedup": times["loops"] / times["unfold"],
+               "torch_speedup": times["unfold"] / times["torch"],
                "max_error": worst}
     line = (f"loops, unfold and pooling equal torch's outputs and gradients (max error {worst:.1e}, float64); "
             f"unfold is {times['loops'] / times['unfold']:.0f}x faster than loops, "
             f"torch {times['unfold'] / times['torch']:.1f}x faster than unfold")
     return Result(line, metrics=metrics)
+
+
+def check(result: Result) -> list:
+    """The lecture's point: the loop, unfold + matmul and torch compute the same function,
+    and the same gradients."""
+    m = result.metrics
+    return [verdict(f"{name}: max |difference with torch| (outputs and gradients, float64)",
+                    m[f"{name}_max_error"], "<", 1e-10)
+            for name in ("conv2d_loops", "conv2d_unfold", "max_pool2d_unfold", "avg_pool2d_unfold")]

@@ -6,9 +6,10 @@ and the cross-entropy is the mean of -log p(y | x). Written as the formula says,
 (float64): exp gives inf, and inf / inf is nan. Subtracting the largest logit first
 (the log-sum-exp trick) changes nothing mathematically and everything numerically.
 
-Check: for logits of size +-1e4 the naive cross-entropy is not finite, the
-log-sum-exp one is, and it equals ``torch.nn.functional.cross_entropy`` (and so do
-its gradients, which are softmax - one-hot).
+Check: the lecture's two-sample example gives its printed 2.5141; for logits of size
++-1e4 the naive cross-entropy is not finite, the log-sum-exp one is, and it equals
+``torch.nn.functional.cross_entropy`` (relative error under 1e-6), and so do its
+gradients, which are (softmax - one-hot) / N.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from dlc import viz
-from dlc.errors import DlcError
-from dlc.labs import Result, lab
+from dlc.errors import DlcError, UsageError
+from dlc.labs import Result, lab, verdict
 
 
 @dataclass
@@ -34,6 +35,15 @@ class Config:
 
     def __post_init__(self):
         _dtype(self.dtype)
+        for name in ("classes", "batch"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if not self.logit_scale > 0:
+            raise UsageError(f"--logit_scale must be positive (e.g. 1e4), got {self.logit_scale}")
+
+
+class ShapeError(DlcError, ValueError):
+    """Logits and targets of shapes that do not go together (also a ValueError, as torch's are)."""
 
 
 # --- the formulas, naive ------------------------------------------------------------
@@ -64,7 +74,7 @@ def softmax(f: torch.Tensor) -> torch.Tensor:
 def cross_entropy(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of -log softmax(f)_y, i.e. NLL of the log-softmax."""
     if f.dim() != 2 or y.shape != f.shape[:1]:
-        raise ValueError(f"cross_entropy expects logits N x C and targets N, "
+        raise ShapeError(f"cross_entropy expects logits N x C and targets N, "
                          f"got {tuple(f.shape)} and {tuple(y.shape)}")
     return -log_softmax(f).gather(1, y.view(-1, 1)).mean()
 
@@ -76,7 +86,7 @@ def cross_entropy_grad(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def _dtype(name: str) -> torch.dtype:
     if name not in ("float32", "float64"):
-        raise DlcError(f"dtype must be 'float32' or 'float64', got {name!r}")
+        raise UsageError(f"--dtype must be 'float32' or 'float64', got {name!r}")
     return getattr(torch, name)
 
 
@@ -147,3 +157,20 @@ def run(cfg: Config, ctx) -> Result:
     line = (f"logits +-{cfg.logit_scale:g} ({cfg.dtype}): naive CE = {naive.item()}, log-sum-exp CE = "
             f"{mine.item():.6g} = torch's (rel. error {big_err:.1e}); naive breaks above |f| ~ {breaks_at:.0f}")
     return Result(line, metrics=metrics)
+
+
+LECTURE_LOSS = 2.5141  # what torch prints for the lecture's example
+
+
+def check(result: Result) -> list:
+    """The lecture's point: the formula as written overflows, the log-sum-exp trick gives
+    torch's loss and gradient."""
+    m = result.metrics
+    return [verdict("the lecture's example: |loss - 2.5141|", abs(m["lecture_example_loss"] - LECTURE_LOSS),
+                    "<", 1e-4),
+            verdict("naive exp / sum exp CE finite at the large logits", float(m["naive_finite_at_scale"]),
+                    "==", 0),
+            verdict("log-sum-exp CE finite at the large logits", float(m["stable_finite_at_scale"]), "==", 1),
+            verdict("log-sum-exp CE vs torch's, relative error", m["stable_vs_torch_rel_error"], "<", 1e-6),
+            verdict("(softmax - one-hot) / N vs torch's gradient, max error", m["grad_vs_torch_max_error"],
+                    "<", 1e-6)]

@@ -1,7 +1,8 @@
 """Proper evaluation protocols (EE-559 2.4): train / validation / test, and k-fold cross-validation.
 
-The model to choose is the degree of a polynomial regression (the ``capacity`` lab's
-setting). The protocol of the lecture:
+The model to choose is the degree of a polynomial regression fitted by least squares
+(:func:`dlc.stats.fit_polynomial`), on noisy samples of sin(3x + 0.5), the ``capacity`` lab's
+setting, drawn here by ``sample``. The protocol of the lecture:
 
 - fit each candidate on the *training* set,
 - select the candidate with the smallest *validation* error,
@@ -14,11 +15,12 @@ scored on the remaining one, and the mean of the k scores picks the candidate.
 The lecture gives no numbers for this experiment: the sizes (30 / 30 / 1,000), 5 folds
 and degrees 0..10 are chosen here.
 
-Check: the folds partition the selection set (every sample is validated exactly once and
-never trained on in its own fold); the selection reads the validation data only, so
-altering the test set leaves the selected degree unchanged; and the validation error of the
-selected model, being the minimum of noisy estimates, is optimistic on average compared to
-its test error -- why the test set must stay out of the selection.
+Check (``check``): the folds of the run's cross-validation partition the selection set
+(every sample is validated exactly once and never trained on in its own fold); the selection
+reads the validation data only, so altering the test set leaves the selected degree
+unchanged; and the validation error of the selected model, being the minimum of noisy
+estimates, is optimistic on average compared to its test error -- why the test set must stay
+out of the selection.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from dataclasses import dataclass
 
 import torch
 
-from dlc.errors import DlcError
-from dlc.labs import Result, lab
-from dlc.labs.capacity import evaluate, fit_polynomial, mse, sample
+from dlc.errors import DlcError, UsageError
+from dlc.labs import Result, Verdict, lab, verdict
+from dlc.stats import fit_polynomial, polynomial
 
 
 @dataclass
@@ -46,25 +48,44 @@ class Config:
 
     def __post_init__(self):
         if self.max_degree < 1 or min(self.n_train, self.n_val) < self.max_degree + 2:
-            raise DlcError(f"evaluation: n_train and n_val must be at least max_degree + 2 "
+            raise UsageError(f"evaluation: n_train and n_val must be at least max_degree + 2 "
                            f"(got {self.n_train}, {self.n_val}, max_degree={self.max_degree})")
         if self.repeats < 1 or self.n_test < 1 or self.noise < 0:
-            raise DlcError("evaluation: need repeats >= 1, n_test >= 1 and noise >= 0")
-        if self.folds < 2:
-            raise DlcError(f"evaluation: k-fold cross-validation needs folds >= 2, got {self.folds}")
+            raise UsageError("evaluation: need repeats >= 1, n_test >= 1 and noise >= 0")
+        if not 2 <= self.folds <= self.n_train + self.n_val:
+            raise UsageError(f"evaluation: k-fold cross-validation needs 2 <= folds <= n_train + n_val "
+                             f"(the selection set), got folds={self.folds}")
         if (self.n_train + self.n_val) * (self.folds - 1) // self.folds < self.max_degree + 1:
-            raise DlcError(f"evaluation: with {self.folds} folds each fit sees too few samples "
+            raise UsageError(f"evaluation: with {self.folds} folds each fit sees too few samples "
                            f"for degree {self.max_degree}; use fewer folds or more data")
 
 
 Data = tuple[torch.Tensor, torch.Tensor]
 
 
+# -- the data --------------------------------------------------------------------
+
+def target_function(x: torch.Tensor) -> torch.Tensor:
+    """The unknown function the samples come from (the capacity lab's)."""
+    return torch.sin(3 * x + 0.5)
+
+
+def sample(n: int, noise: float, generator: torch.Generator) -> Data:
+    """n points: x uniform in [-1, 1] and y = f(x) + N(0, noise^2), in float64."""
+    x = torch.rand(n, generator=generator, dtype=torch.float64) * 2 - 1
+    y = target_function(x) + noise * torch.randn(n, generator=generator, dtype=torch.float64)
+    return x, y
+
+
+def mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return ((prediction - target) ** 2).mean(-1)
+
+
 # -- the protocol --------------------------------------------------------------
 
 def validation_errors(train: Data, val: Data, degrees: range) -> list[float]:
     """Each degree fitted on ``train`` and scored (MSE) on ``val``."""
-    return [float(mse(evaluate(fit_polynomial(d, *train), val[0]), val[1])) for d in degrees]
+    return [float(mse(polynomial(fit_polynomial(d, *train), val[0]), val[1])) for d in degrees]
 
 
 def select(train: Data, val: Data, degrees: range) -> tuple[int, list[float]]:
@@ -74,7 +95,7 @@ def select(train: Data, val: Data, degrees: range) -> tuple[int, list[float]]:
 
 
 def test_error(degree: int, train: Data, test: Data) -> float:
-    return float(mse(evaluate(fit_polynomial(degree, *train), test[0]), test[1]))
+    return float(mse(polynomial(fit_polynomial(degree, *train), test[0]), test[1]))
 
 
 def protocol(train: Data, val: Data, test: Data, degrees: range) -> dict:
@@ -94,15 +115,26 @@ def kfold_indices(n: int, k: int, generator: torch.Generator | None = None):
     return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]
 
 
+def fold_misuse(folds, n: int) -> tuple[int, int]:
+    """What would break the partition: (samples not validated exactly once, samples trained
+    on in their own validation fold). Both are 0 for proper folds."""
+    validated = torch.bincount(torch.cat([v for _, v in folds]), minlength=n)
+    overlap = sum(len(set(t.tolist()) & set(v.tolist())) for t, v in folds)
+    return int((validated != 1).sum()), overlap
+
+
 def cross_validation_errors(data: Data, degrees: range, k: int,
-                            generator: torch.Generator | None = None) -> list[float]:
-    """Mean validation MSE of each degree over the k folds."""
+                            generator: torch.Generator | None = None, folds=None) -> list[float]:
+    """Mean validation MSE of each degree over the k folds (``folds``: the (train_idx,
+    val_idx) pairs to use, else ``kfold_indices`` draws them)."""
     x, y = data
+    if folds is None:
+        folds = kfold_indices(len(x), k, generator)
     totals = torch.zeros(len(degrees), dtype=torch.float64)
-    for train_idx, val_idx in kfold_indices(len(x), k, generator):
+    for train_idx, val_idx in folds:
         totals += torch.tensor(validation_errors((x[train_idx], y[train_idx]),
                                                  (x[val_idx], y[val_idx]), degrees))
-    return (totals / k).tolist()
+    return (totals / len(folds)).tolist()
 
 
 # -- the figure ------------------------------------------------------------------
@@ -157,7 +189,9 @@ def run(cfg: Config, ctx) -> Result:
 
     # Cross-validation on the union of train and validation (the test set stays apart).
     pool = (torch.cat([train[0], val[0]]), torch.cat([train[1], val[1]]))
-    cv_errors = cross_validation_errors(pool, degrees, cfg.folds, gen)
+    folds = kfold_indices(len(pool[0]), cfg.folds, gen)
+    not_once, overlap = fold_misuse(folds, len(pool[0]))
+    cv_errors = cross_validation_errors(pool, degrees, cfg.folds, folds=folds)
     cv_degree = min(degrees, key=cv_errors.__getitem__)
     cv_test = test_error(cv_degree, pool, test)
 
@@ -193,4 +227,18 @@ def run(cfg: Config, ctx) -> Result:
         "cv_errors": cv_errors, "val_errors": chosen["val_errors"], "test_errors": test_errors,
         "mean_selected_val_error": mean_val, "mean_selected_test_error": mean_test,
         "fraction_optimistic": optimistic, "noise_mse": cfg.noise ** 2,
-        "selection_ignores_test": test_blind})
+        "selection_ignores_test": test_blind, "cv_samples": len(pool[0]),
+        "cv_not_validated_once": not_once, "cv_train_val_overlap": overlap})
+
+
+def check(result: Result) -> list[Verdict]:
+    """The protocol's rules, measured: proper folds, a selection blind to the test set, and
+    the optimism of the winner's validation error (why the test set stays out)."""
+    m = result.metrics
+    return [verdict("selection-set samples not validated exactly once by the folds",
+                    m["cv_not_validated_once"], "==", 0),
+            verdict("samples trained on in their own validation fold", m["cv_train_val_overlap"], "==", 0),
+            verdict("same degree selected with an altered test set (1 = yes)", m["selection_ignores_test"],
+                    "==", 1),
+            verdict("mean validation MSE of the selected degree, below its mean test MSE",
+                    m["mean_selected_val_error"], "<", m["mean_selected_test_error"])]

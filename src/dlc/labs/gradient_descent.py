@@ -12,9 +12,12 @@ The loop is written out (gradient by hand, as in chapter 3, before autograd):
 - stochastic gradient descent: one step per sample.
 Then batch gradient descent with a step too small, good, and too large.
 
-Check: every variant's training loss is recorded after each update block (metrics and
-figure); with the good step the loss falls below a fraction of its start, with the too
-large one it grows (or overflows).
+Every variant's training loss is recorded after each update block (metrics and figure).
+
+Check: with the best step below the critical one (0.5 x 2/L by default) batch gradient
+descent brings the loss below a quarter of its start; with the largest step above it
+(1.5 x 2/L) the loss explodes (more than 100 times its start, or overflows); and per
+epoch, one-sample SGD ends lower than batch gradient descent at the same learning rate.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from dataclasses import dataclass
 import torch
 
 from dlc import viz
-from dlc.errors import DlcError
-from dlc.labs import Result, lab
+from dlc.errors import UsageError
+from dlc.labs import Result, lab, verdict
+from dlc.options import parse_list
 
 
 @dataclass
@@ -35,10 +39,17 @@ class Config:
     lr: float = 5e-4            # shared by the three variants; per-sample SGD is stable below ~1/|x|^2
     batch_size: int = 100       # the mini-batch variant's size
     lr_factors: str = "0.01,0.5,1.5"  # batch GD steps, as multiples of the critical step 2 / L
+    train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
+    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"epochs": 10}
 
     def __post_init__(self):
         _parse_factors(self.lr_factors)
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise UsageError(f"--lr must be positive, got {self.lr}")
 
 
 class Linear:
@@ -98,14 +109,8 @@ def descend(x, t, lr: float, batch_size: int, epochs: int, gen: torch.Generator,
 
 
 def _parse_factors(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or any(v <= 0 for v in values):
-        raise DlcError(f"lr_factors must be positive numbers separated by commas "
-                         f"(e.g. '0.01,0.5,1.5'), got {text!r}")
-    return values
+    """The positive multiples of 2 / L of --lr_factors."""
+    return parse_list("lr_factors", text, float, check=lambda v: v > 0, example="0.01,0.5,1.5")
 
 
 def variants_figure(runs: dict, steps_per_epoch: dict):
@@ -137,8 +142,8 @@ def run(cfg: Config, ctx) -> Result:
     from dlc import prologue
 
     factors = _parse_factors(cfg.lr_factors)
-    x, t, xt, yt = prologue.load(size=ctx.size, normalize=True, one_hot_labels=True,
-                                 data_dir=ctx.data_dir)
+    x, t, xt, yt = prologue.load(train_size=cfg.train_size, test_size=cfg.test_size, normalize=True,
+                                 one_hot_labels=True, data_dir=ctx.data_dir)
     n = len(x)
     L, lr_max = critical_lr(x)
     ctx.print(f"{n} samples; largest curvature L = {L:.1f}, so gradient descent needs lr < 2/L = {lr_max:.2e}")
@@ -177,7 +182,7 @@ def run(cfg: Config, ctx) -> Result:
                     "learning_rates")
 
     ratio = {f: (ls[-1] / ls[0] if math.isfinite(ls[-1]) else float("inf")) for f, ls in sweep.items()}
-    metrics = {"L": L, "critical_lr": lr_max, "lr": cfg.lr,
+    metrics = {"L": L, "critical_lr": lr_max, "lr": cfg.lr, "lr_factors": factors,
                **{f"{k}_final_loss": v for k, v in finals.items()},
                **{f"{k}_first_loss": runs[k][1][0] for k in runs},
                **{f"{k}_test_error": v for k, v in errors.items()},
@@ -189,3 +194,23 @@ def run(cfg: Config, ctx) -> Result:
             + ", ".join(f"{k} {v:.3f}" for k, v in finals.items())
             + f"; batch GD at lr multiples of 2/L = {lr_max:.1e}: {fmt}")
     return Result(line, metrics=metrics)
+
+
+def check(result: Result) -> list:
+    """The lecture's points: a step below 2/L converges, one above it diverges; per epoch,
+    more (noisier) updates make more progress than one full-gradient step."""
+    m = result.metrics
+    factors = m["lr_factors"]
+    below = [f for f in factors if f < 1]
+    above = [f for f in factors if f > 1]
+    out = []
+    if below:
+        best = min(m[f"sweep_{f:g}_loss_ratio"] for f in below)
+        out.append(verdict("batch GD below 2/L: the best step's final / first training loss",
+                           best, "<", 0.25))
+    if above:
+        out.append(verdict(f"batch GD at {max(above):g} x 2/L: final / first training loss (diverges)",
+                           m[f"sweep_{max(above):g}_loss_ratio"], ">", 100))
+    out.append(verdict("per epoch, SGD's final training loss below batch GD's",
+                       m["SGD (1 sample)_final_loss"], "<", m["batch GD_final_loss"]))
+    return out

@@ -15,8 +15,10 @@ n of the input. The lab
    ``parameters()`` (so never trained); ``nn.ModuleList`` registers them;
 5. trains ``Net`` on the prologue's MNIST (cross-entropy, SGD lr 0.1, mini-batches of 100).
 
-Check: the trained module's training loss falls below half its first-epoch value and its
-test accuracy is far above chance (10%).
+Check: a batch gives its samples' outputs one by one (to 1e-12, float64); the layers kept
+in a plain list are invisible to ``parameters()``; the trained module's training loss
+falls below half its first-epoch value and its test error is far below chance (under
+half of 90%).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlc.labs import Result, lab
+from dlc.errors import UsageError
+from dlc.labs import Result, lab, verdict
 
 
 @dataclass
@@ -38,7 +41,15 @@ class Config:
     lr: float = 0.1
     batch_size: int = 100
     hidden: int = 200       # the fully-connected hidden layer
-    TINY = {"epochs": 10}
+    train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
+    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "hidden"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise UsageError(f"--lr must be positive, got {self.lr}")
 
 
 class MyLinear(nn.Module):
@@ -124,9 +135,10 @@ def batch_timing(model: nn.Module, x: torch.Tensor, repeat: int = 3) -> tuple[fl
      config=Config)
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue
-    from dlc.engine import Trainer
+    from dlc.engine import Supervised, evaluate, fit
 
-    x, y, xt, yt = prologue.load(size=ctx.size, normalize=True, flatten=False, data_dir=ctx.data_dir)
+    x, y, xt, yt = prologue.load(train_size=cfg.train_size, test_size=cfg.test_size, normalize=True,
+                                 flatten=False, data_dir=ctx.data_dir)
 
     # 1. MyLinear computes nn.Linear's function (given the same parameters).
     mine, ref = MyLinear(20, 7).double(), nn.Linear(20, 7).double()
@@ -151,19 +163,32 @@ def run(cfg: Config, ctx) -> Result:
     hidden_params, listed_params = count_parameters(ListMLP()), count_parameters(ModuleListMLP())
     ctx.print(f"parameters() of an MLP kept in a list: {hidden_params}; in a ModuleList: {listed_params}")
 
-    # 5. Train it.
-    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), ctx)  # writes curves.png
-    history = trainer.fit((x, y), epochs=cfg.epochs, batch_size=cfg.batch_size)
-    test = trainer.evaluate((xt, yt))
+    # 5. Train it: the optimizer finds MyLinear's weights through parameters().
+    step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy",
+                      metric="error")
+    history = fit(step, (x, y), ctx, epochs=cfg.epochs, batch_size=cfg.batch_size)  # writes curves.png
+    test = evaluate(step, (xt, yt), ctx)
     first, last = history[0]["train_loss"], history[-1]["train_loss"]
 
     metrics = {"linear_vs_nn_linear": linear_diff, "batch_vs_samples_max_diff": batch_diff,
                "batch_speedup": t_each / max(t_batch, 1e-9), "parameters": count_parameters(model),
                "list_parameters": hidden_params, "modulelist_parameters": listed_params,
                "first_train_loss": first, "last_train_loss": last,
-               "test_error": test["error"], "test_accuracy": test["accuracy"]}
+               "test_error": test["error"], "test_accuracy": 1 - test["error"], "test_n": test["n"]}
     line = (f"Net ({count_parameters(model):,} parameters, MyLinear inside) trained {cfg.epochs} epochs: "
             f"train loss {first:.3f} -> {last:.3f}, test error {test['error']:.1%} "
             f"({test['n'] - test['correct']}/{test['n']}); batch = one-by-one to {batch_diff:.0e}, "
             f"{t_each / max(t_batch, 1e-9):.0f}x faster")
     return Result(line, metrics=metrics)
+
+
+def check(result: Result) -> list:
+    """The lecture's points: a module maps a batch as its samples one by one; only
+    registered sub-modules are parameters; the hand-written module trains."""
+    m = result.metrics
+    return [verdict("batch vs one-by-one outputs, max difference (float64)",
+                    m["batch_vs_samples_max_diff"], "<", 1e-12),
+            verdict("parameters() of layers kept in a plain list", m["list_parameters"], "==", 0),
+            verdict("last / first epoch's training loss", m["last_train_loss"] / m["first_train_loss"],
+                    "<", 0.5),
+            verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5)]

@@ -14,9 +14,11 @@ trained four ways:
   w <- sign(w) max(|w| - lr lambda, 0). This is the subgradient step clipped at zero, and
   it leaves a weight whose data gradient is weaker than lambda at exactly 0.
 
-Check: the proximal L1 run has many weights exactly zero (about a third at the default),
-L2 and the plain subgradient none; L2's weights are smaller than the unpenalised ones;
-the test error stays close to the unpenalised one.
+Check: the proximal L1 run has many weights exactly zero (over 15%; about a third at the
+default size), L2 and the unpenalised run none, the plain subgradient almost none (under
+1%); L2's weights are smaller on average than the unpenalised ones; the proximal L1 test
+error stays within 10 points of the unpenalised one; the explicit L2 penalty and
+``SGD(weight_decay=2 lambda)`` take the same steps (to 1e-12).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import torch.nn.functional as F
 
 from dlc import viz
 from dlc.errors import DlcError
-from dlc.labs import Result, lab
+from dlc.labs import Result, lab, verdict
+from dlc.options import parse_list
 
 
 @dataclass
@@ -39,10 +42,12 @@ class Config:
     batch_size: int = 100
     epochs: int = 20
     sweep: str = "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2"  # lambdas for the sparsity-vs-lambda figure
+    train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
+    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"epochs": 10, "sweep": "1e-3,1e-2"}
 
     def __post_init__(self):
-        _parse(self.sweep)
+        parse_sweep(self.sweep)
 
 
 METHODS = ("none", "L2", "L1 subgradient", "L1 proximal")
@@ -101,14 +106,9 @@ def weight_decay_difference(lam: float = 0.05, lr: float = 0.1, steps: int = 20)
     return worst
 
 
-def _parse(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or any(v <= 0 for v in values):
-        raise DlcError(f"sweep must be positive numbers separated by commas, got {text!r}")
-    return values
+def parse_sweep(text: str) -> list[float]:
+    """The --sweep lambdas: positive numbers, comma-separated."""
+    return parse_list("sweep", text, float, check=lambda v: v > 0, example="1e-3,1e-2")
 
 
 def weights_figure(weights: dict):
@@ -160,8 +160,9 @@ def histogram_figure(weights: dict):
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue
 
-    sweep = _parse(cfg.sweep)
-    x, y, xt, yt = prologue.load(size=ctx.size, normalize=True, data_dir=ctx.data_dir)
+    sweep = parse_sweep(cfg.sweep)
+    x, y, xt, yt = prologue.load(train_size=cfg.train_size, test_size=cfg.test_size, normalize=True,
+                                 data_dir=ctx.data_dir)
     layer = torch.nn.Linear(x.shape[1], 10)  # the usual random start, the same for every method
     init = (layer.weight.detach(), layer.bias.detach())
     lam = {"none": 0.0, "L2": cfg.l2, "L1 subgradient": cfg.l1, "L1 proximal": cfg.l1}
@@ -193,7 +194,10 @@ def run(cfg: Config, ctx) -> Result:
 
     wd = weight_decay_difference()
     ctx.print(f"explicit L2 penalty vs SGD(weight_decay=2 lambda): max difference {wd:.1e}")
-    metrics = {"weight_decay_max_difference": wd,
+    metrics = {"weight_decay_max_difference": wd, "n_weights": weights["none"].numel(), "sweep": sweep,
+               "sweep_L2_max_zero_fraction": max(frac["L2"]),
+               "sweep_L1_zero_fraction_gain": frac["L1 proximal"][sweep.index(max(sweep))]
+               - frac["L1 proximal"][sweep.index(min(sweep))],
                **{f"{m}_{k}": v for m, s in stats.items() for k, v in s.items()},
                **{f"sweep_{m}_{v:g}_zero_fraction": f for m, fs in frac.items() for v, f in zip(sweep, fs)}}
     s = stats
@@ -203,3 +207,28 @@ def run(cfg: Config, ctx) -> Result:
             f"L2 {s['L2']['mean_abs']:.4f}; test error none {s['none']['test_error']:.1%}, "
             f"L1 {s['L1 proximal']['test_error']:.1%}, L2 {s['L2']['test_error']:.1%}")
     return Result(line, metrics=metrics)
+
+
+def check(result: Result) -> list:
+    """The lecture's point: L1 (proximal) zeroes weights, L2 only shrinks them, and neither
+    costs much accuracy; weight decay is the L2 penalty."""
+    m = result.metrics
+    n = m["n_weights"]
+    out = [
+        verdict("fraction of weights exactly 0 with L1 (proximal)", m["L1 proximal_zero_fraction"], ">", 0.15),
+        verdict("weights exactly 0 with L2", m["L2_zeros"], "==", 0),
+        verdict("weights exactly 0 without a penalty", m["none_zeros"], "==", 0),
+        verdict("fraction of weights exactly 0 with the L1 subgradient", m["L1 subgradient_zeros"] / n,
+                "<", 0.01),
+        verdict("mean |w| with L2, relative to no penalty", m["L2_mean_abs"] / m["none_mean_abs"], "<", 1),
+        verdict("L1 (proximal) test error minus the unpenalised one",
+                m["L1 proximal_test_error"] - m["none_test_error"], "<", 0.1),
+        verdict("max difference, explicit L2 penalty vs SGD weight_decay", m["weight_decay_max_difference"],
+                "<", 1e-12),
+        verdict("largest fraction of exact zeros with L2 over the lambda sweep", m["sweep_L2_max_zero_fraction"],
+                "==", 0),
+    ]
+    if len(m["sweep"]) > 1:
+        out.append(verdict("L1 (proximal) exact zeros, largest swept lambda minus smallest",
+                           m["sweep_L1_zero_fraction_gain"], ">", 0))
+    return out

@@ -13,9 +13,9 @@ stays at 25% or more.
 The data sets and their sizes are chosen here (the lecture gives none); the rule, its
 zero initialisation and its stopping criterion are the lecture's.
 
-Check: on separable data the perceptron reaches zero training errors in finitely many
-epochs, with fewer updates than the (R / gamma)^2 bound; on XOR its error stays >= 25% in
-every epoch.
+Check (``check``): on separable data the perceptron reaches zero training errors and stops
+(an epoch without a mistake) within ``max_epochs``, after no more updates than the
+(R / gamma)^2 bound; on XOR its error stays >= 25% in every epoch.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import torch
 
 from dlc import viz
 from dlc.data import toy
-from dlc.errors import DlcError
-from dlc.labs import Result, lab
+from dlc.errors import UsageError
+from dlc.labs import Result, Verdict, lab, verdict
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Config:
 
     def __post_init__(self):
         if self.n < 4 or self.max_epochs < 1 or not 0 < self.margin < 0.5 or self.xor_std <= 0:
-            raise DlcError("perceptron: need n >= 4, max_epochs >= 1, 0 < margin < 0.5 and "
+            raise UsageError("perceptron: need n >= 4, max_epochs >= 1, 0 < margin < 0.5 and "
                            "xor_std > 0")
 
 
@@ -183,3 +183,14 @@ def run(cfg: Config, ctx) -> Result:
         "separable_converged": converged, "separable_updates": total_updates,
         "novikoff_bound": bound, "radius": radius, "gamma": gamma,
         "xor_final_error": xor_final, "xor_min_error": xor_min, "xor_epochs": len(xor_hist)})
+
+
+def check(result: Result) -> list[Verdict]:
+    """Novikoff's theorem on separable data, and XOR's impossibility, as measured."""
+    m = result.metrics
+    return [verdict("training error on the separable set", m["separable_error"], "==", 0),
+            verdict("the rule stopped (a last epoch without a mistake; 1 = yes)", m["separable_converged"],
+                    "==", 1),
+            verdict("updates on the separable set, vs the (R / gamma)^2 bound", m["separable_updates"], "<=",
+                    m["novikoff_bound"]),
+            verdict("lowest XOR training error over the epochs", m["xor_min_error"], ">=", 0.25)]

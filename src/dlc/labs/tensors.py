@@ -14,9 +14,9 @@ What the lab shows, in the order of practical 1 and lecture 1.4:
 5. *Linear regression* (lecture 1.4): least squares with ``torch.linalg.lstsq`` on
    synthetic data recovers the known coefficients.
 
-Check: the pattern equals the expected one; the eigenvalues equal 1..n to 1e-4; the fast
-``mul_row`` equals the slow one and is faster; least squares recovers the known
-coefficients to 1e-4.
+Check (``check``): the pattern has no wrong coefficient and a ``narrow`` view of it shares its
+storage; the eigenvalues equal 1..n to 1e-4; the fast ``mul_row`` equals the slow one and is
+more than 10 times faster; least squares recovers the known coefficients to 1e-4.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dlc.errors import DlcError
-from dlc.labs import Result, lab
+from dlc.errors import UsageError
+from dlc.labs import Result, Verdict, lab, verdict
 
 
 @dataclass
@@ -43,9 +43,9 @@ class Config:
 
     def __post_init__(self):
         if min(self.eig_size, self.matmul_size, self.mul_row_rows, self.mul_row_cols) < 1:
-            raise DlcError("tensors: every size option must be at least 1")
+            raise UsageError("tensors: every size option must be at least 1")
         if self.regression_samples < 2 or self.regression_noise < 0:
-            raise DlcError("tensors: --regression_samples needs >= 2 points and "
+            raise UsageError("tensors: --regression_samples needs >= 2 points and "
                            "--regression_noise >= 0")
 
 
@@ -258,3 +258,15 @@ def run(cfg: Config, ctx) -> Result:
             f"{eig_error:.0e}, {flops / 1e9:.1f} G products/s, mul_row speed-up x{speedup:,.0f}, "
             f"least squares to {coef_error:.0e}")
     return Result(line, metrics=metrics)
+
+
+def check(result: Result) -> list[Verdict]:
+    """Practical 1's points, as measured: views write into one storage, a change of basis keeps
+    the spectrum, broadcasting equals the loops and is far faster, least squares is exact."""
+    m = result.metrics
+    return [verdict("wrong coefficients in the pattern built from views", m["pattern_errors"], "==", 0),
+            verdict("a narrow() view shares the pattern's storage (1 = yes)", m["view_shares_storage"], "==", 1),
+            verdict("max |eigenvalue - k| of M^-1 diag(1..n) M", m["eig_max_error"], "<", 1e-4),
+            verdict("mul_row_fast equals mul_row (1 = yes)", m["mul_row_equal"], "==", 1),
+            verdict("speed-up of mul_row_fast over the Python loops", m["mul_row_speedup"], ">", 10),
+            verdict("max |error| of the least-squares coefficients", m["regression_max_error"], "<", 1e-4)]

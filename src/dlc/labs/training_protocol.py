@@ -15,12 +15,14 @@ the lowest training loss; the validation loss is what the protocol goes by.
 The protocol. The training set is split into a training part and a validation part;
 every choice (here: the schedule, then the number of epochs by early stopping) is made
 on the validation part; the test set is used once, at the very end. The final model is
-trained with the chosen schedule, a checkpoint of the best epoch, and early stopping
-that puts those weights back.
+trained with the chosen schedule, the run's standard callbacks (among them the
+checkpoint of the best epoch) and early stopping that puts those weights back.
 
 Check: every schedule's training loss falls below a fifth of its first epoch's; early
 stopping restores the best checkpoint: the restored model's weights are those of the
-saved best epoch and its validation loss is the recorded best.
+saved best epoch, the checkpoint's epoch is early stopping's best epoch, and the restored
+model's validation loss is the recorded best; the test error is far below chance (under
+50%, chance is 90%).
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ from dataclasses import dataclass
 import torch
 
 from dlc import prologue, viz
-from dlc.engine import Trainer
+from dlc.engine import (Callback, EarlyStopping, LRSchedule, MetricsLogger, Supervised, evaluate, fit,
+                        standard_callbacks)
 from dlc.engine import checkpoint as ckpt
-from dlc.engine.callbacks import Checkpoint, EarlyStopping, LRSchedule
 from dlc.errors import DlcError
-from dlc.labs import Result, lab
-from dlc.labs._common import check_val_fraction, split
+from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
+from dlc.stats import check_fraction, split
 
 SCHEDULES = ("constant", "step", "cosine", "one-cycle")
 
@@ -50,9 +52,11 @@ class Config:
     epochs: int = 30            # the length the schedules are built for
     patience: int = 5           # early stopping in the final training
     val_fraction: float = 0.2   # of the prologue's training set
+    train_size: int | None = 1000  # MNIST training images, split into train/val (--tiny 500, --full all)
+    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
 
     def __post_init__(self):
-        check_val_fraction(self.val_fraction)
+        check_fraction("val_fraction", self.val_fraction)
 
 
 def schedule(kind: str, epochs: int) -> list:
@@ -69,21 +73,31 @@ def schedule(kind: str, epochs: int) -> list:
     raise DlcError(f"unknown schedule {kind!r}; choose one of {SCHEDULES}")
 
 
-def fit(model, kind: str, cfg: Config, ctx, train, val, order_seed: int, callbacks=(),
-        name=None, checkpoints=False):
-    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), ctx,
-                      callbacks=[*schedule(kind, cfg.epochs), *callbacks], name=name,
-                      progress=False, tensorboard=False, checkpoints=checkpoints, plot=False)
+def train_with(model, kind: str, cfg: Config, ctx, train, val, order_seed: int, callbacks, name):
+    """SGD on ``model`` under the schedule ``kind``, with ``callbacks`` besides the schedule's;
+    returns the step and the history."""
+    step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy")
     torch.manual_seed(order_seed)     # the same batches for every schedule
-    return trainer, trainer.fit(train, epochs=cfg.epochs, batch_size=cfg.batch_size, val=val)
+    history = fit(step, train, ctx, epochs=cfg.epochs, batch_size=cfg.batch_size, val=val,
+                  callbacks=[*schedule(kind, cfg.epochs), *callbacks], name=name)
+    return step, history
+
+
+class BestCheckpointPath(Callback):
+    """Notes where the fit's ``best`` checkpoint goes (the loop names it)."""
+
+    path = None
+
+    def on_fit_start(self, loop) -> None:
+        self.path = loop.checkpoint_path("best")
 
 
 @lab("training-protocol", source="EE-559 5.6",
      summary="learning-rate schedules (step, cosine, one-cycle) and train/val/test with early stopping",
      config=Config)
 def run(cfg: Config, ctx) -> Result:
-    x, y, test_x, test_y = prologue.load(size=ctx.size, data_dir=ctx.data_dir,
-                                         device=ctx.device, normalize=True)
+    x, y, test_x, test_y = prologue.load(train_size=cfg.train_size, test_size=cfg.test_size,
+                                         data_dir=ctx.data_dir, device=ctx.device, normalize=True)
     train, val = split(x, y, cfg.val_fraction, ctx.seed)
     make = lambda: MLP([x.shape[1], cfg.hidden, 10])         # noqa: E731
     initial = copy.deepcopy(make().state_dict())
@@ -93,7 +107,9 @@ def run(cfg: Config, ctx) -> Result:
     for kind in SCHEDULES:
         model = make()
         model.load_state_dict(initial)
-        _, histories[kind] = fit(model, kind, cfg, ctx, train, val, ctx.seed + 1, name=kind)
+        # Four short fits: their epoch records only (the figures below compare them).
+        _, histories[kind] = train_with(model, kind, cfg, ctx, train, val, ctx.seed + 1,
+                                        [MetricsLogger(every=0)], name=kind)
         h = histories[kind]
         ctx.print(f"{kind:>9}: train loss {h[0]['train_loss']:.3f} -> {h[-1]['train_loss']:.4f}, "
                   f"validation loss {h[-1]['val_loss']:.3f}, error {h[-1]['val_error']:.1%}")
@@ -109,13 +125,17 @@ def run(cfg: Config, ctx) -> Result:
     model = make()
     model.load_state_dict(initial)
     stopper = EarlyStopping(patience=cfg.patience, restore_best=True)
-    trainer, history = fit(model, chosen, cfg, ctx, train, val, ctx.seed + 1,
-                           callbacks=[stopper, Checkpoint()], name="final", checkpoints=True)
-    restored_val = trainer.evaluate(val)["loss"]
-    best_saved = ckpt.load(trainer.checkpoint_path("best"))
-    same_weights = all(torch.equal(v.cpu(), best_saved["model"][k].cpu())
+    where = BestCheckpointPath()
+    # The run's standard callbacks (progress, metrics, TensorBoard, checkpoints of the last
+    # and the best epoch), except the curves: the "protocol" figure below draws them.
+    step, history = train_with(model, chosen, cfg, ctx, train, val, ctx.seed + 1,
+                               [*standard_callbacks(ctx, name="final", curves=False), stopper, where],
+                               name="final")
+    restored_val = evaluate(step, val, ctx)["loss"]
+    best_saved = ckpt.load(where.path)
+    same_weights = all(torch.equal(v.cpu(), best_saved["models"]["model"][k].cpu())
                        for k, v in model.state_dict().items())
-    test = trainer.evaluate((test_x, test_y))          # the only use of the test set
+    test = evaluate(step, (test_x, test_y), ctx)       # the only use of the test set
     stopped = len(history)
     ctx.save_figure(viz.curves({"train loss": [r["train_loss"] for r in history],
                                 "validation loss": [r["val_loss"] for r in history]},
@@ -136,3 +156,21 @@ def run(cfg: Config, ctx) -> Result:
         "best_val_loss": stopper.best, "restored_val_loss": restored_val,
         "best_checkpoint_epoch": best_saved["epoch"], "restored_is_best_checkpoint": same_weights,
         "test_error": test["error"], "test_loss": test["loss"]})
+
+
+def check(result: Result) -> list:
+    """Every schedule learns; the protocol's early stopping restores the best checkpoint."""
+    m = result.metrics
+    out = [verdict(f"{kind}: final training loss / first epoch's", m["final_train_loss"][kind]
+                   / m["first_train_loss"][kind], "<", 0.2) for kind in SCHEDULES]
+    out += [
+        verdict("restored weights equal the best checkpoint's (1 = yes)", m["restored_is_best_checkpoint"],
+                "==", 1),
+        verdict("best checkpoint's epoch minus early stopping's best epoch",
+                m["best_checkpoint_epoch"] - m["best_epoch"], "==", 0),
+        verdict("restored model's validation loss vs the recorded best (relative difference)",
+                abs(m["restored_val_loss"] - m["best_val_loss"]) / max(abs(m["best_val_loss"]), 1e-12),
+                "<", 1e-6),
+        verdict("test error (chance 90%)", m["test_error"], "<", 0.5),
+    ]
+    return out

@@ -10,8 +10,10 @@ product, ``max_pool2d`` is ``unfold`` then ``max``.
 from __future__ import annotations
 
 import torch
-from torch.nn.functional import fold as _fold, unfold as _unfold  # tensor ops, no autograd
+from torch.nn.functional import fold as _fold  # tensor ops, no autograd
+from torch.nn.functional import unfold as _unfold
 
+from dlc.errors import InvalidArgument
 from dlc.scratch.tensor import ShapeError, Tensor, _as_tensor, _fmt, _result, _same_device
 
 
@@ -66,7 +68,7 @@ def sigmoid(x: Tensor) -> Tensor:
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
     if not 0.0 <= p <= 1.0:
-        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+        raise InvalidArgument(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return x
     if p == 1.0:
@@ -125,7 +127,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     elif reduction == "none":
         data, scale = nll, None
     else:
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', "
+        raise InvalidArgument(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', "
                          f"got {reduction!r}")
 
     def backward(g):
@@ -150,7 +152,7 @@ def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
     elif reduction == "sum":
         data, scale = (diff * diff).sum(), 2.0
     else:
-        raise ValueError(f"mse_loss: reduction must be 'mean' or 'sum', got {reduction!r}")
+        raise InvalidArgument(f"mse_loss: reduction must be 'mean' or 'sum', got {reduction!r}")
 
     def backward(g):
         gp = diff * (g * scale)

@@ -19,6 +19,7 @@ import math
 import torch
 from torch.nn.functional import fold, unfold  # tensor ops, no autograd
 
+from dlc.errors import InvalidArgument
 from dlc.scratch.tensor import ShapeError
 
 
@@ -176,7 +177,7 @@ class SGD:
     def __init__(self, params, lr: float, momentum: float = 0.0):
         self.params = list(params)
         if not self.params:
-            raise ValueError("SGD: got no (parameter, gradient) pairs; pass model.param()")
+            raise InvalidArgument("SGD: got no (parameter, gradient) pairs; pass model.param()")
         self.lr, self.momentum = lr, momentum
         self.velocity: list[torch.Tensor | None] = [None] * len(self.params)
 

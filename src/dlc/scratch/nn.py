@@ -13,6 +13,7 @@ from typing import Iterator
 
 import torch
 
+from dlc.errors import InvalidArgument
 from dlc.scratch import functional as F
 from dlc.scratch.tensor import Tensor
 
@@ -86,14 +87,14 @@ class Module:
         """Copy values in place (from a scratch or a torch state dict: same names)."""
         own = dict(self.named_parameters())
         if set(own) != set(state):
-            raise KeyError(f"load_state_dict: names differ; missing "
+            raise InvalidArgument(f"load_state_dict: names differ; missing "
                            f"{sorted(set(own) - set(state))}, unexpected "
                            f"{sorted(set(state) - set(own))}")
         for name, p in own.items():
             value = state[name]
             value = value.data if isinstance(value, Tensor) else value
             if value.shape != p.data.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {tuple(p.shape)}, "
+                raise InvalidArgument(f"load_state_dict: {name} has shape {tuple(p.shape)}, "
                                  f"the state has {tuple(value.shape)}")
             p.data = value.detach().to(dtype=p.data.dtype, device=p.data.device).clone()
 

@@ -12,6 +12,7 @@ from typing import Iterable
 
 import torch
 
+from dlc.errors import InvalidArgument
 from dlc.scratch.tensor import Tensor
 
 
@@ -19,13 +20,13 @@ class Optimizer:
     def __init__(self, params: Iterable[Tensor], lr: float):
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise InvalidArgument(f"{type(self).__name__}: got an empty parameter list")
         for p in self.params:
             if not isinstance(p, Tensor) or not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: every parameter must be a scratch "
+                raise InvalidArgument(f"{type(self).__name__}: every parameter must be a scratch "
                                  f"Tensor that requires a gradient, got {type(p).__name__}")
         if lr < 0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
+            raise InvalidArgument(f"{type(self).__name__}: lr must be >= 0, got {lr}")
         self.lr = lr
         self.state: list[dict] = [{} for _ in self.params]
 
@@ -52,7 +53,7 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0, nesterov: bool = False):
         super().__init__(params, lr)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
+            raise InvalidArgument("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
         self.momentum, self.dampening = momentum, dampening
         self.weight_decay, self.nesterov = weight_decay, nesterov
 
