@@ -3,8 +3,9 @@
 Both train the first lecture's convnet on the full MNIST training set (60,000 images,
 normalised, batches of 100, SGD lr 0.1, no shuffling) for one epoch from the same
 initial weights. The plain loop is the lecture's code; the engine is ``fit`` with the
-default ``Supervised`` step, as ``dlc run lecture-convnet`` uses it: in a run folder, with the metrics file, TensorBoard,
-checkpoints (every 500 steps and at the epoch's end), the progress bar and the curves PNG.
+default ``Supervised`` step, as ``dlc run lecture-convnet`` uses it: in a run folder,
+with the metrics file, TensorBoard, checkpoints (every 500 steps and at the epoch's
+end), the progress bar and the curves PNG.
 Repetitions alternate which goes first; medians are compared. Both must also end with
 exactly the same weights (the engine is the same computation).
 
@@ -49,8 +50,7 @@ class BenchConfig:
 
 
 def engine_epoch(model, train_input, train_target, runs_dir, force_cpu, lr=0.1, bs=100):
-    with RunContext.open("bench-engine", BenchConfig(lr), runs_dir=runs_dir, force_cpu=force_cpu,
-                         quiet=False) as ctx:
+    with RunContext.open("bench-engine", BenchConfig(lr), runs_dir=runs_dir, force_cpu=force_cpu, quiet=False) as ctx:
         step = Supervised(model, torch.optim.SGD(model.parameters(), lr=lr))
         fit(step, (train_input, train_target), ctx, epochs=1, batch_size=bs, shuffle=False)
 
@@ -69,8 +69,9 @@ def main() -> None:
     args = p.parse_args()
 
     device = pick_device(args.force_cpu)
-    train_input, train_target, _, _ = prologue.load(size=args.size, flatten=False,
-                                                    data_dir=args.data_dir, device=device)
+    train_input, train_target, _, _ = prologue.load(
+        size=args.size, flatten=False, data_dir=args.data_dir, device=device
+    )
     mu, std = train_input.mean(), train_input.std()
     train_input.sub_(mu).div_(std)
     torch.manual_seed(0)
@@ -107,14 +108,19 @@ def main() -> None:
     n = len(train_input)
     result = {
         "what": "one epoch of the lecture convnet (SGD lr 0.1, batch 100, no shuffling): "
-                "fit (Supervised step) with its run folder, metrics, TensorBoard, checkpoints, progress "
-                "bar and curves vs the lecture's hand-written loop",
-        "size": args.size, "train_samples": n, "repeats": args.repeats,
-        "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "fit (Supervised step) with its run folder, metrics, TensorBoard, checkpoints, progress "
+        "bar and curves vs the lecture's hand-written loop",
+        "size": args.size,
+        "train_samples": n,
+        "repeats": args.repeats,
+        "device": str(device),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
         "plain_s": [round(t, 3) for t in times["plain"]],
         "engine_s": [round(t, 3) for t in times["engine"]],
-        "median_plain_s": round(med["plain"], 3), "median_engine_s": round(med["engine"], 3),
+        "median_plain_s": round(med["plain"], 3),
+        "median_engine_s": round(med["engine"], 3),
         "ratio_engine_to_plain": round(med["engine"] / med["plain"], 4),
         "plain_samples_per_s": round(n / med["plain"], 1),
         "engine_samples_per_s": round(n / med["engine"], 1),

@@ -38,6 +38,7 @@ SIZES = (784, 256, 256, 10)
 
 def load_mnist(device):
     from dlc.data import load
+
     images, labels = load("mnist", train=True)
     x = images.reshape(len(images), -1).float().div_(255)
     x = (x - x.mean()) / x.std()
@@ -137,14 +138,18 @@ def compare(batches, init, lr, repeats, device, threads):
                 torch.cuda.synchronize()
             times[kind].append(time.perf_counter() - t)
             losses[kind].append(loss)
-            print(f"threads {threads} repeat {r + 1}: {kind:8s} {times[kind][-1]:7.3f} s  "
-                  f"mean loss {loss:.6f}", flush=True)
+            print(
+                f"threads {threads} repeat {r + 1}: {kind:8s} {times[kind][-1]:7.3f} s  mean loss {loss:.6f}",
+                flush=True,
+            )
     med = {k: statistics.median(v) for k, v in times.items()}
     ratio = med["scratch"] / med["torch"]
     pair_ratios = [s / t for s, t in zip(times["scratch"], times["torch"])]
     profile = phase_times(batches[:100], lr, device)
-    print(f"threads {threads}: median epoch torch {med['torch']:.3f} s, scratch "
-          f"{med['scratch']:.3f} s, ratio {ratio:.3f} (target <= 1.5)")
+    print(
+        f"threads {threads}: median epoch torch {med['torch']:.3f} s, scratch "
+        f"{med['scratch']:.3f} s, ratio {ratio:.3f} (target <= 1.5)"
+    )
     for kind, ph in profile.items():
         print(f"  {kind:8s} per batch: " + ", ".join(f"{k} {v:.0f} us" for k, v in ph.items()))
     return {
@@ -160,12 +165,16 @@ def compare(batches, init, lr, repeats, device, threads):
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5, help="epochs per variant (default 5)")
-    p.add_argument("--threads", type=int, nargs="+", default=None,
-                   help="torch thread counts to compare at, one after the other "
-                        "(default: torch's own, %d here)" % torch.get_num_threads())
+    p.add_argument(
+        "--threads",
+        type=int,
+        nargs="+",
+        default=None,
+        help="torch thread counts to compare at, one after the other "
+        f"(default: torch's own, {torch.get_num_threads()} here)",
+    )
     p.add_argument("--batches", type=int, default=None, help="batches per epoch (default all 600)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--lr", type=float, default=0.1)
@@ -178,22 +187,27 @@ def main(argv=None) -> dict:
     perm = torch.randperm(len(x), device=device)
     x, y = x[perm], y[perm]  # one shuffle, shared by every epoch of both variants
     bs = args.batch_size
-    batches = [(x[i:i + bs], y[i:i + bs]) for i in range(0, len(x) - bs + 1, bs)]
-    batches = batches[:args.batches] if args.batches else batches
+    batches = [(x[i : i + bs], y[i : i + bs]) for i in range(0, len(x) - bs + 1, bs)]
+    batches = batches[: args.batches] if args.batches else batches
     init = torch_model().to(device).state_dict()
-    runs = [compare(batches, init, args.lr, args.repeats, device, n)
-            for n in (args.threads or [torch.get_num_threads()])]
+    runs = [
+        compare(batches, init, args.lr, args.repeats, device, n) for n in (args.threads or [torch.get_num_threads()])
+    ]
     result = {
         "benchmark": "one epoch of MNIST, 784-256-256-10 ReLU MLP, batch "
-                     f"{bs}, SGD lr {args.lr}, cross-entropy; dlc.scratch vs torch.nn + "
-                     "torch.autograd + torch.optim.SGD, interleaved epochs, medians",
-        "command": "python benchmarks/bench_scratch.py "
-                   + " ".join(argv if argv is not None else sys.argv[1:]),
+        f"{bs}, SGD lr {args.lr}, cross-entropy; dlc.scratch vs torch.nn + "
+        "torch.autograd + torch.optim.SGD, interleaved epochs, medians",
+        "command": "python benchmarks/bench_scratch.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": datetime.now().isoformat(timespec="seconds"),
-        "device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-        "machine": platform.machine(), "cpu_count": os.cpu_count(),
+        "device": str(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
         "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "batches_per_epoch": len(batches), "repeats": args.repeats, "target_ratio": 1.5,
+        "batches_per_epoch": len(batches),
+        "repeats": args.repeats,
+        "target_ratio": 1.5,
         "runs": runs,
     }
     out = Path(args.out)

@@ -34,10 +34,15 @@ def main() -> None:
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 wall = time.perf_counter() - t
                 line = (proc.stdout.strip().splitlines() or [""])[0]
-                results.setdefault(lab, {})[size] = {"wall_s": round(wall, 1), "ok": proc.returncode == 0,
-                                                     "result": line}
-                print(f"{lab:20s} {size:8s} {wall:6.1f} s  {'ok' if proc.returncode == 0 else 'FAILED'}  {line[:90]}",
-                      flush=True)
+                results.setdefault(lab, {})[size] = {
+                    "wall_s": round(wall, 1),
+                    "ok": proc.returncode == 0,
+                    "result": line,
+                }
+                print(
+                    f"{lab:20s} {size:8s} {wall:6.1f} s  {'ok' if proc.returncode == 0 else 'FAILED'}  {line[:90]}",
+                    flush=True,
+                )
                 if proc.returncode:
                     print(proc.stderr[-2000:], file=sys.stderr)
     out.parent.mkdir(exist_ok=True)

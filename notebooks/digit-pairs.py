@@ -50,6 +50,21 @@ x = torch.randn(3, 2, 14, 14)
 print(torch.allclose(shared(x.flip(1))[1], shared(x)[1].flip(1)))
 
 # %% [markdown]
+# The training loop hands each batch, here three tensors (the pairs, their targets and the
+# digits' classes), to a *step*: `PairStep` computes the pair loss plus the weighted digit
+# loss, updates the network, and returns the batch's scores (the digit error only when
+# there is an auxiliary loss).
+
+# %%
+from dlc.labs.digit_pairs import PairStep
+
+classes = torch.randint(0, 10, (8, 2))
+target = (classes[:, 0] <= classes[:, 1]).long()
+step = PairStep(shared, torch.optim.Adam(shared.parameters(), lr=1e-3), aux_weight=1.0)
+scores = step((torch.randn(8, 2, 14, 14), target, classes))
+print({k: round(float(v), 3) for k, v in scores.items()})
+
+# %% [markdown]
 # ## Exercise
 # 1. Does the auxiliary loss help without the sharing? Add the fourth configuration:
 #    `run_lab("digit-pairs", models="baseline,aux,sharing+aux")`

@@ -64,9 +64,15 @@ def load_data(*positional, **keywords):
     print("data_dir", _prologue.data_dir_of(option("data_dir")))
     with torch.device("cpu"):  # read on the CPU whatever the default device, then move
         return _prologue.load(
-            cifar=option("cifar") if cifar is None else bool(cifar), size=size,
-            one_hot_labels=one_hot_labels, normalize=normalize, flatten=flatten,
-            data_dir=option("data_dir"), device=_device(options), verbose=True)
+            cifar=option("cifar") if cifar is None else bool(cifar),
+            size=size,
+            one_hot_labels=one_hot_labels,
+            normalize=normalize,
+            flatten=flatten,
+            data_dir=option("data_dir"),
+            device=_device(options),
+            verbose=True,
+        )
 
 
 load_data.__signature__ = inspect.signature(_original_parameters)

@@ -12,18 +12,18 @@ from dlc.errors import UsageError
 
 
 def _imports_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sys.modules))"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return set(out.split())
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["list"], []])
 def test_help_and_list_do_not_import_torch(argv):
-    code = ("from dlc.cli import main\n"
-            "try:\n"
-            f"    main({argv!r})\n"
-            "except SystemExit:\n"
-            "    pass")
+    code = f"from dlc.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
     mods = _imports_after(code)
     assert "torch" not in mods and "numpy" not in mods
 
@@ -177,7 +177,9 @@ def test_no_lab_module_imports_another():
 
 def test_bool_options_parse_words():
     from dlc.cli import _parse_bool
+
     assert _parse_bool("true") is True and _parse_bool("0") is False
     import argparse
+
     with pytest.raises(argparse.ArgumentTypeError):
         _parse_bool("maybe")

@@ -1,6 +1,5 @@
 """Every notebook (a jupytext text file in notebooks/) runs top to bottom at --tiny."""
 
-import os
 from pathlib import Path
 
 import pytest
@@ -29,8 +28,9 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     # One thread per kernel: CI runs two test workers on two cores.
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]

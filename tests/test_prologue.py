@@ -45,11 +45,13 @@ def legacy(monkeypatch):
 
 def mnist(train=True):
     from dlc import data
+
     return data.load("mnist", train=train)
 
 
 def cifar(train=True):
     from dlc import data
+
     return data.load("cifar10", train=train)
 
 
@@ -59,21 +61,25 @@ def lines(captured):
 
 # -- the command line ---------------------------------------------------------
 
+
 def test_parser_has_the_documented_options_and_defaults():
     parser = prologue.make_parser()
     assert parser.description == "DLC prologue file for practical sessions."
     usage = parser.format_usage()
-    for option in ("[--full]", "[--tiny]", "[--force_cpu]", "[--seed SEED]", "[--cifar]",
-                   "[--data_dir DATA_DIR]"):
+    for option in ("[--full]", "[--tiny]", "[--force_cpu]", "[--seed SEED]", "[--cifar]", "[--data_dir DATA_DIR]"):
         assert option in usage
     assert "-f" not in usage.replace("--f", "")  # Jupyter's -f is accepted, not advertised
     args = prologue.parse_args([])
-    assert (args.full, args.tiny, args.force_cpu, args.seed, args.cifar, args.data_dir) == \
-        (False, False, False, 0, False, None)
-    args = prologue.parse_args(["--full", "--force_cpu", "--seed", "-1", "--cifar",
-                                "--data_dir", "/somewhere"])
-    assert (args.full, args.force_cpu, args.seed, args.cifar, args.data_dir) == \
-        (True, True, -1, True, "/somewhere")
+    assert (args.full, args.tiny, args.force_cpu, args.seed, args.cifar, args.data_dir) == (
+        False,
+        False,
+        False,
+        0,
+        False,
+        None,
+    )
+    args = prologue.parse_args(["--full", "--force_cpu", "--seed", "-1", "--cifar", "--data_dir", "/somewhere"])
+    assert (args.full, args.force_cpu, args.seed, args.cifar, args.data_dir) == (True, True, -1, True, "/somewhere")
 
 
 def test_parser_tolerates_jupyter_and_the_host_scripts_arguments():
@@ -114,8 +120,7 @@ def test_the_gpu_is_chosen_unless_force_cpu(legacy, monkeypatch):
         patch.setattr(torch.cuda, "is_available", lambda: True)
         assert module._device(prologue.parse_args(["--force_cpu"])).type == "cpu"
         assert module._device(prologue.parse_args([])).type == "cuda"
-    assert module._device(prologue.parse_args([])).type == (
-        "cuda" if torch.cuda.is_available() else "cpu")
+    assert module._device(prologue.parse_args([])).type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @requires_mnist
@@ -149,6 +154,7 @@ def test_load_refuses_an_unknown_size():
 
 # -- load / load_data -----------------------------------------------------------
 
+
 @requires_mnist
 @pytest.mark.parametrize("size, counts", [("tiny", (500, 100)), ("default", (1000, 1000))])
 def test_mnist_sizes_dtypes_and_first_samples(size, counts):
@@ -178,8 +184,7 @@ def test_mnist_unflattened_keeps_the_image_structure():
 
 @requires_cifar
 def test_cifar_channels_first_and_flattened():
-    train_input, train_target, test_input, test_target = prologue.load(
-        cifar=True, size="tiny", flatten=False)
+    train_input, train_target, test_input, test_target = prologue.load(cifar=True, size="tiny", flatten=False)
     assert train_input.shape == (500, 3, 32, 32) and test_input.shape == (100, 3, 32, 32)
     assert train_input.dtype == torch.float32 and train_target.dtype == torch.int64
     images, classes = cifar(train=True)
@@ -228,6 +233,7 @@ def test_missing_data_is_a_data_error(tmp_path, monkeypatch):
 
 
 # -- the original interface: prints and call styles ----------------------------
+
 
 @requires_mnist
 def test_load_data_prints_the_documented_lines(legacy, capsys, tmp_path, monkeypatch):
@@ -292,7 +298,8 @@ def test_the_2018_call_style_takes_the_options_first(legacy, capsys):
     module = legacy()  # the module's own options: default size
     options = module.parser.parse_args(["--tiny"])
     train_input, train_target, _, test_target = module.load_data(
-        options, cifar=False, one_hot_labels=True, normalize=True, flatten=False)
+        options, cifar=False, one_hot_labels=True, normalize=True, flatten=False
+    )
     assert "** Use 500 train and 100 test samples" in lines(capsys.readouterr())
     assert train_input.shape == (500, 1, 28, 28) and test_target.shape == (100, 10)
     assert abs(train_input.mean().item()) < 1e-4
@@ -308,10 +315,10 @@ def test_the_2018_call_style_takes_the_options_first(legacy, capsys):
 
 # -- mini-project 1: pairs -----------------------------------------------------
 
+
 def pool_by_hand(images):
     """2 x 2 average pooling written out: the mean of each 2 x 2 block."""
-    return (images[..., 0::2, 0::2] + images[..., 0::2, 1::2]
-            + images[..., 1::2, 0::2] + images[..., 1::2, 1::2]) / 4
+    return (images[..., 0::2, 0::2] + images[..., 0::2, 1::2] + images[..., 1::2, 0::2] + images[..., 1::2, 1::2]) / 4
 
 
 @requires_mnist
@@ -320,7 +327,7 @@ def test_generate_pair_sets_returns_the_six_documented_tensors():
     sets = prologue.generate_pair_sets(1000)
     assert len(sets) == 6
     for offset, source in ((0, mnist(train=True)), (3, mnist(train=False))):
-        pairs, target, classes = sets[offset: offset + 3]
+        pairs, target, classes = sets[offset : offset + 3]
         assert pairs.shape == (1000, 2, 14, 14) and pairs.dtype == torch.float32
         assert target.shape == (1000,) and target.dtype == torch.int64
         assert classes.shape == (1000, 2) and classes.dtype == torch.int64
@@ -380,13 +387,27 @@ def test_mnist_to_pairs_on_synthetic_digits():
 
 # -- the course's own script, run as the students run it --------------------------
 
+
 @requires_mnist
 def test_minimal_example_script_runs_unchanged(tmp_path):
     env = dict(os.environ, PYTORCH_DATA_DIR=str(SHARED_DATA))
     done = subprocess.run(
-        [sys.executable, str(SCRIPTS / "minimal_example.py"), "--tiny", "--force_cpu",
-         "-f", str(tmp_path / "kernel.json"), "--its-own-option", "3"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        [
+            sys.executable,
+            str(SCRIPTS / "minimal_example.py"),
+            "--tiny",
+            "--force_cpu",
+            "-f",
+            str(tmp_path / "kernel.json"),
+            "--its-own-option",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"data_dir {SHARED_DATA}",

@@ -1,4 +1,5 @@
-"""The run context: a run that fails before producing anything leaves no folder."""
+"""The run context: a run that fails before producing anything leaves no folder; data
+sizes are the lab's configuration (SIZE_PRESETS), recorded in the run and kept on resume."""
 
 from dataclasses import dataclass
 
@@ -6,6 +7,8 @@ import pytest
 
 from dlc.engine.context import RunContext
 from dlc.errors import DataError
+from dlc.labs import SIZE_PRESETS
+from tests.conftest import requires_mnist
 
 
 @dataclass
@@ -17,7 +20,14 @@ def test_failure_before_any_output_leaves_no_run_folder(tmp_path):
     with pytest.raises(DataError, match="not found"):
         with RunContext.open("lab", Cfg(), runs_dir=tmp_path, quiet=True):
             raise DataError("MNIST not found")
-    assert list((tmp_path / "lab").iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # nor the lab's folder, which held only that run
+    with RunContext.open("lab", Cfg(), runs_dir=tmp_path, quiet=True) as ctx:
+        ctx.log(epoch=1)
+        kept = ctx.dir
+    with pytest.raises(DataError):
+        with RunContext.open("lab", Cfg(), runs_dir=tmp_path, quiet=True):
+            raise DataError("MNIST not found")
+    assert list((tmp_path / "lab").iterdir()) == [kept]  # the other runs stay
 
 
 def test_failure_after_output_keeps_the_run_folder(tmp_path):
@@ -40,7 +50,7 @@ def test_missing_mnist_without_network_names_files_places_and_remedies(tmp_path,
     monkeypatch.delenv("PYTORCH_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)  # ./data, the last place searched, is empty too
     with pytest.raises(DataError) as e:
-        prologue.load(size="tiny", data_dir=tmp_path)
+        prologue.load(**SIZE_PRESETS["tiny"], data_dir=tmp_path)
     msg = str(e.value)
     assert "download failed" in msg and "train-images-idx3-ubyte" in msg
     assert str(tmp_path / "MNIST" / "raw") in msg and "PYTORCH_DATA_DIR" in msg
@@ -76,3 +86,39 @@ def test_run_lab_resume_takes_size_seed_and_options_from_the_run_folder(tmp_path
     config = json.loads((first.run_dir / "config.json").read_text())
     assert config["size"] == "tiny" and config["seed"] == 5 and config["config"]["epochs"] == 3
     assert again.metrics == first.metrics
+
+
+def test_the_size_is_configuration_not_a_context_attribute(tmp_path):
+    from dlc import labs
+
+    lab = labs.get("lecture-convnet")
+    assert SIZE_PRESETS == {
+        "tiny": {"train_size": 500, "test_size": 100},
+        "default": {"train_size": 1000, "test_size": 1000},
+        "full": {"train_size": None, "test_size": None},
+    }
+    for size, preset in SIZE_PRESETS.items():
+        cfg = labs.make_config(lab, size)
+        assert (cfg.train_size, cfg.test_size) == (preset["train_size"], preset["test_size"])
+    cfg = labs.make_config(lab, "tiny", train_size=200)  # an explicit value wins over the preset
+    assert (cfg.train_size, cfg.test_size) == (200, 100)
+    with RunContext.open("lab", Cfg(), runs_dir=tmp_path, quiet=True, size="tiny") as ctx:
+        for removed in ("by_size", "prologue_sizes"):
+            assert not hasattr(ctx, removed)
+        assert ctx.resolved_config()["size"] == "tiny"  # the preset's name, for `dlc runs`
+
+
+@requires_mnist
+def test_a_runs_data_sizes_are_recorded_and_kept_on_resume(tmp_path):
+    import json
+
+    from dlc.labs import run_lab
+
+    first = run_lab("lecture-convnet", size="tiny", runs_dir=tmp_path, quiet=True, epochs=1, test_size=50)
+    config = json.loads((first.run_dir / "config.json").read_text())
+    assert config["size"] == "tiny"
+    assert (config["config"]["train_size"], config["config"]["test_size"]) == (500, 50)
+    assert first.metrics["train_samples"] == 500 and first.metrics["test_n"] == 50
+    again = run_lab("lecture-convnet", resume=first.run_dir, quiet=True)
+    assert again.metrics["train_samples"] == 500 and again.metrics["test_n"] == 50
+    assert again.metrics["test_error"] == first.metrics["test_error"]

@@ -30,25 +30,30 @@ def _size_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--full", action="store_true", help="the whole data set: the published numbers")
     p.add_argument("--force_cpu", action="store_true", help="stay on the CPU even if CUDA is available")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0; < 0: no seeding)")
-    p.add_argument("--data_dir", default=None,
-                   help="where the data sets are (default $PYTORCH_DATA_DIR, then ./data)")
-    p.add_argument("--nproc", type=int, default=None, metavar="N",
-                   help="train in N processes on this machine (torchrun; one GPU each where there are GPUs)")
+    p.add_argument("--data_dir", default=None, help="where the data sets are (default $PYTORCH_DATA_DIR, then ./data)")
+    p.add_argument(
+        "--nproc",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train in N processes on this machine (torchrun; one GPU each where there are GPUs)",
+    )
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dlc", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="dlc", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     from dlc import __version__
+
     p.add_argument("--version", action="version", version=f"dlc {__version__}")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     sub.add_parser("list", help="list the labs (id, source, summary)")
 
-    r = sub.add_parser("run", help="run a lab: dlc run ID [--tiny|--full] [--OPTION VALUE ...]",
-                       add_help=False)
+    r = sub.add_parser("run", help="run a lab: dlc run ID [--tiny|--full] [--OPTION VALUE ...]", add_help=False)
     r.add_argument("lab", nargs="?", help="the lab id (see `dlc list`)")
     r.add_argument("-h", "--help", action="store_true", help="show the lab's options")
 
@@ -60,8 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="check the data sets, or `dlc data fetch NAME`")
     d.add_argument("action", nargs="?", choices=["fetch"], help="download a data set")
     d.add_argument("name", nargs="?", help="the data set to fetch")
-    d.add_argument("--data_dir", default=None,
-                   help="where the data sets are (default $PYTORCH_DATA_DIR, then ./data)")
+    d.add_argument("--data_dir", default=None, help="where the data sets are (default $PYTORCH_DATA_DIR, then ./data)")
     return p
 
 
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("\ninterrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # noqa: BLE001 - the one place errors reach the user
+    except Exception as e:
         if debug:
             raise
         from dlc.errors import DlcError, UsageError
@@ -85,9 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, DlcError):
             print(f"dlc: error: {e}", file=sys.stderr)
             return 2 if isinstance(e, UsageError) else 1
-        print(f"dlc: internal error: {type(e).__name__}: {e}\n"
-              f"  this is a bug in dlc, not in what you typed; run again with --debug for the "
-              f"traceback and report it", file=sys.stderr)
+        print(
+            f"dlc: internal error: {type(e).__name__}: {e}\n"
+            f"  this is a bug in dlc, not in what you typed; run again with --debug for the "
+            f"traceback and report it",
+            file=sys.stderr,
+        )
         return 1
 
 
@@ -105,6 +112,7 @@ def _dispatch(argv: list[str]) -> int:
         return cmd_run(args, rest, argv)
     if args.command == "runs":
         from dlc.engine import runs
+
         if args.action == "show":
             if not args.dir:
                 parser.error("`dlc runs show` needs a run folder: dlc runs show runs/<lab>/<time>")
@@ -112,6 +120,7 @@ def _dispatch(argv: list[str]) -> int:
         return runs.list_runs(args.runs_dir)
     if args.command == "data":
         from dlc import data
+
         if args.action == "fetch":
             if not args.name:
                 parser.error("`dlc data fetch` needs a data set name; `dlc data` lists them")
@@ -178,12 +187,14 @@ def lab_parser(lab) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=f"dlc run {info.id}",
         description=f"{info.summary}\nsource: {info.source}",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _size_flags(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar, only the result line")
     p.add_argument("--runs_dir", default="runs", help="where run folders go (default ./runs)")
-    p.add_argument("--resume", metavar="RUN_DIR", default=None,
-                   help="continue an interrupted run from its last checkpoint")
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", default=None, help="continue an interrupted run from its last checkpoint"
+    )
     g = p.add_argument_group(f"{info.id} options (defaults are the source's own)")
     hints = typing.get_type_hints(lab.config)
     for f in dataclasses.fields(lab.config):
@@ -191,10 +202,13 @@ def lab_parser(lab) -> argparse.ArgumentParser:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         presets = {size: make_config_preview(lab, size).get(f.name, default) for size in ("tiny", "full")}
         extra = "".join(f", --{k}: {_show(v)}" for k, v in presets.items() if v != default)
-        g.add_argument(f"--{f.name}", type=_converter(tp, optional), default=argparse.SUPPRESS,
-                       metavar=getattr(tp, "__name__", "VALUE").upper(),
-                       help=f"({getattr(tp, '__name__', tp)}{' or all' if optional else ''}, "
-                            f"default {_show(default)}{extra})")
+        g.add_argument(
+            f"--{f.name}",
+            type=_converter(tp, optional),
+            default=argparse.SUPPRESS,
+            metavar=getattr(tp, "__name__", "VALUE").upper(),
+            help=f"({getattr(tp, '__name__', tp)}{' or all' if optional else ''}, default {_show(default)}{extra})",
+        )
     return p
 
 
@@ -233,7 +247,7 @@ def cmd_run(args: argparse.Namespace, rest: list[str], argv: list[str]) -> int:
         from dlc.engine.distributed import launch
 
         i = argv.index("--nproc")
-        return launch(opts.nproc, argv[:i] + argv[i + 2:])
+        return launch(opts.nproc, argv[:i] + argv[i + 2 :])
     overrides = {f.name: getattr(opts, f.name) for f in dataclasses.fields(lab.config) if hasattr(opts, f.name)}
     # Left unset (None), size, seed and device choice take their defaults, or, with
     # --resume, the values saved in the run folder.
@@ -245,8 +259,11 @@ def cmd_run(args: argparse.Namespace, rest: list[str], argv: list[str]) -> int:
         if opts.debug:
             raise
         where = opts.resume or "RUN_DIR"
-        print(f"\ninterrupted; `dlc run {lab.info.id} --resume {where}` continues from the last "
-              f"checkpoint (`dlc runs` lists the run folders)", file=sys.stderr)
+        print(
+            f"\ninterrupted; `dlc run {lab.info.id} --resume {where}` continues from the last "
+            f"checkpoint (`dlc runs` lists the run folders)",
+            file=sys.stderr,
+        )
         return 130
     finally:
         from dlc.engine.distributed import teardown

@@ -17,8 +17,9 @@ class NonFiniteLoss(DlcError):
     """
 
 
-class UsageError(DlcError):
-    """A bad command line or option value: nothing was run (the command exits with 2)."""
+class UsageError(DlcError, ValueError):
+    """A bad command line or option value: nothing was run (the command exits with 2).
+    Also a ValueError, as the value is what is wrong."""
 
 
 class InvalidArgument(DlcError, ValueError):

@@ -7,16 +7,23 @@ the option, the bad item and an example when something is wrong.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from dlc.errors import UsageError
 
 T = TypeVar("T")
 
 
-def parse_list(name: str, text: str, convert: Callable[[str], T] = str, *,
-               choices: Iterable[str] | None = None, check: Callable[[T], bool] | None = None,
-               example: str = "") -> list[T]:
+def parse_list(
+    name: str,
+    text: str,
+    convert: Callable[[str], T] = str,
+    *,
+    choices: Iterable[str] | None = None,
+    check: Callable[[T], bool] | None = None,
+    example: str = "",
+) -> list[T]:
     """The comma-separated items of ``text``, each converted (``int``, ``float``, ...).
 
     choices: the allowed items (for words); check: a condition every item must meet
@@ -37,7 +44,8 @@ def parse_list(name: str, text: str, convert: Callable[[str], T] = str, *,
         try:
             value = convert(item)
         except (TypeError, ValueError):
-            raise UsageError(f"--{name}: {item!r} is not a valid {getattr(convert, '__name__', 'value')}{hint}") from None
+            what = getattr(convert, "__name__", "value")
+            raise UsageError(f"--{name}: {item!r} is not a valid {what}{hint}") from None
         if check is not None and not check(value):
             raise UsageError(f"--{name}: {item!r} is out of range{hint}")
         out.append(value)

@@ -33,6 +33,7 @@ SIZES = {k: (v["train_size"], v["test_size"]) for k, v in SIZE_PRESETS.items()}
 
 # -- the command line ---------------------------------------------------------
 
+
 def make_parser() -> argparse.ArgumentParser:
     """The prologue's options, with the original names, defaults and help texts."""
     parser = argparse.ArgumentParser(
@@ -41,18 +42,28 @@ def make_parser() -> argparse.ArgumentParser:
         # (``--data`` is not ``--data_dir``): never take them for abbreviations.
         allow_abbrev=False,
     )
-    parser.add_argument("--full", action="store_true", default=False,
-                        help="Use the full set, can take ages (default False)")
-    parser.add_argument("--tiny", action="store_true", default=False,
-                        help="Use a very small set for quick checks (default False)")
-    parser.add_argument("--force_cpu", action="store_true", default=False,
-                        help="Keep tensors on the CPU, even if cuda is available (default False)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="Random seed (default 0, < 0 is no seeding)")
-    parser.add_argument("--cifar", action="store_true", default=False,
-                        help="Use the CIFAR data-set and not MNIST (default False)")
-    parser.add_argument("--data_dir", type=str, default=None,
-                        help="Where are the PyTorch data located (default $PYTORCH_DATA_DIR or './data')")
+    parser.add_argument(
+        "--full", action="store_true", default=False, help="Use the full set, can take ages (default False)"
+    )
+    parser.add_argument(
+        "--tiny", action="store_true", default=False, help="Use a very small set for quick checks (default False)"
+    )
+    parser.add_argument(
+        "--force_cpu",
+        action="store_true",
+        default=False,
+        help="Keep tensors on the CPU, even if cuda is available (default False)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0, < 0 is no seeding)")
+    parser.add_argument(
+        "--cifar", action="store_true", default=False, help="Use the CIFAR data-set and not MNIST (default False)"
+    )
+    parser.add_argument(
+        "--data_dir",
+        type=str,
+        default=None,
+        help="Where are the PyTorch data located (default $PYTORCH_DATA_DIR or './data')",
+    )
     # Jupyter starts its kernels with ``-f <connection file>``; accept it and say nothing.
     parser.add_argument("-f", "--file", nargs="?", help=argparse.SUPPRESS)
     return parser
@@ -71,8 +82,10 @@ def size_of(options: argparse.Namespace) -> str:
     """'tiny', 'default' or 'full' from parsed options; ``--full`` with ``--tiny`` is an error."""
     full, tiny = getattr(options, "full", False), getattr(options, "tiny", False)
     if full and tiny:
-        raise InvalidArgument("Cannot have both --full and --tiny: use --full for every sample, "
-                         "--tiny for 500 train and 100 test samples, or neither for 1000 and 1000.")
+        raise InvalidArgument(
+            "Cannot have both --full and --tiny: use --full for every sample, "
+            "--tiny for 500 train and 100 test samples, or neither for 1000 and 1000."
+        )
     return "full" if full else "tiny" if tiny else "default"
 
 
@@ -91,6 +104,7 @@ def seed(value: int) -> None:
 
 # -- the data sets -------------------------------------------------------------
 
+
 def convert_to_one_hot_labels(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Targets as N x C rows of -1 with a single +1 at each sample's class.
 
@@ -108,9 +122,11 @@ def _images(name: str, train: bool, data_dir: str | None, count: int | None):
     # Like the original prologue: download what is missing (md5-checked), else a clear error.
     images, classes = data.load(name, train=train, data_dir=data_dir, download=True)
     if count is not None and count > len(images):
-        raise DlcError(f"asked for {count:,} {'training' if train else 'test'} samples, but the "
-                       f"{name} {'training' if train else 'test'} set has {len(images):,}; ask for fewer "
-                       f"(or all of them: --full, or a size of 'all')")
+        raise DlcError(
+            f"asked for {count:,} {'training' if train else 'test'} samples, but the "
+            f"{name} {'training' if train else 'test'} set has {len(images):,}; ask for fewer "
+            f"(or all of them: --full, or a size of 'all')"
+        )
     if count is not None:
         images, classes = images[:count], classes[:count]
     if images.dim() == 3:  # MNIST comes as N x 28 x 28: give it its single channel
@@ -119,10 +135,18 @@ def _images(name: str, train: bool, data_dir: str | None, count: int | None):
     return images.float(), classes.to(torch.int64).clone()
 
 
-def load(cifar: bool = False, train_size: int | None = 1000, test_size: int | None = 1000,
-         one_hot_labels: bool = False, normalize: bool = False, flatten: bool = True,
-         data_dir: str | None = None, device: str | torch.device = "cpu", verbose: bool = False,
-         size: str | None = None):
+def load(
+    cifar: bool = False,
+    train_size: int | None = 1000,
+    test_size: int | None = 1000,
+    one_hot_labels: bool = False,
+    normalize: bool = False,
+    flatten: bool = True,
+    data_dir: str | None = None,
+    device: str | torch.device = "cpu",
+    verbose: bool = False,
+    size: str | None = None,
+):
     """The prologue's data: ``(train_input, train_target, test_input, test_target)``.
 
     - ``cifar``: CIFAR-10 (N x 3 x 32 x 32) instead of MNIST (N x 1 x 28 x 28).
@@ -179,6 +203,7 @@ def load(cifar: bool = False, train_size: int | None = 1000, test_size: int | No
 
 # -- mini-project 1: pairs of digits -------------------------------------------
 
+
 def mnist_to_pairs(nb: int, input: torch.Tensor, target: torch.Tensor):
     """``nb`` random pairs of half-resolution digits from N x 1 x 28 x 28 images.
 
@@ -189,8 +214,9 @@ def mnist_to_pairs(nb: int, input: torch.Tensor, target: torch.Tensor):
     when the first digit is smaller than or equal to the second.
     """
     if nb < 1 or 2 * nb > input.size(0):
-        raise UsageError(f"cannot make {nb} pairs from {input.size(0)} images: "
-                         f"nb must be between 1 and {input.size(0) // 2}")
+        raise UsageError(
+            f"cannot make {nb} pairs from {input.size(0)} images: nb must be between 1 and {input.size(0) // 2}"
+        )
     # Drawn on the CPU whatever the tensors' device, so a seed gives the same pairs everywhere.
     order = torch.randperm(input.size(0), device="cpu")[: 2 * nb].view(nb, 2).to(input.device)
     # Only the digits drawn are pooled (the same numbers as pooling them all, for less work).
@@ -201,8 +227,7 @@ def mnist_to_pairs(nb: int, input: torch.Tensor, target: torch.Tensor):
     return pairs, (classes[:, 0] <= classes[:, 1]).long(), classes
 
 
-def generate_pair_sets(nb: int, data_dir: str | None = None,
-                       device: str | torch.device = "cpu"):
+def generate_pair_sets(nb: int, data_dir: str | None = None, device: str | torch.device = "cpu"):
     """Mini-project 1's data: ``nb`` training pairs from MNIST's training set, ``nb`` test
     pairs from its test set.
 

@@ -7,7 +7,7 @@ with ``ctx.save_figure(fig, name)``.
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from dlc.errors import InvalidArgument
 
@@ -16,14 +16,21 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
 
-def curves(series: Mapping[str, Sequence[float]], *, xlabel: str = "epoch", ylabel: str = "",
-           title: str = "", logy: bool = False, marks: Mapping[str, float] | None = None,
-           x: Sequence[float] | None = None):
+def curves(
+    series: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str = "epoch",
+    ylabel: str = "",
+    title: str = "",
+    logy: bool = False,
+    marks: Mapping[str, float] | None = None,
+    x: Sequence[float] | None = None,
+):
     """Line plot of named series sharing one x axis; ``marks`` draws labelled vertical lines."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, ys in series.items():
@@ -44,9 +51,18 @@ def curves(series: Mapping[str, Sequence[float]], *, xlabel: str = "epoch", ylab
     return fig
 
 
-def decision_regions(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
-                     y: torch.Tensor, *, title: str = "", resolution: int = 200, margin: float = 0.1,
-                     classes: Sequence[float] | None = None, cmap: str = "coolwarm", ax=None):
+def decision_regions(
+    predict: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    title: str = "",
+    resolution: int = 200,
+    margin: float = 0.1,
+    classes: Sequence[float] | None = None,
+    cmap: str = "coolwarm",
+    ax=None,
+):
     """Colour the plane by ``predict`` (N x 2 points -> N labels), with the points on top.
 
     Labels are class indices 0..K-1, or else the values listed in ``classes``, e.g.
@@ -71,10 +87,10 @@ def decision_regions(predict: Callable[[torch.Tensor], torch.Tensor], x: torch.T
         k = int(max(z.max(), y.max())) + 1
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
-    ax.contourf(xx.numpy(), yy.numpy(), z.numpy(), alpha=0.3, cmap=cmap,
-                levels=np.arange(k + 1) - 0.5)
-    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), s=6, cmap=cmap,
-               vmin=0, vmax=max(k - 1, 1), edgecolors="none")
+    ax.contourf(xx.numpy(), yy.numpy(), z.numpy(), alpha=0.3, cmap=cmap, levels=np.arange(k + 1) - 0.5)
+    ax.scatter(
+        x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), s=6, cmap=cmap, vmin=0, vmax=max(k - 1, 1), edgecolors="none"
+    )
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
@@ -89,8 +105,9 @@ def _class_indices(labels: torch.Tensor, classes: Sequence[float]) -> torch.Tens
     return match.to(torch.int64).argmax(-1)
 
 
-def image_grid(images: torch.Tensor, *, nrow: int = 8, title: str = "",
-               labels: Sequence[str] | None = None, cmap: str = "gray"):
+def image_grid(
+    images: torch.Tensor, *, nrow: int = 8, title: str = "", labels: Sequence[str] | None = None, cmap: str = "gray"
+):
     """Show N x H x W or N x C x H x W images in a grid, each scaled to its own range."""
     imgs = images.detach().cpu().float()
     if imgs.dim() == 3:
@@ -98,8 +115,7 @@ def image_grid(images: torch.Tensor, *, nrow: int = 8, title: str = "",
     n = imgs.shape[0]
     ncol = min(nrow, n)
     nrows = (n + ncol - 1) // ncol
-    fig, axes = plt.subplots(nrows, ncol, figsize=(1.2 * ncol, 1.2 * nrows + (0.3 if title else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncol, figsize=(1.2 * ncol, 1.2 * nrows + (0.3 if title else 0)), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -121,8 +137,7 @@ def scatter2d(points: torch.Tensor, labels: torch.Tensor | None = None, *, title
     """A 2-D embedding coloured by label."""
     p = points.detach().cpu().float().numpy()
     fig, ax = plt.subplots(figsize=(5, 5))
-    sc = ax.scatter(p[:, 0], p[:, 1], s=5,
-                    c=None if labels is None else labels.detach().cpu().numpy(), cmap="tab10")
+    sc = ax.scatter(p[:, 0], p[:, 1], s=5, c=None if labels is None else labels.detach().cpu().numpy(), cmap="tab10")
     if labels is not None:
         fig.colorbar(sc, ax=ax)
     if title:

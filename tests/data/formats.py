@@ -47,17 +47,20 @@ def write_mnist_split(folder: Path, images, labels, train: bool = False, gz: boo
 
 
 def cifar_bin_bytes(images: np.ndarray, labels: np.ndarray) -> bytes:
-    records = np.concatenate([np.asarray(labels, np.uint8)[:, None],
-                              np.asarray(images, np.uint8).reshape(len(labels), -1)], axis=1)
+    records = np.concatenate(
+        [np.asarray(labels, np.uint8)[:, None], np.asarray(images, np.uint8).reshape(len(labels), -1)], axis=1
+    )
     return records.tobytes()
 
 
 def cifar_pickle_bytes(images: np.ndarray, labels, protocol: int = 2, bytes_keys: bool = True) -> bytes:
     k = (lambda s: s.encode()) if bytes_keys else (lambda s: s)
-    batch = {k("batch_label"): k("testing batch 1 of 1"),
-             k("labels"): [int(v) for v in labels],
-             k("data"): np.asarray(images, np.uint8).reshape(len(labels), -1),
-             k("filenames"): [k(f"img_{i}.png") for i in range(len(labels))]}
+    batch = {
+        k("batch_label"): k("testing batch 1 of 1"),
+        k("labels"): [int(v) for v in labels],
+        k("data"): np.asarray(images, np.uint8).reshape(len(labels), -1),
+        k("filenames"): [k(f"img_{i}.png") for i in range(len(labels))],
+    }
     return pickle.dumps(batch, protocol=protocol)
 
 
@@ -70,11 +73,31 @@ def cifar_py2_pickle_bytes(images: np.ndarray, labels) -> bytes:
     """
     raw = np.asarray(images, np.uint8).reshape(len(labels), -1).tobytes()
     n = len(labels)
-    dtype = (b"cnumpy\ndtype\n" b"U\x02u1" b"K\x00" b"K\x01" b"\x87" b"R"         # dtype('u1', 0, 1)
-             b"(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t" b"b")    # its state, BUILD
-    array = (b"cnumpy.core.multiarray\n_reconstruct\n" b"cnumpy\nndarray\n"
-             b"K\x00\x85" b"U\x01b" b"\x87" b"R"                                   # _reconstruct(ndarray, (0,), 'b')
-             b"(K\x01" b"M" + struct.pack("<H", n) + b"M\x00\x0c\x86"            # state: 1, (n, 3072),
-             + dtype + b"\x89" b"T" + struct.pack("<I", len(raw)) + raw + b"t" b"b")  # dtype, False, bytes
+    dtype = (
+        b"cnumpy\ndtype\n"
+        b"U\x02u1"
+        b"K\x00"
+        b"K\x01"
+        b"\x87"
+        b"R"  # dtype('u1', 0, 1)
+        b"(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t"
+        b"b"
+    )  # its state, BUILD
+    array = (
+        b"cnumpy.core.multiarray\n_reconstruct\n"
+        b"cnumpy\nndarray\n"
+        b"K\x00\x85"
+        b"U\x01b"
+        b"\x87"
+        b"R"  # _reconstruct(ndarray, (0,), 'b')
+        b"(K\x01"
+        b"M"
+        + struct.pack("<H", n)
+        + b"M\x00\x0c\x86"  # state: 1, (n, 3072),
+        + dtype
+        + b"\x89"
+        b"T" + struct.pack("<I", len(raw)) + raw + b"t"
+        b"b"
+    )  # dtype, False, bytes
     labs = b"](" + b"".join(b"K" + bytes([int(v)]) for v in labels) + b"e"
-    return b"\x80\x02}(" b"U\x04data" + array + b"U\x06labels" + labs + b"u."
+    return b"\x80\x02}(U\x04data" + array + b"U\x06labels" + labs + b"u."

@@ -119,14 +119,18 @@ def test_fetch_mnist_test_split_from_a_mirror(tmp_path, monkeypatch):
     mirror = (_data_dir() / "MNIST" / "raw").as_uri() + "/"
     monkeypatch.delenv("PYTORCH_DATA_DIR")  # else the files are simply found there
     monkeypatch.chdir(tmp_path)
-    patched = {split: [Resource(r.filename, r.md5, (mirror + r.filename,)) for r in res]
-               for split, res in MNIST.file_downloads.items()}
+    patched = {
+        split: [Resource(r.filename, r.md5, (mirror + r.filename,)) for r in res]
+        for split, res in MNIST.file_downloads.items()
+    }
     monkeypatch.setattr(MNIST, "file_downloads", patched)
     root = tmp_path / "fresh"
     x, y = data.load("mnist", train=False, data_dir=root, download=True)
     assert x.shape == (10_000, 28, 28) and y[:5].tolist() == [7, 2, 1, 0, 4]
     assert sorted(p.name for p in (root / "MNIST" / "raw").glob("*.gz")) == [
-        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ]
 
 
 def _tar(path, members):
@@ -153,13 +157,16 @@ def test_safe_extraction(tmp_path):
     assert not list(dest.glob(".dlc-extract-*"))
 
 
-@pytest.mark.parametrize("members,why", [
-    ([("top/ok.txt", b"1"), ("top/../../evil.txt", b"x")], "'..'"),
-    ([("top/ok.txt", b"1"), ("/tmp/dlc-evil-absolute.txt", b"x")], "absolute path"),
-    ([("top/ok.txt", b"1"), ("top/link", ("sym", "../../evil.txt"))], "points outside"),
-    ([("top/ok.txt", b"1"), ("top/link", ("sym", "/etc/passwd"))], "points outside"),
-    ([("top/ok.txt", b"1"), ("top/hard", ("hard", "../evil.txt"))], "points outside"),
-])
+@pytest.mark.parametrize(
+    "members,why",
+    [
+        ([("top/ok.txt", b"1"), ("top/../../evil.txt", b"x")], "'..'"),
+        ([("top/ok.txt", b"1"), ("/tmp/dlc-evil-absolute.txt", b"x")], "absolute path"),
+        ([("top/ok.txt", b"1"), ("top/link", ("sym", "../../evil.txt"))], "points outside"),
+        ([("top/ok.txt", b"1"), ("top/link", ("sym", "/etc/passwd"))], "points outside"),
+        ([("top/ok.txt", b"1"), ("top/hard", ("hard", "../evil.txt"))], "points outside"),
+    ],
+)
 def test_traversal_is_refused_and_nothing_is_written(tmp_path, members, why):
     dest = tmp_path / "a" / "dest"
     arc = _tar(tmp_path / "bad.tar.gz", members)
@@ -176,13 +183,22 @@ def test_cifar_archive_fetch_extracts_and_loads(tmp_path, monkeypatch):
     images = np.zeros((10_000, 3, 32, 32), dtype=np.uint8)  # compresses fast; the labels are random
     images[:, 1, 5, 7] = np.arange(10_000) % 256
     labels = rng.integers(0, 10, 10_000, dtype=np.uint8)
-    arc = _tar(tmp_path / "cifar-10-binary.tar.gz",
-               [("cifar-10-batches-bin/test_batch.bin", formats.cifar_bin_bytes(images, labels)),
-                ("cifar-10-batches-bin/batches.meta.txt", "\n".join(CIFAR10.classes).encode())])
+    arc = _tar(
+        tmp_path / "cifar-10-binary.tar.gz",
+        [
+            ("cifar-10-batches-bin/test_batch.bin", formats.cifar_bin_bytes(images, labels)),
+            ("cifar-10-batches-bin/batches.meta.txt", "\n".join(CIFAR10.classes).encode()),
+        ],
+    )
     md5 = download.md5sum(arc)
-    monkeypatch.setattr(CIFAR10, "archives", [
-        Resource("cifar-10-binary.tar.gz", "f" * 32, ((tmp_path / "x").as_uri(),)),  # fails: missing
-        Resource("cifar-10-python.tar.gz", md5, (arc.as_uri(),))])
+    monkeypatch.setattr(
+        CIFAR10,
+        "archives",
+        [
+            Resource("cifar-10-binary.tar.gz", "f" * 32, ((tmp_path / "x").as_uri(),)),  # fails: missing
+            Resource("cifar-10-python.tar.gz", md5, (arc.as_uri(),)),
+        ],
+    )
     monkeypatch.delenv("PYTORCH_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "root"

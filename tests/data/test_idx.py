@@ -48,8 +48,8 @@ def test_search_order_data_dir_env_then_cwd(tmp_path, monkeypatch):
         formats.write_mnist_split(root / "MNIST" / "raw", *formats.mnist_like(10_000, seed=10 + i))
     monkeypatch.setenv("PYTORCH_DATA_DIR", str(b))
     monkeypatch.chdir(c)
-    first = lambda d: data.load("mnist", train=False, data_dir=d)[1][:20].tolist()  # noqa: E731
-    assert first(a) == formats.mnist_like(10_000, seed=10)[1][:20].tolist()   # explicit data_dir wins
+    first = lambda d: data.load("mnist", train=False, data_dir=d)[1][:20].tolist()
+    assert first(a) == formats.mnist_like(10_000, seed=10)[1][:20].tolist()  # explicit data_dir wins
     assert first(None) == formats.mnist_like(10_000, seed=11)[1][:20].tolist()  # then PYTORCH_DATA_DIR
     monkeypatch.delenv("PYTORCH_DATA_DIR")
     assert first(None) == formats.mnist_like(10_000, seed=12)[1][:20].tolist()  # then ./data
@@ -152,8 +152,12 @@ def test_missing_data_error_says_what_where_and_how(tmp_path, monkeypatch):
     msg = str(e.value)
     assert "Fashion-MNIST (train split) not found" in msg
     assert "train-images-idx3-ubyte" in msg and "train-labels-idx1-ubyte" in msg
-    for place in (given / "FashionMNIST" / "raw", given / "fashion-mnist" / "FashionMNIST" / "raw",
-                  tmp_path / "data" / "FashionMNIST" / "raw", "/usr/share/datasets/fashion-mnist"):
+    for place in (
+        given / "FashionMNIST" / "raw",
+        given / "fashion-mnist" / "FashionMNIST" / "raw",
+        tmp_path / "data" / "FashionMNIST" / "raw",
+        "/usr/share/datasets/fashion-mnist",
+    ):
         assert str(place) in msg
     assert "dlc data fetch fashion-mnist" in msg and "--data_dir" in msg and "PYTORCH_DATA_DIR" in msg
 

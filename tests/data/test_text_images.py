@@ -15,7 +15,8 @@ def test_sentence_pairs_parsing(tmp_path):
     root = tmp_path
     (root / "text").mkdir()
     (root / "text" / "eng-fra-5k.txt").write_text(
-        "Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org\nHi.\tSalut !\tCC-BY\n\n", encoding="utf-8")
+        "Go.\tVa !\tCC-BY 2.0 (France) Attribution: tatoeba.org\nHi.\tSalut !\tCC-BY\n\n", encoding="utf-8"
+    )
     assert data.load("eng-fra", data_dir=root) == [("Go.", "Va !"), ("Hi.", "Salut !")]
     ds = data.dataset("eng-fra", data_dir=root)
     assert len(ds) == 2 and ds[1] == ("Hi.", "Salut !")
@@ -28,7 +29,8 @@ def test_full_pairs_from_gzip(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "text").mkdir()
     (tmp_path / "text" / "eng-fra-tatoeba-2017.txt.gz").write_bytes(
-        gzip.compress("I see.\tJe comprends.\nÇa va?\tÇa va ?\n".encode()))
+        gzip.compress("I see.\tJe comprends.\nÇa va?\tÇa va ?\n".encode())
+    )
     assert data.load("eng-fra", data_dir=tmp_path, full=True)[1] == ("Ça va?", "Ça va ?")
     with pytest.raises(DataError, match="English-French sentence pairs \\(5k\\) not found"):
         data.load("eng-fra", data_dir=tmp_path)
@@ -121,8 +123,9 @@ def test_tensor_dataset_view(tmp_path):
 
     imgs, labels = formats.mnist_like(10_000, seed=8)
     formats.write_mnist_split(tmp_path / "MNIST" / "raw", imgs, labels)
-    ds = data.dataset("mnist", train=False, data_dir=tmp_path,
-                      transform=lambda x: x.float() / 255, target_transform=lambda y: y + 100)
+    ds = data.dataset(
+        "mnist", train=False, data_dir=tmp_path, transform=lambda x: x.float() / 255, target_transform=lambda y: y + 100
+    )
     assert len(ds) == 10_000 and len(ds.classes) == 10
     x, y = ds[3]
     assert x.dtype == torch.float32 and x.shape == (28, 28)

@@ -49,13 +49,15 @@ def main():
         model = nn.Sequential(nn.Linear(2, 32), nn.Tanh(), nn.Linear(32, 2))
         step = Supervised(model, torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9))
         callbacks = [MetricsLogger(every=0), Checkpoint(every=a.every), Slow(a.sleep)]
-        history = fit(step, (x, y), ctx, epochs=cfg.epochs, batch_size=cfg.batch, val=(x[:100], y[:100]),
-                      callbacks=callbacks)
+        history = fit(
+            step, (x, y), ctx, epochs=cfg.epochs, batch_size=cfg.batch, val=(x[:100], y[:100]), callbacks=callbacks
+        )
         if ctx.is_main:
             for r in history:
                 r.pop("time_s"), r.pop("samples_per_s")
-            torch.save({"weights": model.state_dict(), "history": history, "world": ctx.world.world_size},
-                       ctx.dir / "final.pt")
+            torch.save(
+                {"weights": model.state_dict(), "history": history, "world": ctx.world.world_size}, ctx.dir / "final.pt"
+            )
             print(ctx.dir, flush=True)
 
 

@@ -28,13 +28,21 @@ def _env():
 def _command(nproc, *args):
     if nproc == 1:
         return [sys.executable, str(SCRIPT), *args]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            str(SCRIPT), *args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        str(SCRIPT),
+        *args,
+    ]
 
 
 def run(nproc, runs_dir, *args, timeout=240):
-    out = subprocess.run(_command(nproc, str(runs_dir), *args), env=_env(), capture_output=True, text=True,
-                         timeout=timeout)
+    out = subprocess.run(
+        _command(nproc, str(runs_dir), *args), env=_env(), capture_output=True, text=True, timeout=timeout
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return _final(runs_dir)
 
@@ -68,8 +76,13 @@ def test_two_processes_killed_then_resumed_end_as_uninterrupted(tmp_path):
     _, reference = run(2, tmp_path / "ref", *args)
 
     runs = tmp_path / "killed"
-    proc = subprocess.Popen(_command(2, str(runs), *args, "--sleep", "0.05"), env=_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        _command(2, str(runs), *args, "--sleep", "0.05"),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 120
         last = None
@@ -97,12 +110,33 @@ def test_two_processes_killed_then_resumed_end_as_uninterrupted(tmp_path):
         assert torch.equal(resumed["weights"][k], w), k
 
 
-@pytest.mark.skipif(not (Path(os.environ.get("PYTORCH_DATA_DIR", "/nonexistent")) / "MNIST").is_dir(),
-                    reason="MNIST not found in $PYTORCH_DATA_DIR")
+@pytest.mark.skipif(
+    not (Path(os.environ.get("PYTORCH_DATA_DIR", "/nonexistent")) / "MNIST").is_dir(),
+    reason="MNIST not found in $PYTORCH_DATA_DIR",
+)
 def test_dlc_run_nproc_launches_torchrun_and_writes_one_run_folder(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "dlc", "run", "lecture-convnet", "--tiny", "--nproc", "2",
-                          "--epochs", "1", "--quiet", "--force_cpu", "--runs_dir", str(tmp_path)],
-                         env=_env(), capture_output=True, text=True, timeout=240)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dlc",
+            "run",
+            "lecture-convnet",
+            "--tiny",
+            "--nproc",
+            "2",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--force_cpu",
+            "--runs_dir",
+            str(tmp_path),
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.count("lecture-convnet: test error") == 1  # the result line, from rank 0 only
     runs = list(tmp_path.glob("lecture-convnet/*/summary.json"))

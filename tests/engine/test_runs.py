@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from dlc.cli import main
-from dlc.engine import RunContext, Trainer
+from dlc.engine import RunContext, Supervised, fit
+from dlc.engine.callbacks import Checkpoint, Curves, MetricsLogger
 from dlc.engine.runs import describe, find_runs, format_table
 from dlc.labs import Result
 
@@ -21,14 +22,26 @@ def make_runs(root):
     y = (x[:, 0] > 0).long()
     with RunContext.open("lab-one", Cfg(), runs_dir=root, quiet=True, size="tiny") as ctx:
         m = nn.Linear(2, 2)
-        Trainer(m, torch.optim.SGD(m.parameters(), lr=0.1), ctx, tensorboard=False).fit(
-            (x, y), epochs=2, batch_size=30)
+        fit(
+            Supervised(m, torch.optim.SGD(m.parameters(), lr=0.1)),
+            (x, y),
+            ctx,
+            epochs=2,
+            batch_size=30,
+            callbacks=[MetricsLogger(), Curves(), Checkpoint()],
+        )
         ctx.finish(Result("test error 1.00% (1/100), 2 epochs", metrics={"test_error": 0.01}))
         finished = ctx.dir
     with RunContext.open("lab-two", Cfg(), runs_dir=root, quiet=True) as ctx:
         m = nn.Linear(2, 2)
-        Trainer(m, torch.optim.SGD(m.parameters(), lr=0.1), ctx, tensorboard=False,
-                plot=False).fit((x, y), epochs=1, batch_size=30)
+        fit(
+            Supervised(m, torch.optim.SGD(m.parameters(), lr=0.1)),
+            (x, y),
+            ctx,
+            epochs=1,
+            batch_size=30,
+            callbacks=[MetricsLogger(), Checkpoint()],
+        )
         unfinished = ctx.dir  # no summary.json: as if it had been killed
     return finished, unfinished
 
@@ -69,8 +82,14 @@ def test_no_runs(tmp_path, capsys):
 
 
 def test_table_cuts_long_results():
-    row = {"lab": "x", "when": "2024-01-01 10:00", "size": "tiny", "duration": "1.0 s",
-           "result": "r" * 500, "folder": "runs/x/1"}
+    row = {
+        "lab": "x",
+        "when": "2024-01-01 10:00",
+        "size": "tiny",
+        "duration": "1.0 s",
+        "result": "r" * 500,
+        "folder": "runs/x/1",
+    }
     table = format_table([row], width=100)
     assert all(len(line) <= 100 for line in table.splitlines())
     assert "…" in table

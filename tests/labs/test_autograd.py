@@ -37,8 +37,7 @@ def test_compare_with_torch_detects_a_wrong_gradient():
     assert lab.compare_with_torch(recipe) <= 1e-10
     original = lab.UNARY["tanh"]
     try:  # a scratch tanh 1% off (value and gradient): the comparison must see it
-        lab.UNARY["tanh"] = (lambda a: a.tanh() if isinstance(a, torch.Tensor)
-                             else a.tanh() * 1.01)
+        lab.UNARY["tanh"] = lambda a: a.tanh() if isinstance(a, torch.Tensor) else a.tanh() * 1.01
         broken = [("leaf", (4, 3), 1), ("tanh", 0), ("mul", 1, 1)]
         assert lab.compare_with_torch(broken) > 1e-3
     finally:
@@ -53,4 +52,5 @@ def test_any_random_dag_matches_torch():
     @given(seed=st.integers(0, 10**6), ops=st.integers(1, 60))
     def check(seed, ops):
         assert lab.compare_with_torch(lab.random_dag(ops, seed)) <= 1e-10
+
     check()

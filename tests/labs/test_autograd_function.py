@@ -14,14 +14,17 @@ def test_functions_pass_gradcheck_and_train(runs_dir):
     m = result.metrics
     assert m["gradcheck_MyReLU"] and m["gradcheck_MyTanh"] and m["gradcheck_MyLinear"]
     assert m["last_train_loss"] < 0.5 * m["first_train_loss"]
-    assert m["test_error"] < 0.15                       # chance is 0.5
-    assert m["max_param_difference_vs_nn"] < 1e-4      # same steps as torch's own modules
+    assert m["test_error"] < 0.15  # chance is 0.5
+    assert m["max_param_difference_vs_nn"] < 1e-4  # same steps as torch's own modules
 
 
-@pytest.mark.parametrize("fn,args", [
-    (af.MyTanh.apply, [(4, 3)]),
-    (af.MyLinear.apply, [(4, 3), (2, 3), (2,)]),
-])
+@pytest.mark.parametrize(
+    "fn,args",
+    [
+        (af.MyTanh.apply, [(4, 3)]),
+        (af.MyLinear.apply, [(4, 3), (2, 3), (2,)]),
+    ],
+)
 def test_gradcheck_float64(fn, args):
     g = torch.Generator().manual_seed(0)
     inputs = tuple(torch.randn(*s, generator=g, dtype=torch.float64, requires_grad=True) for s in args)

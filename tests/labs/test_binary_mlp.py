@@ -6,7 +6,7 @@ import torch
 from dlc.errors import DlcError
 from dlc.labs import run_lab
 from dlc.labs.binary_mlp import make_model, probabilities
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +21,9 @@ def test_mlp_is_near_perfect_where_a_linear_model_is_near_chance(tiny):
     assert m["test_accuracy"] - m["linear_test_accuracy"] >= 0.3
     # The sigmoid outputs are confident in the right class, not just on the right side.
     assert m["mean_true_class_probability"] > 0.9
+    assert_checks(tiny)
+    # No checkpoints for fits of one-step epochs.
+    assert not (tiny.run_dir / "checkpoints").exists()
 
 
 def test_run_folder_has_both_decision_regions_and_curves(tiny):

@@ -24,7 +24,7 @@ def test_train_error_falls_and_test_error_is_u_shaped(runs_dir):
 
 def test_fit_polynomial_recovers_a_polynomial_exactly():
     x = torch.linspace(-1, 1, 30, dtype=torch.float64)
-    y = 1 - 2 * x + 0.5 * x ** 3
+    y = 1 - 2 * x + 0.5 * x**3
     alpha = stats.fit_polynomial(4, x, y)
     assert torch.allclose(alpha, torch.tensor([1, -2, 0, 0.5, 0], dtype=torch.float64), atol=1e-9)
     assert torch.allclose(stats.polynomial(alpha, x), y, atol=1e-9)
@@ -40,7 +40,7 @@ def test_bias_variance_decomposition_adds_up():
     cfg = C.Config(repeats=400, n_test=5000, max_degree=3)
     s = C.degree_sweep(cfg, torch.Generator().manual_seed(1))
     for d in range(4):
-        predicted = cfg.noise ** 2 + s["bias2"][d] + s["variance"][d]
+        predicted = cfg.noise**2 + s["bias2"][d] + s["variance"][d]
         assert abs(predicted - s["test"][d]) < 0.1 * s["test"][d]
 
 
@@ -52,5 +52,6 @@ def test_u_shape_detector():
 
 def test_too_high_degree_is_refused(runs_dir):
     from dlc.labs import run_lab
+
     with pytest.raises(UsageError, match="n_train"):
         run_lab("capacity", size="tiny", runs_dir=runs_dir, quiet=True, max_degree=19, n_train=20)

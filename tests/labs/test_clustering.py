@@ -28,13 +28,13 @@ def test_kmeans_is_monotone_and_finds_separated_blobs():
     c, assign, hist = K.kmeans(x, 3, 100, g)
     assert K.is_non_increasing([v for _, _, v in hist])
     assert K.purity(assign, labels, 3) == 1.0
-    assert hist[-1][1] == "assign" and len(hist) < 200        # stopped when nothing moved
+    assert hist[-1][1] == "assign" and len(hist) < 200  # stopped when nothing moved
     assert torch.allclose(c.float()[assign], centres[labels], atol=0.5)
 
 
 def test_kmeans_survives_empty_clusters():
     x = torch.zeros(10, 2)
-    x[5:] = 1.0                                # two distinct points, repeated: k=4 leaves empties
+    x[5:] = 1.0  # two distinct points, repeated: k=4 leaves empties
     c, assign, hist = K.kmeans(x, 4, 10, torch.Generator().manual_seed(0))
     assert K.is_non_increasing([v for _, _, v in hist]) and hist[-1][2] < 1e-12
 
@@ -49,11 +49,12 @@ def test_purity_of_random_clusters_is_low():
 def test_increases_counts_the_rises():
     assert K.increases([3.0, 2.0, 2.0, 1.0]) == 0 and K.is_non_increasing([3.0, 2.0, 2.0])
     assert K.increases([3.0, 2.0, 2.5, 1.0, 1.5]) == 2
-    assert K.increases([1.0, 1.0 + 1e-15]) == 0           # round-off is not a rise
+    assert K.increases([1.0, 1.0 + 1e-15]) == 0  # round-off is not a rise
 
 
 def test_more_clusters_than_samples_is_refused(runs_dir):
     from dlc.labs import run_lab
+
     with pytest.raises(UsageError, match="k <= train_size"):
         run_lab("clustering", size="tiny", runs_dir=runs_dir, quiet=True, k=501)
     assert not runs_dir.exists()

@@ -14,11 +14,11 @@ def test_lab_is_stable_for_huge_logits(runs_dir):
     assert_checks(result)
     m = result.metrics
     assert abs(m["lecture_example_loss"] - 2.5141) < 1e-4  # the lecture's printed value
-    assert not m["naive_finite_at_scale"]                   # the formula as written overflows...
-    assert m["stable_finite_at_scale"]                      # ...the log-sum-exp one does not
+    assert not m["naive_finite_at_scale"]  # the formula as written overflows...
+    assert m["stable_finite_at_scale"]  # ...the log-sum-exp one does not
     assert m["stable_vs_torch_rel_error"] < 1e-6
     assert m["grad_vs_torch_max_error"] < 1e-6
-    assert m["naive_breaks_above"] < 100                    # exp overflows float32 near 88
+    assert m["naive_breaks_above"] < 100  # exp overflows float32 near 88
 
 
 @pytest.mark.parametrize("scale", [1.0, 1e4, -1e4])
@@ -30,8 +30,8 @@ def test_stable_versions_equal_torch_in_float64(scale):
     assert torch.allclose(ce.softmax(f), F.softmax(f, 1), rtol=1e-12, atol=1e-12)
     mine, ref = ce.cross_entropy(f, y), F.cross_entropy(f, y)
     assert torch.allclose(mine, ref, rtol=1e-12)
-    g_mine, = torch.autograd.grad(mine, f)
-    g_ref, = torch.autograd.grad(ref, f)
+    (g_mine,) = torch.autograd.grad(mine, f)
+    (g_ref,) = torch.autograd.grad(ref, f)
     assert torch.allclose(g_mine, g_ref, atol=1e-12)
     assert torch.allclose(ce.cross_entropy_grad(f.detach(), y), g_ref, atol=1e-12)
 

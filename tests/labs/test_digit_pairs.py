@@ -90,7 +90,7 @@ def test_too_many_pairs_are_refused_before_a_run_folder_is_made(runs_dir, capsys
 
 def test_parameter_counts_and_sharing():
     base, shared, separate = PairConvNet(), DigitPairNet(share=True), DigitPairNet(share=False)
-    assert 60_000 < count_parameters(base) < 80_000           # "~70,000 parameters"
+    assert 60_000 < count_parameters(base) < 80_000  # "~70,000 parameters"
     assert 60_000 < count_parameters(shared) < 80_000
     digit_net = count_parameters(shared.first)
     # Without sharing, the second digit has a digit network of its own.
@@ -117,8 +117,7 @@ def test_auxiliary_loss_adds_the_digit_cross_entropy():
     out = net(x)
     plain = pair_loss(out, target)
     digit_ce = torch.nn.functional.cross_entropy(out[1].reshape(-1, 10), classes.reshape(-1))
-    torch.testing.assert_close(pair_loss(out, target, classes, aux_weight=0.5),
-                               plain + 0.5 * digit_ce)
+    torch.testing.assert_close(pair_loss(out, target, classes, aux_weight=0.5), plain + 0.5 * digit_ce)
     with pytest.raises(DlcError, match="auxiliary"):
         pair_loss(PairConvNet()(x), target, classes, aux_weight=1.0)
 
@@ -133,12 +132,21 @@ def test_bad_inputs_and_model_names_are_explained():
 
 
 def test_table_reports_the_gain_over_the_first_row():
-    rows = [{"model": "baseline", "what": "b", "params": 70_000, "mean": 0.80, "std": 0.01,
-             "digit": None, "seconds": 1.0},
-            {"model": "sharing+aux", "what": "s", "params": 72_000, "mean": 0.88, "std": 0.02,
-             "digit": 0.93, "seconds": 1.5}]
+    rows = [
+        {"model": "baseline", "what": "b", "params": 70_000, "mean": 0.80, "std": 0.01, "digit": None, "seconds": 1.0},
+        {
+            "model": "sharing+aux",
+            "what": "s",
+            "params": 72_000,
+            "mean": 0.88,
+            "std": 0.02,
+            "digit": 0.93,
+            "seconds": 1.5,
+        },
+    ]
 
     class Cfg:
         rounds, pairs, epochs = 10, 1000, 25
+
     table = format_table(rows, Cfg, 0.55)
     assert "+8.0%" in table and "88.0% ± 2.0%" in table and "72,000" in table

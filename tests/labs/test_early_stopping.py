@@ -4,17 +4,19 @@ import pytest
 import torch
 
 from dlc.errors import DlcError
-from dlc.labs.early_stopping import corrupt, split
+from dlc.labs.early_stopping import corrupt
+from dlc.stats import split
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_tiny_run_stops_early_and_restores_the_best_epoch(runs_dir):
     result = run_tiny("early-stopping", runs_dir)
+    assert_checks(result)
     m = result.metrics
     assert m["stopped_epoch"] < m["max_epochs"]
-    assert m["stopped_epoch"] - m["best_epoch"] == 10            # the patience
+    assert m["stopped_epoch"] - m["best_epoch"] == 10  # the patience
     # The weights put back are the best epoch's: re-evaluated, they give its validation loss.
     assert m["restored_val_loss"] == pytest.approx(m["best_val_loss"], rel=1e-6, abs=1e-7)
     # The validation loss did turn up: trained to the end, it is well above its minimum.

@@ -25,11 +25,11 @@ def test_folds_partition_the_data(n, k):
     folds = E.kfold_indices(n, k, torch.Generator().manual_seed(0))
     assert len(folds) == k
     val = torch.cat([v for _, v in folds])
-    assert sorted(val.tolist()) == list(range(n))           # each sample validated exactly once
+    assert sorted(val.tolist()) == list(range(n))  # each sample validated exactly once
     sizes = [len(v) for _, v in folds]
     assert max(sizes) - min(sizes) <= 1
     for train, v in folds:
-        assert not set(train.tolist()) & set(v.tolist())    # never trained on in its own fold
+        assert not set(train.tolist()) & set(v.tolist())  # never trained on in its own fold
         assert len(train) + len(v) == n
 
 
@@ -39,10 +39,10 @@ def test_selection_ignores_the_test_set():
     degrees = range(11)
     a = E.protocol(train, val, sample(500, 0.2, g), degrees)
     x, y = sample(500, 0.2, g)
-    b = E.protocol(train, val, (x, -5 * y + 3), degrees)     # a wildly different test set
+    b = E.protocol(train, val, (x, -5 * y + 3), degrees)  # a wildly different test set
     assert a["degree"] == b["degree"]
     assert torch.allclose(torch.tensor(a["val_errors"]), torch.tensor(b["val_errors"]), rtol=1e-12)
-    assert a["test_error"] != b["test_error"]               # while the reported score moves
+    assert a["test_error"] != b["test_error"]  # while the reported score moves
     # ...and changing the validation set can change the choice
     choices = {E.protocol(train, sample(30, 0.2, g), (x, y), degrees)["degree"] for _ in range(20)}
     assert len(choices) > 1
@@ -63,6 +63,7 @@ def test_fold_misuse_counts_what_breaks_a_partition():
 
 def test_too_many_folds_are_refused_before_the_run(runs_dir):
     from dlc.labs import run_lab
+
     with pytest.raises(UsageError, match="folds"):
         run_lab("evaluation", size="tiny", runs_dir=runs_dir, quiet=True, folds=61)
     assert not runs_dir.exists()

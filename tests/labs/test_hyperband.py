@@ -5,17 +5,18 @@ import random
 import torch
 
 from dlc import tune
-from dlc.labs.hyperband import (DEPTHS, LR_RANGE, WIDTHS, build, describe, make_evaluate,
-                                sample_config, split)
+from dlc.labs.hyperband import DEPTHS, LR_RANGE, WIDTHS, build, describe, make_evaluate, sample_config
+from dlc.stats import split
 from tests.conftest import requires_mnist
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @requires_mnist
 def test_tiny_run_selects_a_model_that_learns_at_equal_budget(runs_dir):
     result = run_tiny("hyperband", runs_dir)
+    assert_checks(result)
     m = result.metrics
-    assert m["test_error"] < 0.5                      # chance is 90%
+    assert m["test_error"] < 0.5  # chance is 90%
     assert m["budget"] == m["schedule_budget"] == tune.schedule_budget(9, 3)
     for row in m["runs"]:
         # Random search had Hyperband's epochs, spent R = 9 at a time.

@@ -22,7 +22,7 @@ def test_he_keeps_activations_naive_does_not(runs_dir):
     assert m["relu_xavier_activation_spread"] > 100
     # practical 5: the shallow net with the default init learns the disc; the deep one
     # started from N(0, 1e-3) does not (its signal dies across the layers)
-    assert m["shallow_default_test_error"] < 0.15          # chance is 0.5
+    assert m["shallow_default_test_error"] < 0.15  # chance is 0.5
     assert m["deep_0.001_test_error"] > 0.4
     assert (result.run_dir / "layer_statistics.png").is_file()
     assert (result.run_dir / "std_sweep.png").is_file()
@@ -40,8 +40,12 @@ def test_he_variance_is_preserved_through_relu_layers(width):
 
 def test_schemes_give_the_stated_variances():
     lin = torch.nn.Linear(400, 100)
-    for scheme, std in [("he", math.sqrt(2 / 400)), ("xavier", math.sqrt(2 / 500)),
-                        ("default", 1 / math.sqrt(3 * 400)), ("naive", 0.01)]:
+    for scheme, std in [
+        ("he", math.sqrt(2 / 400)),
+        ("xavier", math.sqrt(2 / 500)),
+        ("default", 1 / math.sqrt(3 * 400)),
+        ("naive", 0.01),
+    ]:
         init.init_scheme_(lin, scheme)
         assert lin.weight.std().item() == pytest.approx(std, rel=0.05)
         assert torch.all(lin.bias == 0)
@@ -50,8 +54,7 @@ def test_schemes_give_the_stated_variances():
 
 
 def test_models_and_data_are_practical_5():
-    assert [m.out_features for m in init.deep_model() if isinstance(m, torch.nn.Linear)] == \
-        [4, 8, 16, 32, 64, 128, 2]
+    assert [m.out_features for m in init.deep_model() if isinstance(m, torch.nn.Linear)] == [4, 8, 16, 32, 64, 128, 2]
     assert [m.out_features for m in init.shallow_model() if isinstance(m, torch.nn.Linear)] == [128, 2]
     x, y, xt, yt = init.disc_data(1000, seed=0)
     assert x.mean(0).abs().max() < 1e-5 and (x.std(0) - 1).abs().max() < 1e-5

@@ -24,8 +24,15 @@ def test_lecture_convnet_learns_at_tiny(runs_dir):
     assert result.line.startswith(f"test error {m['test_error']:.2%} ({m['test_errors']}/100), 10 epochs")
 
     d = result.run_dir
-    for name in ("config.json", "metrics.jsonl", "summary.json", "curves.png", "misclassified.png",
-                 "checkpoints/last.pt", "checkpoints/best.pt"):
+    for name in (
+        "config.json",
+        "metrics.jsonl",
+        "summary.json",
+        "curves.png",
+        "misclassified.png",
+        "checkpoints/last.pt",
+        "checkpoints/best.pt",
+    ):
         assert (d / name).is_file(), name
     assert list((d / "tensorboard").glob("events.out.tfevents.*"))
     records = [json.loads(s) for s in (d / "metrics.jsonl").read_text().splitlines()]
@@ -41,10 +48,16 @@ def test_lecture_convnet_learns_at_tiny(runs_dir):
 def test_the_network_is_the_lectures():
     net = LectureConvNet()
     shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-    assert shapes == {"conv1.weight": (32, 1, 5, 5), "conv1.bias": (32,),
-                      "conv2.weight": (64, 32, 5, 5), "conv2.bias": (64,),
-                      "fc1.weight": (200, 256), "fc1.bias": (200,),
-                      "fc2.weight": (10, 200), "fc2.bias": (10,)}
+    assert shapes == {
+        "conv1.weight": (32, 1, 5, 5),
+        "conv1.bias": (32,),
+        "conv2.weight": (64, 32, 5, 5),
+        "conv2.bias": (64,),
+        "fc1.weight": (200, 256),
+        "fc1.bias": (200,),
+        "fc2.weight": (10, 200),
+        "fc2.bias": (10,),
+    }
     x = torch.randn(3, 1, 28, 28)
     # conv 5 -> 24, max-pool 3 -> 8, conv 5 -> 4, max-pool 2 -> 2: 64 x 2 x 2 = 256 features
     h = torch.relu(torch.nn.functional.max_pool2d(net.conv1(x), 3))

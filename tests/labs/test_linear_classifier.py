@@ -10,8 +10,8 @@ def test_designed_features_fit_xor(runs_dir):
     result = run_tiny("linear-classifier", runs_dir)
     assert_checks(result)
     m = result.metrics
-    assert m["xor_raw_error"] >= 0.25           # no line separates XOR
-    assert m["xor_designed_error"] == 0.0       # (x1, x2, x1 x2) does
+    assert m["xor_raw_error"] >= 0.25  # no line separates XOR
+    assert m["xor_designed_error"] == 0.0  # (x1, x2, x1 x2) does
     assert m["disc_raw_error"] > 0.25 and m["disc_designed_error"] < 0.03
     # LDA and logistic regression land close to the Bayes classifier on Gaussian classes
     assert m["gauss_lda_error"] < m["gauss_bayes_error"] + 0.05

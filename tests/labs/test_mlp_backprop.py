@@ -13,14 +13,14 @@ def test_tiny_run_learns(runs_dir):
     assert_checks(result)
     m = result.metrics
     assert m["n_train"] == 500 and m["n_test"] == 100
-    assert m["untrained_test_error"] > 0.7      # before the first step: near chance
+    assert m["untrained_test_error"] > 0.7  # before the first step: near chance
     assert m["gradient_check_rel_error"] <= 1e-10
-    assert m["first_test_error"] > 0.7          # N(0, 1e-6) weights start at chance (90%)
-    assert m["test_error"] < 0.25               # the stated threshold at --tiny
+    assert m["first_test_error"] > 0.7  # N(0, 1e-6) weights start at chance (90%)
+    assert m["test_error"] < 0.25  # the stated threshold at --tiny
     assert m["train_error"] < 0.05
     assert m["final_loss"] < 0.1 * m["first_loss"]
     steps = (result.run_dir / "metrics.jsonl").read_text().splitlines()
-    assert len(steps) == m["steps"]             # train and test error logged every step
+    assert len(steps) == m["steps"]  # train and test error logged every step
 
 
 def test_backward_pass_equals_autograd_in_float64():
@@ -30,15 +30,14 @@ def test_backward_pass_equals_autograd_in_float64():
 
 def test_backward_pass_accumulates_and_matches_a_per_sample_loop():
     g = torch.Generator().manual_seed(0)
-    params = [torch.randn(*s, dtype=torch.float64, generator=g) * 0.3
-              for s in ((4, 6), (4,), (3, 4), (3,))]
+    params = [torch.randn(*s, dtype=torch.float64, generator=g) * 0.3 for s in ((4, 6), (4,), (3, 4), (3,))]
     x = torch.randn(5, 6, dtype=torch.float64, generator=g)
     t = torch.randn(5, 3, dtype=torch.float64, generator=g)
     batch = [torch.zeros_like(p) for p in params]
     lab.backward_pass(*params, t, *lab.forward_pass(*params, x), *batch)
     looped = [torch.zeros_like(p) for p in params]
     for i in range(5):  # the practical's way: one sample at a time, gradients summed
-        lab.backward_pass(*params, t[i:i + 1], *lab.forward_pass(*params, x[i:i + 1]), *looped)
+        lab.backward_pass(*params, t[i : i + 1], *lab.forward_pass(*params, x[i : i + 1]), *looped)
     for a, b in zip(batch, looped):
         assert torch.allclose(a, b, rtol=1e-12, atol=1e-14)
 

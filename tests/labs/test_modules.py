@@ -13,7 +13,7 @@ def test_custom_module_trains(runs_dir):
     m = result.metrics
     assert m["test_n"] == 100
     assert m["last_train_loss"] < 0.5 * m["first_train_loss"]
-    assert m["test_accuracy"] > 0.5                      # chance is 0.1
+    assert m["test_accuracy"] > 0.5  # chance is 0.1
     assert m["batch_vs_samples_max_diff"] < 1e-12
     assert m["linear_vs_nn_linear"] < 1e-12
     assert m["list_parameters"] == 0 and m["modulelist_parameters"] == 784 * 100 + 100 + 100 * 10 + 10
@@ -47,4 +47,4 @@ def test_mylinear_is_nn_linear():
     assert all(torch.allclose(p, q, atol=1e-14) for p, q in zip(ga, gb))
     # the default initialisation has nn.Linear's range
     w = mod.MyLinear(400, 100).weight
-    assert w.abs().max() <= 1 / 20 and w.std().item() > 0.8 / (20 * 3 ** 0.5)
+    assert w.abs().max() <= 1 / 20 and w.std().item() > 0.8 / (20 * 3**0.5)

@@ -6,7 +6,7 @@ import torch
 from dlc.errors import DlcError
 from dlc.labs import run_lab
 from dlc.labs.multiclass_mlp import majority_accuracy, make_model
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,9 @@ def test_accuracy_is_well_above_chance(tiny):
     # The cross-entropy fell well below its start (log 4 = 1.39 for uniform guesses).
     assert m["final_train_loss"] < 0.6 * m["first_train_loss"]
     assert (tiny.run_dir / "regions.png").is_file()
+    assert_checks(tiny)
+    # No checkpoints for fits of one-step epochs.
+    assert not (tiny.run_dir / "checkpoints").exists()
 
 
 def test_model_outputs_four_logits():

@@ -28,7 +28,7 @@ def test_lab_matches_reference_and_beats_chance(runs_dir):
     m = result.metrics
     assert m["n_train"] == 500 and m["n_test"] == 100
     assert m["reference_mismatches"] == 0 and m["reference_samples"] == 100
-    assert m["baseline_error"] < 0.3            # chance is 0.9
+    assert m["baseline_error"] < 0.3  # chance is 0.9
     errors = m["nb_errors"]
     assert errors["PCA 3D"] > errors["PCA 50D"]  # 3 directions lose most of the information
     assert set(errors) == {"no projection", "random 100D", "PCA 100D", "PCA 50D", "PCA 10D", "PCA 3D"}
@@ -46,6 +46,7 @@ def test_lab_runs_on_cifar(runs_dir):
 @requires_mnist
 def test_vectorised_equals_python_loop_on_mnist_pixels():
     from dlc import prologue
+
     train, target, test, _ = prologue.load(train_size=500, test_size=100)
     train, target, test = train[:300], target[:300], test[:15]
     fast = target[NN.nearest_indices(train, test)]
@@ -56,7 +57,7 @@ def test_vectorised_equals_python_loop_on_mnist_pixels():
 
 def test_vectorised_equals_python_loop_with_ties_and_chunks():
     g = torch.Generator().manual_seed(0)
-    train = torch.randint(0, 3, (200, 5), generator=g).float()   # many exact ties
+    train = torch.randint(0, 3, (200, 5), generator=g).float()  # many exact ties
     target = torch.randint(0, 10, (200,), generator=g)
     test = torch.randint(0, 3, (40, 5), generator=g).float()
     ref = brute_force(train, target, test)
@@ -85,7 +86,7 @@ def test_pca_sorted_orthonormal_directions(n, d):
     x = torch.randn(n, d, generator=g, dtype=torch.float64) * torch.linspace(5, 0.1, d, dtype=torch.float64)
     mean, basis = stats.pca(x)
     assert torch.allclose(mean, x.mean(0))
-    k = min(n - 1, d)                                  # centring removes one dimension
+    k = min(n - 1, d)  # centring removes one dimension
     basis = basis[:k]
     assert torch.allclose(basis @ basis.T, torch.eye(k, dtype=torch.float64), atol=1e-8)
     variances = ((x - mean) @ basis.T).var(0)
@@ -102,6 +103,7 @@ def test_the_practicals_pca_is_the_librarys():
 
 def test_pca_dims_are_checked_against_the_data(runs_dir):
     from dlc.labs import run_lab
+
     with pytest.raises(UsageError, match="pca_dims asks for 600 dimensions.* 500 training samples"):
         run_lab("nearest-neighbor", size="tiny", runs_dir=runs_dir, quiet=True, pca_dims="600")
     with pytest.raises(UsageError, match="'ten' is not a valid int"):

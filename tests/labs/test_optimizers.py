@@ -32,8 +32,9 @@ def test_lab_equals_torch_and_trains(runs_dir):
 def test_a_diverging_optimizer_is_recorded_not_fatal(runs_dir):
     from dlc.labs import run_lab
 
-    result = run_lab("optimizers", size="tiny", runs_dir=runs_dir, quiet=True, lr_sgd=1e6, epochs=1,
-                     path_steps=10, check_steps=2)
+    result = run_lab(
+        "optimizers", size="tiny", runs_dir=runs_dir, quiet=True, lr_sgd=1e6, epochs=1, path_steps=10, check_steps=2
+    )
     m = result.metrics
     assert math.isnan(m["SGD_test_error"]) and "SGD diverged" in result.line
     assert math.isfinite(m["Adam_test_error"])
@@ -43,12 +44,15 @@ def test_a_diverging_optimizer_is_recorded_not_fatal(runs_dir):
 SETTINGS = [
     (lambda ps: opt.SGD(ps, 0.05), lambda ps: torch.optim.SGD(ps, lr=0.05)),
     (lambda ps: opt.Momentum(ps, 0.02, 0.5), lambda ps: torch.optim.SGD(ps, lr=0.02, momentum=0.5)),
-    (lambda ps: opt.Nesterov(ps, 0.02, 0.8),
-     lambda ps: torch.optim.SGD(ps, lr=0.02, momentum=0.8, nesterov=True)),
-    (lambda ps: opt.RMSProp(ps, 3e-3, alpha=0.9, eps=1e-6),
-     lambda ps: torch.optim.RMSprop(ps, lr=3e-3, alpha=0.9, eps=1e-6)),
-    (lambda ps: opt.Adam(ps, 1e-2, betas=(0.8, 0.99), eps=1e-7),
-     lambda ps: torch.optim.Adam(ps, lr=1e-2, betas=(0.8, 0.99), eps=1e-7)),
+    (lambda ps: opt.Nesterov(ps, 0.02, 0.8), lambda ps: torch.optim.SGD(ps, lr=0.02, momentum=0.8, nesterov=True)),
+    (
+        lambda ps: opt.RMSProp(ps, 3e-3, alpha=0.9, eps=1e-6),
+        lambda ps: torch.optim.RMSprop(ps, lr=3e-3, alpha=0.9, eps=1e-6),
+    ),
+    (
+        lambda ps: opt.Adam(ps, 1e-2, betas=(0.8, 0.99), eps=1e-7),
+        lambda ps: torch.optim.Adam(ps, lr=1e-2, betas=(0.8, 0.99), eps=1e-7),
+    ),
 ]
 
 

@@ -3,15 +3,14 @@
 import pytest
 
 from dlc.cli import main
-from dlc.errors import DlcError
+from dlc.errors import UsageError
 from dlc.labs import run_lab
 
 
 def test_cli_refuses_bad_stds_before_making_a_run_folder(runs_dir, capsys):
-    code = main(["run", "initialization", "--stds", "nonsense", "--runs_dir", str(runs_dir),
-                 "--quiet"])
+    code = main(["run", "initialization", "--stds", "nonsense", "--runs_dir", str(runs_dir), "--quiet"])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2  # bad usage: nothing was run
     assert err.startswith("dlc: error: ") and "stds" in err and "'nonsense'" in err
     assert "Traceback" not in err
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
@@ -26,6 +25,8 @@ BAD = [
     ("autograd-function", {"activation": "gelu"}, "activation"),
     ("digit-pairs", {"models": "baseline,siamese"}, "choose from"),
     ("digit-pairs", {"rounds": 0}, "rounds"),
+    ("digit-pairs", {"pairs": 6000}, "pairs"),
+    ("lecture-convnet", {"train_size": 0}, "train_size"),
     ("nearest-neighbor", {"pca_dims": "100,ten"}, "pca_dims"),
     ("nearest-neighbor", {"pca_dims": "100,0"}, "dimensions"),
     ("hyperband", {"eta": 1}, "eta"),
@@ -46,8 +47,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("lab_id, options, word", BAD,
-                         ids=[f"{lab}-{'-'.join(o)}" for lab, o, _ in BAD])
+@pytest.mark.parametrize("lab_id, options, word", BAD, ids=[f"{lab}-{'-'.join(o)}" for lab, o, _ in BAD])
 def test_bad_options_stop_before_the_run_starts(lab_id, options, word, runs_dir, monkeypatch):
     from dlc.engine.context import RunContext
 
@@ -56,6 +56,6 @@ def test_bad_options_stop_before_the_run_starts(lab_id, options, word, runs_dir,
 
     # The Config refuses the option, so no run context (no run folder) is ever opened.
     monkeypatch.setattr(RunContext, "open", no_run)
-    with pytest.raises(DlcError, match=word):
+    with pytest.raises(UsageError, match=word):
         run_lab(lab_id, size="tiny", runs_dir=runs_dir, quiet=True, **options)
     assert not runs_dir.exists()

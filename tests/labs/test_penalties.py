@@ -15,11 +15,11 @@ def test_l1_zeroes_weights_l2_only_shrinks(runs_dir):
     m = result.metrics
     assert m["n_weights"] == 784 * 10
     n = 784 * 10
-    assert m["L1 proximal_zeros"] > 0.15 * n          # L1 (proximal): many weights exactly 0
-    assert m["L2_zeros"] == 0                          # L2: none
+    assert m["L1 proximal_zeros"] > 0.15 * n  # L1 (proximal): many weights exactly 0
+    assert m["L2_zeros"] == 0  # L2: none
     assert m["none_zeros"] == 0
-    assert m["L1 subgradient_zeros"] < 0.01 * n        # the bare subgradient hovers around 0
-    assert m["L2_mean_abs"] < m["none_mean_abs"]       # ... but L2 does shrink them
+    assert m["L1 subgradient_zeros"] < 0.01 * n  # the bare subgradient hovers around 0
+    assert m["L2_mean_abs"] < m["none_mean_abs"]  # ... but L2 does shrink them
     assert m["L1 proximal_test_error"] < m["none_test_error"] + 0.1
     assert m["weight_decay_max_difference"] < 1e-12
     # sparsity grows with lambda for L1 and never appears for L2
@@ -48,8 +48,16 @@ def test_proximal_l1_recovers_a_sparse_regression():
 
 def test_unknown_method_is_refused():
     with pytest.raises(DlcError, match="method"):
-        pen.train_linear(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long), "L3", 0.1, 0.1, 1, 2,
-                         (torch.zeros(2, 3), torch.zeros(2)))
+        pen.train_linear(
+            torch.zeros(2, 3),
+            torch.zeros(2, dtype=torch.long),
+            "L3",
+            0.1,
+            0.1,
+            1,
+            2,
+            (torch.zeros(2, 3), torch.zeros(2)),
+        )
 
 
 def test_bad_sweeps_are_refused():

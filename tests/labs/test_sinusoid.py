@@ -7,7 +7,7 @@ from dlc.data.toy import data_seeds
 from dlc.errors import DlcError
 from dlc.labs import run_lab
 from dlc.labs.sinusoid import NOISE, make_model, mse, true_mean
-from tests.labs.helpers import run_tiny
+from tests.labs.helpers import assert_checks, run_tiny
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,21 @@ def test_tiny_run_fits_far_better_than_the_mean(tiny):
     first = _first_epoch_loss(result.run_dir)
     assert m["final_train_loss"] < 0.2 * first
     assert (result.run_dir / "fit.png").is_file()
+    assert m["first_train_loss"] == first
+    assert_checks(result)
+    # No checkpoints for this fit of one-step epochs; the curves figure is there.
+    assert (result.run_dir / "curves.png").is_file()
+    assert not (result.run_dir / "checkpoints").exists()
+
+
+def test_step_lr_halves_the_rate_halfway(runs_dir):
+    import json
+
+    r = run_tiny("sinusoid", runs_dir, step_lr=True, epochs=10)
+    epochs = [json.loads(s) for s in (r.run_dir / "metrics.jsonl").read_text().splitlines()]
+    lrs = [rec["lr"] for rec in epochs if rec.get("kind") == "epoch"]
+    assert lrs == [0.05] * 5 + [0.025] * 5
+    assert r.metrics["final_lr"] == 0.025 and "halved at epoch 5" in r.line
 
 
 def test_the_tutorials_lr_of_half_fails_where_the_default_fits(tiny, runs_dir):
@@ -49,8 +64,7 @@ def test_model_is_the_tutorials_1_200_100_1_leaky_relu():
     model = make_model()
     linears = [l for l in model.layers if isinstance(l, torch.nn.Linear)]
     assert [(l.in_features, l.out_features) for l in linears] == [(1, 200), (200, 100), (100, 1)]
-    assert all(isinstance(a, torch.nn.LeakyReLU)
-               for a in model.layers if not isinstance(a, torch.nn.Linear))
+    assert all(isinstance(a, torch.nn.LeakyReLU) for a in model.layers if not isinstance(a, torch.nn.Linear))
     assert sum(p.numel() for p in model.parameters()) == 2 * 200 + 201 * 100 + 101
 
 

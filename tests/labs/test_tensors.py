@@ -13,8 +13,8 @@ def test_lab_checks(runs_dir):
     assert m["pattern_errors"] == 0 and m["view_shares_storage"]
     assert m["eig_max_error"] < 1e-4
     assert m["mul_row_equal"]
-    assert m["mul_row_speedup"] > 10          # a Python loop per coefficient is far slower
-    assert m["regression_max_error"] < 1e-4   # least squares recovers the known coefficients
+    assert m["mul_row_speedup"] > 10  # a Python loop per coefficient is far slower
+    assert m["regression_max_error"] < 1e-4  # least squares recovers the known coefficients
     assert m["matmul_products_per_s"] > 0
 
 
@@ -52,12 +52,13 @@ def test_similar_matrix_keeps_its_eigenvalues():
 def test_least_squares_recovers_coefficients_and_fails_with_noise_as_expected():
     g = torch.Generator().manual_seed(0)
     x, y, true = T.synthetic_regression(5000, 0.0, g)
-    assert (T.least_squares(x, y) - true).abs().max() < 1e-10   # noiseless: exact
+    assert (T.least_squares(x, y) - true).abs().max() < 1e-10  # noiseless: exact
     x, y, true = T.synthetic_regression(50, 1.0, g)
-    assert (T.least_squares(x, y) - true).abs().max() > 1e-4    # the check can fail
+    assert (T.least_squares(x, y) - true).abs().max() > 1e-4  # the check can fail
 
 
 def test_bad_sizes_are_refused(runs_dir):
     from dlc.labs import run_lab
+
     with pytest.raises(UsageError, match="at least 1"):
         run_lab("tensors", size="tiny", runs_dir=runs_dir, quiet=True, matmul_size=0)

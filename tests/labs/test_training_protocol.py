@@ -22,7 +22,7 @@ def test_tiny_run_learns_and_restores_the_best_checkpoint(runs_dir):
     assert m["restored_is_best_checkpoint"]
     assert m["best_checkpoint_epoch"] == m["best_epoch"]
     assert m["restored_val_loss"] == pytest.approx(m["best_val_loss"], rel=1e-6, abs=1e-7)
-    assert m["test_error"] < 0.5                                     # chance is 90%
+    assert m["test_error"] < 0.5  # chance is 90%
     assert (result.run_dir / "checkpoints" / "final-best.pt").is_file()
     assert (result.run_dir / "checkpoints" / "final-last.pt").is_file()
     # only the final training writes checkpoints; the four schedule fits do not
@@ -35,8 +35,9 @@ def test_schedules_lower_the_learning_rate_by_the_end(kind):
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     [cb] = schedule(kind, epochs=9)
 
-    class FakeLoop:          # what LRSchedule reads from the loop when the fit starts
+    class FakeLoop:  # what LRSchedule reads from the loop when the fit starts
         step, epochs, steps_per_epoch = Supervised(model, opt), 9, 4
+
     cb.on_fit_start(FakeLoop)
     seen = []
     for epoch in range(9):
@@ -47,8 +48,8 @@ def test_schedules_lower_the_learning_rate_by_the_end(kind):
         cb.on_epoch_end(FakeLoop, {})
     assert max(seen) <= 0.1 + 1e-12 and seen[-1] < 0.05
     if kind == "one-cycle":
-        assert seen[0] < max(seen)             # it warms up first
-        assert opt.param_groups[0]["momentum"] == 0   # plain SGD stays plain
+        assert seen[0] < max(seen)  # it warms up first
+        assert opt.param_groups[0]["momentum"] == 0  # plain SGD stays plain
     else:
         assert seen[0] == pytest.approx(0.1)
 

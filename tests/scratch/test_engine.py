@@ -11,24 +11,27 @@ from tests.scratch.compare import assert_close, check, randn
 
 def test_a_tensor_used_many_times_gets_the_sum_of_its_gradients():
     def f(a, b):
-        c = a * b          # a is used four times, c twice: a diamond inside a diamond
+        c = a * b  # a is used four times, c twice: a diamond inside a diamond
         d = c + a
         e = (c * d).tanh() + a * a
         return (e + d).sum()
+
     check(f, f, randn(3, 4), randn(3, 4))
 
 
 def test_shared_sub_expressions():
     def f(x, w):
         h = (x @ w).relu()
-        y = h @ w.T        # w used twice, h feeds three consumers
+        y = h @ w.T  # w used twice, h feeds three consumers
         return (y * x).sum() + h.sum() * h.mean() + (h @ h.T).sum()
+
     check(f, f, randn(4, 3), randn(3, 3))
 
 
 def test_same_operand_twice():
-    check(lambda a: a * a + a / a - a @ a.T.sum(1), lambda a: a * a + a / a - a @ a.T.sum(1),
-          randn(3, 3, positive=True))
+    check(
+        lambda a: a * a + a / a - a @ a.T.sum(1), lambda a: a * a + a / a - a @ a.T.sum(1), randn(3, 3, positive=True)
+    )
 
 
 def test_gradients_accumulate_over_backward_calls_like_torch():
@@ -51,12 +54,12 @@ def test_backward_twice_on_the_same_graph_accumulates():
 
 def test_leaf_gradients_are_independent_tensors():
     a, b = S.Tensor(randn(3), requires_grad=True), S.Tensor(randn(3), requires_grad=True)
-    (a + b).sum().backward()   # the same incoming gradient flows to both
+    (a + b).sum().backward()  # the same incoming gradient flows to both
     a.grad.mul_(10)
     assert torch.equal(b.grad, torch.ones(3, dtype=torch.float64))
     r = S.Tensor(randn(2, 3), requires_grad=True)
     g = torch.ones(6, dtype=torch.float64)
-    r.reshape(6).backward(g)   # the gradient is a view of the caller's tensor
+    r.reshape(6).backward(g)  # the gradient is a view of the caller's tensor
     r.grad.zero_()
     assert torch.equal(g, torch.ones(6, dtype=torch.float64))
 
@@ -78,6 +81,7 @@ def test_no_grad_records_nothing_and_restores():
     @S.no_grad()
     def f(t):
         return t.exp()
+
     assert not f(w).requires_grad
     assert (w * 2).requires_grad
 
@@ -112,7 +116,7 @@ def test_a_deep_chain_needs_no_recursion():
     for _ in range(20000):
         y = y * 1.0001
     y.backward()
-    assert abs(x.grad.item() - 1.0001 ** 20000) < 1e-6 * 1.0001 ** 20000
+    assert abs(x.grad.item() - 1.0001**20000) < 1e-6 * 1.0001**20000
 
 
 # -- errors ----------------------------------------------------------------------------
@@ -135,12 +139,16 @@ def test_integer_tensors_cannot_require_a_gradient():
         S.Tensor([1, 2, 3], requires_grad=True)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: S.Tensor(randn(3, 4)) + S.Tensor(randn(5)),
-    lambda: S.Tensor(randn(3, 4)) * S.Tensor(randn(2, 4)),
-    lambda: S.Tensor(randn(3, 4)) - S.Tensor(randn(4, 3)),
-    lambda: S.Tensor(randn(3, 4)) / S.Tensor(randn(3, 2)),
-], ids=["add", "mul", "sub", "div"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: S.Tensor(randn(3, 4)) + S.Tensor(randn(5)),
+        lambda: S.Tensor(randn(3, 4)) * S.Tensor(randn(2, 4)),
+        lambda: S.Tensor(randn(3, 4)) - S.Tensor(randn(4, 3)),
+        lambda: S.Tensor(randn(3, 4)) / S.Tensor(randn(3, 2)),
+    ],
+    ids=["add", "mul", "sub", "div"],
+)
 def test_broadcast_mismatch_names_the_op_and_both_shapes(make):
     with pytest.raises(S.ShapeError) as info:
         make()
@@ -150,18 +158,23 @@ def test_broadcast_mismatch_names_the_op_and_both_shapes(make):
     assert isinstance(info.value, DlcError)
 
 
-@pytest.mark.parametrize("make,op,shapes", [
-    (lambda: S.Tensor(randn(3, 4)) @ S.Tensor(randn(3, 4)), "matmul", ["(3, 4)", "(3, 4)"]),
-    (lambda: S.cat([S.Tensor(randn(2, 3)), S.Tensor(randn(2, 4))]), "cat", ["(2, 3)", "(2, 4)"]),
-    (lambda: S.Tensor(randn(2, 3)).reshape(4, 2), "reshape", ["(2, 3)", "(4, 2)"]),
-    (lambda: F.linear(S.Tensor(randn(5, 3)), S.Tensor(randn(4, 2))), "linear",
-     ["(5, 3)", "(4, 2)"]),
-    (lambda: F.conv2d(S.Tensor(randn(1, 3, 5, 5)), S.Tensor(randn(2, 4, 3, 3))), "conv2d",
-     ["(1, 3, 5, 5)", "(2, 4, 3, 3)"]),
-    (lambda: F.mse_loss(S.Tensor(randn(3)), S.Tensor(randn(4))), "mse_loss", ["(3,)", "(4,)"]),
-    (lambda: F.cross_entropy(S.Tensor(randn(3, 5)), torch.tensor([1, 2])), "cross_entropy",
-     ["(3, 5)", "(2,)"]),
-], ids=["matmul", "cat", "reshape", "linear", "conv2d", "mse", "cross-entropy"])
+@pytest.mark.parametrize(
+    "make,op,shapes",
+    [
+        (lambda: S.Tensor(randn(3, 4)) @ S.Tensor(randn(3, 4)), "matmul", ["(3, 4)", "(3, 4)"]),
+        (lambda: S.cat([S.Tensor(randn(2, 3)), S.Tensor(randn(2, 4))]), "cat", ["(2, 3)", "(2, 4)"]),
+        (lambda: S.Tensor(randn(2, 3)).reshape(4, 2), "reshape", ["(2, 3)", "(4, 2)"]),
+        (lambda: F.linear(S.Tensor(randn(5, 3)), S.Tensor(randn(4, 2))), "linear", ["(5, 3)", "(4, 2)"]),
+        (
+            lambda: F.conv2d(S.Tensor(randn(1, 3, 5, 5)), S.Tensor(randn(2, 4, 3, 3))),
+            "conv2d",
+            ["(1, 3, 5, 5)", "(2, 4, 3, 3)"],
+        ),
+        (lambda: F.mse_loss(S.Tensor(randn(3)), S.Tensor(randn(4))), "mse_loss", ["(3,)", "(4,)"]),
+        (lambda: F.cross_entropy(S.Tensor(randn(3, 5)), torch.tensor([1, 2])), "cross_entropy", ["(3, 5)", "(2,)"]),
+    ],
+    ids=["matmul", "cat", "reshape", "linear", "conv2d", "mse", "cross-entropy"],
+)
 def test_shape_errors_name_the_op_and_the_shapes(make, op, shapes):
     with pytest.raises(S.ShapeError) as info:
         make()
@@ -180,10 +193,18 @@ def test_cross_entropy_target_out_of_range():
 def test_operands_on_different_devices_are_refused(op):
     cpu = S.Tensor(randn(3, 3), requires_grad=True)
     meta = S.Tensor(torch.empty(3, 3, dtype=torch.float64, device="meta"))
-    make = {"add": lambda: cpu + meta, "mul": lambda: meta * cpu, "matmul": lambda: cpu @ meta,
-            "cat": lambda: S.cat([cpu, meta]), "linear": lambda: F.linear(cpu, meta)}[op]
-    with pytest.raises(S.DeviceError, match=rf"^{op}: operands are on different devices "
-                                            rf"\((cpu and meta|meta and cpu)\)"):
+    make = {
+        "add": lambda: cpu + meta,
+        "mul": lambda: meta * cpu,
+        "matmul": lambda: cpu @ meta,
+        "cat": lambda: S.cat([cpu, meta]),
+        "linear": lambda: F.linear(cpu, meta),
+    }[op]
+    with pytest.raises(
+        S.DeviceError,
+        match=rf"^{op}: operands are on different devices "
+        rf"\((cpu and meta|meta and cpu)\)",
+    ):
         make()
 
 
@@ -193,6 +214,7 @@ def test_a_failed_backward_leaves_no_half_accumulated_gradient():
 
     def broken(g):
         raise RuntimeError("boom")
+
     z = (y + y).sum()
     z._parents[0]._backward = broken  # the add node fails
     with pytest.raises(RuntimeError, match="boom"):

@@ -30,8 +30,11 @@ def test_log_softmax_and_softmax(dim):
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy(reduction):
     target = torch.randint(0, 6, (5,))
-    check(lambda z: F.cross_entropy(z, target, reduction),
-          lambda z: TF.cross_entropy(z, target, reduction=reduction), randn(5, 6))
+    check(
+        lambda z: F.cross_entropy(z, target, reduction),
+        lambda z: TF.cross_entropy(z, target, reduction=reduction),
+        randn(5, 6),
+    )
 
 
 def test_cross_entropy_is_stable_for_huge_logits():
@@ -50,22 +53,38 @@ def test_cross_entropy_equals_its_composition():
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_mse_loss(reduction):
-    check(lambda a, b: F.mse_loss(a, b, reduction),
-          lambda a, b: TF.mse_loss(a, b, reduction=reduction), randn(4, 3), randn(4, 3))
+    check(
+        lambda a, b: F.mse_loss(a, b, reduction),
+        lambda a, b: TF.mse_loss(a, b, reduction=reduction),
+        randn(4, 3),
+        randn(4, 3),
+    )
 
 
-@pytest.mark.parametrize("kw", [
-    dict(kernel_size=3), dict(kernel_size=(2, 3), stride=2, padding=1),
-    dict(kernel_size=3, dilation=2, padding=2),
-], ids=str)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=3),
+        dict(kernel_size=(2, 3), stride=2, padding=1),
+        dict(kernel_size=3, dilation=2, padding=2),
+    ],
+    ids=str,
+)
 def test_unfold(kw):
     check(lambda x: F.unfold(x, **kw), lambda x: TF.unfold(x, **kw), randn(2, 3, 7, 6))
 
 
-@pytest.mark.parametrize("kw", [
-    dict(), dict(stride=2), dict(padding=1), dict(stride=(2, 1), padding=(1, 2)),
-    dict(dilation=2, padding=1),
-], ids=str)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(),
+        dict(stride=2),
+        dict(padding=1),
+        dict(stride=(2, 1), padding=(1, 2)),
+        dict(dilation=2, padding=1),
+    ],
+    ids=str,
+)
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv2d(kw, bias):
     x, w, b = randn(2, 3, 8, 7), randn(4, 3, 3, 2), randn(4)
@@ -75,10 +94,16 @@ def test_conv2d(kw, bias):
         check(lambda *t: F.conv2d(*t, **kw), lambda *t: TF.conv2d(*t, **kw), x, w)
 
 
-@pytest.mark.parametrize("kw", [
-    dict(kernel_size=2), dict(kernel_size=3, stride=2), dict(kernel_size=3, stride=1, padding=1),
-    dict(kernel_size=(2, 3), stride=(2, 1)),
-], ids=str)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=2),
+        dict(kernel_size=3, stride=1, padding=1),
+        dict(kernel_size=(2, 3), stride=(2, 1)),
+    ],
+    ids=str,
+)
 def test_max_pool2d(kw):
     check(lambda x: F.max_pool2d(x, **kw), lambda x: TF.max_pool2d(x, **kw), randn(2, 3, 7, 8))
 

@@ -50,8 +50,8 @@ def test_sequential_mlp_of_the_mini_project():
     model = f64(M.Sequential(*layers))
 
     def ref(x, w1, b1, w2, b2, w3, b3):
-        return torch.sigmoid(TF.linear(torch.tanh(TF.linear(torch.relu(TF.linear(x, w1, b1)),
-                                                           w2, b2)), w3, b3))
+        return torch.sigmoid(TF.linear(torch.tanh(TF.linear(torch.relu(TF.linear(x, w1, b1)), w2, b2)), w3, b3))
+
     check_module(model, ref, randn(10, 2), [p for p, _ in model.param()])
 
 
@@ -86,8 +86,7 @@ def test_gradients_accumulate_until_zero_grad():
     assert torch.count_nonzero(lin.grad_weight) == 0
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1),
-                                dict(padding=(1, 2), dilation=2)], ids=str)
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(padding=(1, 2), dilation=2)], ids=str)
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv2d(kw, bias):
     conv = f64(M.Conv2d(3, 4, (3, 2), bias=bias, **kw))
@@ -95,16 +94,17 @@ def test_conv2d(kw, bias):
 
     def ref(x, w, b=None):
         return TF.conv2d(x, w, b, **kw)
+
     check_module(conv, ref, randn(2, 3, 9, 8), params)
 
 
 def test_nearest_upsampling_and_upsampling_layer():
-    check_module(M.NearestUpsampling(2),
-                 lambda x: TF.interpolate(x, scale_factor=2, mode="nearest"), randn(2, 3, 4, 5))
+    check_module(M.NearestUpsampling(2), lambda x: TF.interpolate(x, scale_factor=2, mode="nearest"), randn(2, 3, 4, 5))
     up = f64(M.Upsampling(3, 2, 3, scale_factor=2, padding=1))
 
     def ref(x, w, b):
         return TF.conv2d(TF.interpolate(x, scale_factor=2, mode="nearest"), w, b, padding=1)
+
     out = check_module(up, ref, randn(2, 3, 4, 4), [p for p, _ in up.param()])
     assert out.modules[1].weight.shape == (2, 3, 3, 3)
 
@@ -113,8 +113,7 @@ def test_nearest_upsampling_and_upsampling_layer():
 def test_sgd_matches_torch(momentum):
     lin = f64(M.Linear(4, 3))
     params = [p.clone().requires_grad_() for p, _ in lin.param()]
-    ours, ref = M.SGD(lin.param(), lr=0.1, momentum=momentum), torch.optim.SGD(
-        params, lr=0.1, momentum=momentum)
+    ours, ref = M.SGD(lin.param(), lr=0.1, momentum=momentum), torch.optim.SGD(params, lr=0.1, momentum=momentum)
     for _ in range(5):
         for (p, g), r in zip(lin.param(), params):
             new = torch.randn(p.shape, dtype=torch.float64)

@@ -31,10 +31,11 @@ def run_both(ours_cls, torch_cls, **options):
     assert not torch.equal(ours[0].data, start[0])  # the steps did move the parameters
 
 
-SGD_OPTIONS = [dict(lr=0.1, momentum=m, dampening=d, weight_decay=wd, nesterov=n)
-               for m, d, wd, n in itertools.product([0.0, 0.9], [0.0, 0.3], [0.0, 0.01],
-                                                    [False, True])
-               if not (n and (m == 0 or d != 0))]
+SGD_OPTIONS = [
+    dict(lr=0.1, momentum=m, dampening=d, weight_decay=wd, nesterov=n)
+    for m, d, wd, n in itertools.product([0.0, 0.9], [0.0, 0.3], [0.0, 0.01], [False, True])
+    if not (n and (m == 0 or d != 0))
+]
 
 
 @pytest.mark.parametrize("options", SGD_OPTIONS, ids=str)
@@ -42,26 +43,38 @@ def test_sgd(options):
     run_both(optim.SGD, torch.optim.SGD, **options)
 
 
-@pytest.mark.parametrize("options", [
-    dict(lr=0.01), dict(lr=0.05, alpha=0.9, eps=1e-6), dict(lr=0.01, weight_decay=0.1),
-    dict(lr=0.01, momentum=0.8), dict(lr=0.01, centered=True),
-    dict(lr=0.02, alpha=0.95, weight_decay=0.05, momentum=0.5, centered=True),
-], ids=str)
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(lr=0.01),
+        dict(lr=0.05, alpha=0.9, eps=1e-6),
+        dict(lr=0.01, weight_decay=0.1),
+        dict(lr=0.01, momentum=0.8),
+        dict(lr=0.01, centered=True),
+        dict(lr=0.02, alpha=0.95, weight_decay=0.05, momentum=0.5, centered=True),
+    ],
+    ids=str,
+)
 def test_rmsprop(options):
     run_both(optim.RMSprop, torch.optim.RMSprop, **options)
 
 
-@pytest.mark.parametrize("options", [
-    dict(lr=1e-3), dict(lr=0.05, betas=(0.8, 0.9), eps=1e-6), dict(lr=0.01, weight_decay=0.1),
-    dict(lr=0.01, amsgrad=True), dict(lr=0.02, betas=(0.5, 0.99), weight_decay=0.05,
-                                      amsgrad=True),
-], ids=str)
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(lr=1e-3),
+        dict(lr=0.05, betas=(0.8, 0.9), eps=1e-6),
+        dict(lr=0.01, weight_decay=0.1),
+        dict(lr=0.01, amsgrad=True),
+        dict(lr=0.02, betas=(0.5, 0.99), weight_decay=0.05, amsgrad=True),
+    ],
+    ids=str,
+)
 def test_adam(options):
     run_both(optim.Adam, torch.optim.Adam, **options)
 
 
-@pytest.mark.parametrize("options", [dict(lr=0.01), dict(lr=0.01, weight_decay=0.1, amsgrad=True)],
-                         ids=str)
+@pytest.mark.parametrize("options", [dict(lr=0.01), dict(lr=0.01, weight_decay=0.1, amsgrad=True)], ids=str)
 def test_adamw(options):
     run_both(optim.AdamW, torch.optim.AdamW, **options)
 
@@ -79,9 +92,12 @@ def test_parameters_without_gradient_are_skipped_and_zero_grad_clears():
 
 def test_optimisers_do_not_modify_the_gradients():
     p = S.Tensor(torch.ones(3, dtype=torch.float64), requires_grad=True)
-    for opt in [optim.SGD([p], 0.1, momentum=0.9, weight_decay=0.1, nesterov=True),
-                optim.RMSprop([p], weight_decay=0.1, centered=True, momentum=0.5),
-                optim.Adam([p], weight_decay=0.1, amsgrad=True), optim.AdamW([p])]:
+    for opt in [
+        optim.SGD([p], 0.1, momentum=0.9, weight_decay=0.1, nesterov=True),
+        optim.RMSprop([p], weight_decay=0.1, centered=True, momentum=0.5),
+        optim.Adam([p], weight_decay=0.1, amsgrad=True),
+        optim.AdamW([p]),
+    ]:
         g = torch.full((3,), 0.5, dtype=torch.float64)
         p.grad = g
         opt.step()
@@ -99,8 +115,10 @@ def test_bad_arguments():
 
 
 def test_training_a_model_equals_torch_step_by_step():
-    from dlc.scratch import nn
     import torch.nn as tnn
+
+    from dlc.scratch import nn
+
     ours = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2)).double()
     ref = tnn.Sequential(tnn.Linear(3, 5), tnn.Tanh(), tnn.Linear(5, 2)).double()
     ours.load_state_dict(ref.state_dict())

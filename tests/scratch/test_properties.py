@@ -22,8 +22,11 @@ def tensor_from(seed, shape, positive=False):
 
 
 @SETTINGS
-@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
-       op=st.sampled_from(OPS), seed=st.integers(0, 2**31))
+@given(
+    shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=4, max_side=4),
+    op=st.sampled_from(OPS),
+    seed=st.integers(0, 2**31),
+)
 def test_broadcasting_binary_ops(shapes, op, seed):
     a_shape, b_shape = shapes.input_shapes
     positive = op in (operator.truediv, operator.pow)
@@ -33,9 +36,13 @@ def test_broadcasting_binary_ops(shapes, op, seed):
 
 
 @SETTINGS
-@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=4), data=st.data(),
-       method=st.sampled_from(["sum", "mean", "max"]), keepdim=st.booleans(),
-       seed=st.integers(0, 2**31))
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=4),
+    data=st.data(),
+    method=st.sampled_from(["sum", "mean", "max"]),
+    keepdim=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
 def test_reductions(shape, data, method, keepdim, seed):
     dim = data.draw(st.integers(-len(shape), len(shape) - 1))
     x = tensor_from(seed, shape)
@@ -46,24 +53,28 @@ def test_reductions(shape, data, method, keepdim, seed):
     def ref(t):
         out = getattr(t, method)(dim, keepdim)
         return out.values if method == "max" else out
+
     check(ours, ref, x)
 
 
 @SETTINGS
-@given(batch=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, max_side=3),
-       n=st.integers(1, 4), k=st.integers(1, 4), m=st.integers(1, 4),
-       vector=st.sampled_from([None, "left", "right"]), seed=st.integers(0, 2**31))
+@given(
+    batch=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, max_side=3),
+    n=st.integers(1, 4),
+    k=st.integers(1, 4),
+    m=st.integers(1, 4),
+    vector=st.sampled_from([None, "left", "right"]),
+    seed=st.integers(0, 2**31),
+)
 def test_batched_matmul(batch, n, k, m, vector, seed):
     ba, bb = batch.input_shapes
     a_shape = (k,) if vector == "left" else (*ba, n, k)
     b_shape = (k,) if vector == "right" else (*bb, k, m)
-    check(operator.matmul, operator.matmul, tensor_from(seed, a_shape),
-          tensor_from(seed + 1, b_shape))
+    check(operator.matmul, operator.matmul, tensor_from(seed, a_shape), tensor_from(seed + 1, b_shape))
 
 
 @SETTINGS
-@given(shape=st.lists(st.integers(1, 4), min_size=2, max_size=4), data=st.data(),
-       seed=st.integers(0, 2**31))
+@given(shape=st.lists(st.integers(1, 4), min_size=2, max_size=4), data=st.data(), seed=st.integers(0, 2**31))
 def test_reshape_and_permute_round_trips(shape, data, seed):
     perm = data.draw(st.permutations(range(len(shape))))
     x = tensor_from(seed, shape)
@@ -73,6 +84,7 @@ def test_reshape_and_permute_round_trips(shape, data, seed):
 
     def ref(t):
         return (t.permute(*perm).reshape(-1) * t.reshape(-1).exp()).reshape(*shape)
+
     check(f, ref, x)
 
 
@@ -80,6 +92,7 @@ def test_reshape_and_permute_round_trips(shape, data, seed):
 @given(n=st.integers(1, 6), c=st.integers(2, 6), seed=st.integers(0, 2**31))
 def test_cross_entropy_any_shape(n, c, seed):
     import torch.nn.functional as TF
+
     z = tensor_from(seed, (n, c)) * 5
     target = torch.randint(0, c, (n,), generator=torch.Generator().manual_seed(seed))
     check(lambda t: S.functional.cross_entropy(t, target), lambda t: TF.cross_entropy(t, target), z)

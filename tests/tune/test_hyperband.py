@@ -7,8 +7,15 @@ from collections import Counter
 import pytest
 
 from dlc.errors import DlcError
-from dlc.tune import (bracket_schedule, format_schedule, hyperband, hyperband_schedule,
-                      max_bracket, random_search, schedule_budget)
+from dlc.tune import (
+    bracket_schedule,
+    format_schedule,
+    hyperband,
+    hyperband_schedule,
+    max_bracket,
+    random_search,
+    schedule_budget,
+)
 
 # Table 1 of Li et al. (2018), R = 81, eta = 3: (n_i, r_i) per bracket s.
 PAPER_TABLE = {
@@ -22,13 +29,14 @@ PAPER_TABLE = {
 
 def test_schedule_is_the_papers_table():
     assert hyperband_schedule(81, 3) == PAPER_TABLE
-    assert list(hyperband_schedule(81, 3)) == [4, 3, 2, 1, 0]   # the order they run in
+    assert list(hyperband_schedule(81, 3)) == [4, 3, 2, 1, 0]  # the order they run in
     table = format_schedule(81, 3)
     assert "34" in table and table.count("\n") == 2 + 5
 
 
-@pytest.mark.parametrize("R, eta, s_max", [(1, 3, 0), (2, 3, 0), (3, 3, 1), (80, 3, 3),
-                                           (81, 3, 4), (243, 3, 5), (8, 2, 3), (1000, 10, 3)])
+@pytest.mark.parametrize(
+    "R, eta, s_max", [(1, 3, 0), (2, 3, 0), (3, 3, 1), (80, 3, 3), (81, 3, 4), (243, 3, 5), (8, 2, 3), (1000, 10, 3)]
+)
 def test_max_bracket_is_floor_log(R, eta, s_max):
     # 243 = 3^5 is where math.log(243, 3) = 4.999... would give the wrong floor.
     assert max_bracket(R, eta) == s_max
@@ -38,12 +46,12 @@ def test_max_bracket_is_floor_log(R, eta, s_max):
 def test_every_bracket_follows_the_formula(R, eta):
     s_max = max_bracket(R, eta)
     for s, rungs in hyperband_schedule(R, eta).items():
-        n = math.ceil((s_max + 1) / (s + 1) * eta ** s - 1e-9)
+        n = math.ceil((s_max + 1) / (s + 1) * eta**s - 1e-9)
         assert len(rungs) == s + 1
         for i, (n_i, r_i) in enumerate(rungs):
-            assert n_i == math.floor(n * eta ** -i + 1e-9)
+            assert n_i == math.floor(n * eta**-i + 1e-9)
             assert r_i == max(1, math.floor(R * eta ** (i - s) + 0.5))  # half rounds up
-        assert rungs[-1][1] == R                  # every bracket ends at the full resource
+        assert rungs[-1][1] == R  # every bracket ends at the full resource
 
 
 def test_bad_arguments_say_what_is_wrong():
@@ -76,6 +84,7 @@ def sample_ids():
 
     def sample(rng):
         return {"id": next(counter), "quality": rng.random()}
+
     return sample
 
 
@@ -86,8 +95,7 @@ def test_budget_accounting_matches_the_schedule(resume):
     assert result.budget == schedule_budget(81, 3, resume) == rec.epochs_trained
     # Each (bracket, rung) evaluated n_i configurations at r_i epochs.
     per_rung = Counter((e.bracket, e.rung, e.resource) for e in result.evaluations)
-    expected = {(s, i, r): n for s, rungs in PAPER_TABLE.items()
-                for i, (n, r) in enumerate(rungs)}
+    expected = {(s, i, r): n for s, rungs in PAPER_TABLE.items() for i, (n, r) in enumerate(rungs)}
     assert per_rung == expected
     assert result.n_configs == sum(rungs[0][0] for rungs in PAPER_TABLE.values()) == 143
     if resume:
@@ -110,7 +118,7 @@ def test_rungs_promote_the_best_fraction():
             continue
         ranked = sorted(evs, key=lambda e: e.loss)
         promoted = {e.trial for e in by_rung[(s, i + 1)]}
-        assert promoted == {e.trial for e in ranked[:len(evs) // 3]}
+        assert promoted == {e.trial for e in ranked[: len(evs) // 3]}
     assert result.best_loss == min(e.loss for e in result.evaluations)
 
 
@@ -155,8 +163,7 @@ BEST = {"a": 7, "b": 2, "c": 1}
 
 
 def final_loss(cfg):
-    return (((cfg["a"] - 7) / 9) ** 2 + ((cfg["b"] - 2) / 9) ** 2
-            + 0.05 * abs(cfg["c"] - 1))
+    return ((cfg["a"] - 7) / 9) ** 2 + ((cfg["b"] - 2) / 9) ** 2 + 0.05 * abs(cfg["c"] - 1)
 
 
 def sample(rng):
@@ -167,7 +174,8 @@ def noisy_objective(seed):
     noise = random.Random(seed)
 
     def evaluate(cfg, resource, state):
-        return final_loss(cfg) + 1.0 / resource + noise.gauss(0, 0.05) / resource ** 0.5, None
+        return final_loss(cfg) + 1.0 / resource + noise.gauss(0, 0.05) / resource**0.5, None
+
     return evaluate
 
 
@@ -177,13 +185,12 @@ def test_hyperband_beats_random_search_at_equal_budget():
     seeds = range(200)
     for seed in seeds:
         hb = hyperband(sample, noisy_objective(seed), R=81, eta=3, rng=seed)
-        rs = random_search(sample, noisy_objective(seed), R=81, budget=hb.budget,
-                           rng=10_000 + seed)
+        rs = random_search(sample, noisy_objective(seed), R=81, budget=hb.budget, rng=10_000 + seed)
         assert rs.budget <= hb.budget
         hb_hits += hb.best_config == BEST
         rs_hits += rs.best_config == BEST
         hb_regret += final_loss(hb.best_config) / len(seeds)
         rs_regret += final_loss(rs.best_config) / len(seeds)
     # Hyperband looks at 143 configurations for the price of 19 full trainings.
-    assert hb_hits > 3 * rs_hits and hb_hits >= 20   # measured: 50 vs 8 of 200
+    assert hb_hits > 3 * rs_hits and hb_hits >= 20  # measured: 50 vs 8 of 200
     assert hb_regret < 0.5 * rs_regret

@@ -19,8 +19,14 @@ from dlc.data.text import ENG_FRA, TINYSHAKESPEARE
 from dlc.errors import DataError
 
 REGISTRY = {s.name: s for s in (MNIST, FASHION_MNIST, CIFAR10, TINYSHAKESPEARE, ENG_FRA, CATS_VS_DOGS)}
-_ALIASES = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar": "cifar10",
-            "shakespeare": "tinyshakespeare", "cats-and-dogs": "cats-vs-dogs", "eng-fra-5k": "eng-fra"}
+_ALIASES = {
+    "fashionmnist": "fashion-mnist",
+    "cifar-10": "cifar10",
+    "cifar": "cifar10",
+    "shakespeare": "tinyshakespeare",
+    "cats-and-dogs": "cats-vs-dogs",
+    "eng-fra-5k": "eng-fra",
+}
 
 __all__ = ["DataError", "REGISTRY", "names", "get", "load", "dataset", "classes", "cli_report", "cli_fetch"]
 
@@ -57,8 +63,16 @@ def classes(name: str) -> tuple[str, ...]:
     return tuple(s.classes)
 
 
-def dataset(name: str, train=True, data_dir=None, download: bool = False, transform=None,
-            target_transform=None, size: int = 64, **options):
+def dataset(
+    name: str,
+    train=True,
+    data_dir=None,
+    download: bool = False,
+    transform=None,
+    target_transform=None,
+    size: int = 64,
+    **options,
+):
     """A ``torch.utils.data.Dataset`` view: (input, target) samples with optional transforms.
 
     Image sets give (uint8 image, int64 label); "cats-vs-dogs" decodes each photo at
@@ -71,9 +85,9 @@ def dataset(name: str, train=True, data_dir=None, download: bool = False, transf
         x, y = s.load(train=train, data_dir=data_dir, download=download)
         return views.TensorPairs(x, y, transform, target_transform, s.classes)
     if s.kind == "photos":
-        return views.ImageFiles(s.load(train=train, data_dir=data_dir), size, transform,
-                                target_transform, s.classes)
+        return views.ImageFiles(s.load(train=train, data_dir=data_dir), size, transform, target_transform, s.classes)
     if s is ENG_FRA:
         return views.Items(s.load(train=train, data_dir=data_dir, **options), transform)
-    raise DataError(f"{s.name} is one text, not a set of samples: use dlc.data.load({s.name!r}) "
-                    "and cut it into samples yourself")
+    raise DataError(
+        f"{s.name} is one text, not a set of samples: use dlc.data.load({s.name!r}) and cut it into samples yourself"
+    )

@@ -14,8 +14,8 @@ import hashlib
 import os
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -59,7 +59,7 @@ def _read(folder: Path, tag: str, k: str, check: Callable | None):
         if check is not None:
             check(images, labels)
         return images, labels
-    except Exception:  # an unreadable or inconsistent cache is rebuilt, never trusted
+    except Exception:  # noqa: BLE001 - an unreadable or inconsistent cache is rebuilt, never trusted
         return None
 
 
@@ -110,9 +110,13 @@ def _write(folder: Path, tag: str, k: str, images: np.ndarray, labels: np.ndarra
             old.unlink(missing_ok=True)
 
 
-def cached(raw_folder: Path, raw_files: list[Path], tag: str,
-           build: Callable[[], tuple[np.ndarray, np.ndarray]],
-           check: Callable | None = None) -> tuple[np.ndarray, np.ndarray, Path | None]:
+def cached(
+    raw_folder: Path,
+    raw_files: list[Path],
+    tag: str,
+    build: Callable[[], tuple[np.ndarray, np.ndarray]],
+    check: Callable | None = None,
+) -> tuple[np.ndarray, np.ndarray, Path | None]:
     """(images, labels, cache file or None): from the cache if valid, else ``build()`` then saved.
 
     The arrays returned from the cache are read-only memory maps; ``check(images,
@@ -131,7 +135,9 @@ def cached(raw_folder: Path, raw_files: list[Path], tag: str,
             return images, labels, _paths(folder, tag, k)[0]
         except OSError as e:  # read-only data folder: try the user cache
             errors.append(f"{folder}: {e.strerror or e}")
-    warnings.warn("dlc.data: could not write a cache (" + "; ".join(errors) + "); "
-                  "the data will be parsed again next time. Set DLC_CACHE_DIR to a writable folder.",
-                  stacklevel=3)
+    warnings.warn(
+        "dlc.data: could not write a cache (" + "; ".join(errors) + "); "
+        "the data will be parsed again next time. Set DLC_CACHE_DIR to a writable folder.",
+        stacklevel=3,
+    )
     return images, labels, None

@@ -32,8 +32,10 @@ def read_bin_batch(path: Path, count: int | None = BATCH, num_classes: int = 10)
     path = Path(path)
     data = path.read_bytes()
     if len(data) % RECORD:
-        raise DataError(f"{path}: {len(data)} bytes is not a whole number of {RECORD}-byte records "
-                        "(1 label + 3072 pixels): the file is truncated or not a CIFAR-10 binary batch")
+        raise DataError(
+            f"{path}: {len(data)} bytes is not a whole number of {RECORD}-byte records "
+            "(1 label + 3072 pixels): the file is truncated or not a CIFAR-10 binary batch"
+        )
     if count is not None and len(data) // RECORD != count:
         raise DataError(f"{path}: {len(data) // RECORD} records, expected {count}: wrong or incomplete batch")
     records = np.frombuffer(data, dtype=np.uint8).reshape(-1, RECORD)
@@ -69,9 +71,11 @@ class SafeUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
-            raise DataError(f"{self.source}: refused to unpickle: the file asks to import "
-                            f"{module}.{name}, which a CIFAR-10 batch never holds (it may be malicious "
-                            "or not a CIFAR-10 file); delete it and fetch the data again")
+            raise DataError(
+                f"{self.source}: refused to unpickle: the file asks to import "
+                f"{module}.{name}, which a CIFAR-10 batch never holds (it may be malicious "
+                "or not a CIFAR-10 file); delete it and fetch the data again"
+            )
         return super().find_class(module, name)
 
 
@@ -83,8 +87,10 @@ def safe_load_pickle(path: Path):
     except DataError:
         raise
     except Exception as e:  # any unpickling failure: truncated, garbage, wrong structure
-        raise DataError(f"{path}: cannot unpickle ({type(e).__name__}: {e}); the file is corrupt "
-                        "or truncated: delete it and fetch it again") from e
+        raise DataError(
+            f"{path}: cannot unpickle ({type(e).__name__}: {e}); the file is corrupt "
+            "or truncated: delete it and fetch it again"
+        ) from e
 
 
 def _get(d: dict, key: str):
@@ -121,8 +127,9 @@ def _check_labels(labels: np.ndarray, path: Path, num_classes: int) -> None:
     bad = (labels < 0) | (labels >= num_classes)
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{path}: label {int(labels[i])} of record {i} is out of range "
-                        f"0..{num_classes - 1}: the file is corrupt")
+        raise DataError(
+            f"{path}: label {int(labels[i])} of record {i} is out of range 0..{num_classes - 1}: the file is corrupt"
+        )
 
 
 def read_batches(paths: list[Path], binary: bool) -> tuple[np.ndarray, np.ndarray]:

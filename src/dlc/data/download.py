@@ -37,7 +37,7 @@ class Resource:
 
 def urlopen(url: str):
     """Open a URL for reading (a seam for tests: they replace it to simulate failures)."""
-    return urllib.request.urlopen(url, timeout=TIMEOUT_S)  # noqa: S310 (http(s) or file URLs)
+    return urllib.request.urlopen(url, timeout=TIMEOUT_S)
 
 
 def md5sum(path: Path) -> str:
@@ -77,8 +77,7 @@ def _stream(url: str, dest_dir: Path, resource: Resource, quiet: bool) -> Path:
                 if bar is not None:
                     bar.close()
         if h.hexdigest() != resource.md5:
-            raise DataError(f"md5 mismatch: got {h.hexdigest()}, expected {resource.md5} "
-                            "(corrupt or altered download)")
+            raise DataError(f"md5 mismatch: got {h.hexdigest()}, expected {resource.md5} (corrupt or altered download)")
         return tmp_path
     except BaseException:
         tmp_path.unlink(missing_ok=True)
@@ -92,8 +91,10 @@ def download(resource: Resource, dest_dir: Path, quiet: bool = False) -> Path:
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"cannot create {dest_dir} for the download: {e}; "
-                        "choose a writable folder with --data_dir or PYTORCH_DATA_DIR") from e
+        raise DataError(
+            f"cannot create {dest_dir} for the download: {e}; "
+            "choose a writable folder with --data_dir or PYTORCH_DATA_DIR"
+        ) from e
     failures = []
     for url in resource.urls:
         if not quiet:
@@ -116,14 +117,17 @@ def _check_member(member: tarfile.TarInfo, dest: Path, archive: Path) -> PurePos
     if name.is_absolute() or member.name.startswith(("/", "\\")) or (name.parts and ":" in name.parts[0]):
         raise DataError(f"{archive}: refused to extract {member.name!r}: absolute path")
     if ".." in name.parts:
-        raise DataError(f"{archive}: refused to extract {member.name!r}: the name climbs out "
-                        "of the target folder with '..'")
+        raise DataError(
+            f"{archive}: refused to extract {member.name!r}: the name climbs out of the target folder with '..'"
+        )
     if member.issym() or member.islnk():
         target = (dest / name.parent / member.linkname) if member.issym() else dest / member.linkname
         outside = not os.path.realpath(target).startswith(os.path.realpath(dest) + os.sep)
         where = "points outside the target folder" if outside else "is a link"
-        raise DataError(f"{archive}: refused to extract {member.name!r}: it {where} "
-                        f"({member.linkname!r}); data archives hold only plain files")
+        raise DataError(
+            f"{archive}: refused to extract {member.name!r}: it {where} "
+            f"({member.linkname!r}); data archives hold only plain files"
+        )
     if not (member.isfile() or member.isdir()):
         raise DataError(f"{archive}: refused to extract {member.name!r}: not a plain file or folder")
     return name

@@ -30,8 +30,9 @@ def read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except (OSError, EOFError, zlib.error) as e:
         # gzip raises BadGzipFile (an OSError) or EOFError on a cut file
-        raise DataError(f"{path}: cannot read the file ({e}); it is corrupt or truncated: "
-                        "delete it and fetch it again") from e
+        raise DataError(
+            f"{path}: cannot read the file ({e}); it is corrupt or truncated: delete it and fetch it again"
+        ) from e
 
 
 def parse_idx(data: bytes, path: Path | str = "<bytes>") -> np.ndarray:
@@ -41,8 +42,10 @@ def parse_idx(data: bytes, path: Path | str = "<bytes>") -> np.ndarray:
     zero, dtype_code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
     magic = int.from_bytes(data[:4], "big")
     if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
-        raise DataError(f"{path}: wrong magic number 0x{magic:08x} (expected 0x{LABELS_MAGIC:08x} "
-                        f"for labels or 0x{IMAGES_MAGIC:08x} for images): not an MNIST-style IDX file")
+        raise DataError(
+            f"{path}: wrong magic number 0x{magic:08x} (expected 0x{LABELS_MAGIC:08x} "
+            f"for labels or 0x{IMAGES_MAGIC:08x} for images): not an MNIST-style IDX file"
+        )
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataError(f"{path}: truncated header ({len(data)} bytes)")
@@ -50,8 +53,10 @@ def parse_idx(data: bytes, path: Path | str = "<bytes>") -> np.ndarray:
     expected = header + int(np.prod(shape))
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "has trailing bytes"
-        raise DataError(f"{path}: header says {shape[0]} items of shape {shape[1:]} "
-                        f"({expected} bytes) but the file holds {len(data)} bytes: it {what}")
+        raise DataError(
+            f"{path}: header says {shape[0]} items of shape {shape[1:]} "
+            f"({expected} bytes) but the file holds {len(data)} bytes: it {what}"
+        )
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -59,8 +64,9 @@ def read_idx(path: Path) -> np.ndarray:
     return parse_idx(read_bytes(path), path)
 
 
-def read_pair(images_path: Path, labels_path: Path, count: int | None, image_shape=(28, 28),
-              num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def read_pair(
+    images_path: Path, labels_path: Path, count: int | None, image_shape=(28, 28), num_classes: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels of one split, validated: magic numbers, dimensions, counts, label range.
 
     ``count`` is the number of samples the split must hold (None: any, as long as images
@@ -69,23 +75,32 @@ def read_pair(images_path: Path, labels_path: Path, count: int | None, image_sha
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.ndim != 3:
-        raise DataError(f"{images_path}: expected an image file (magic 0x{IMAGES_MAGIC:08x}, 3 dimensions), "
-                        f"found {images.ndim} dimension(s): are the image and label files swapped?")
+        raise DataError(
+            f"{images_path}: expected an image file (magic 0x{IMAGES_MAGIC:08x}, 3 dimensions), "
+            f"found {images.ndim} dimension(s): are the image and label files swapped?"
+        )
     if labels.ndim != 1:
-        raise DataError(f"{labels_path}: expected a label file (magic 0x{LABELS_MAGIC:08x}, 1 dimension), "
-                        f"found {labels.ndim} dimensions: are the image and label files swapped?")
+        raise DataError(
+            f"{labels_path}: expected a label file (magic 0x{LABELS_MAGIC:08x}, 1 dimension), "
+            f"found {labels.ndim} dimensions: are the image and label files swapped?"
+        )
     if images.shape[1:] != tuple(image_shape):
-        raise DataError(f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, "
-                        f"expected {image_shape[0]}x{image_shape[1]}")
+        raise DataError(
+            f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, expected {image_shape[0]}x{image_shape[1]}"
+        )
     if len(images) != len(labels):
-        raise DataError(f"{images_path} holds {len(images)} images but {labels_path} holds "
-                        f"{len(labels)} labels: the files do not belong together")
+        raise DataError(
+            f"{images_path} holds {len(images)} images but {labels_path} holds "
+            f"{len(labels)} labels: the files do not belong together"
+        )
     if count is not None and len(labels) != count:
-        raise DataError(f"{labels_path}: {len(labels)} samples, expected {count} for this split: "
-                        "wrong or incomplete file")
+        raise DataError(
+            f"{labels_path}: {len(labels)} samples, expected {count} for this split: wrong or incomplete file"
+        )
     if len(labels) and labels.max() >= num_classes:
         bad = int(np.argmax(labels >= num_classes))
-        raise DataError(f"{labels_path}: label {labels[bad]} at index {bad} is out of range "
-                        f"0..{num_classes - 1}: the file is corrupt or not a label file")
+        raise DataError(
+            f"{labels_path}: label {labels[bad]} at index {bad} is out of range "
+            f"0..{num_classes - 1}: the file is corrupt or not a label file"
+        )
     return images, labels
-

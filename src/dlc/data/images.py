@@ -23,8 +23,9 @@ def _pil():
     try:
         from PIL import Image
     except ImportError as e:
-        raise DlcError("decoding photos needs Pillow, an optional dependency: "
-                       "pip install pillow   (or: pip install 'dlc[images]')") from e
+        raise DlcError(
+            "decoding photos needs Pillow, an optional dependency: pip install pillow   (or: pip install 'dlc[images]')"
+        ) from e
     return Image
 
 
@@ -72,8 +73,8 @@ class ImageFolders:
     name: str
     title: str
     subdirs: tuple[str, ...]
-    splits: tuple[str, str]                 # (train split, held-out split) folder names
-    class_dirs: tuple[str, ...]             # label k = class_dirs[k]
+    splits: tuple[str, str]  # (train split, held-out split) folder names
+    class_dirs: tuple[str, ...]  # label k = class_dirs[k]
     classes: tuple[str, ...]
     kind: str = "photos"
     can_download: bool = False
@@ -103,7 +104,8 @@ class ImageFolders:
             f"{self.title} ({split} split) not found: need {'/, '.join(self.class_dirs)}/ folders of photos.\n"
             f"  searched:\n{where}\n"
             "  to get it: copy the folders by hand (there is no checksummed download), then point dlc at "
-            "their data folder with --data_dir DIR (Python: data_dir=DIR) or PYTORCH_DATA_DIR=DIR")
+            "their data folder with --data_dir DIR (Python: data_dir=DIR) or PYTORCH_DATA_DIR=DIR"
+        )
 
     def load(self, train=True, data_dir=None, download: bool = False, quiet: bool = True):
         """[(path, label), ...] of one split, sorted by class then file name; label k is ``classes[k]``."""
@@ -129,7 +131,10 @@ class ImageFolders:
 
 
 CATS_VS_DOGS = ImageFolders(
-    name="cats-vs-dogs", title="Cats vs dogs",
+    name="cats-vs-dogs",
+    title="Cats vs dogs",
     subdirs=("cats-vs-dogs", "cats_and_dogs_filtered"),
-    splits=("train", "validation"), class_dirs=("cats", "dogs"), classes=("cat", "dog"),
+    splits=("train", "validation"),
+    class_dirs=("cats", "dogs"),
+    classes=("cat", "dog"),
 )

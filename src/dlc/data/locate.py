@@ -47,5 +47,3 @@ def resolve_file(folder: Path, name: str, compressed_ok: bool = True) -> Path | 
     if compressed_ok and (folder / (name + ".gz")).is_file():
         return folder / (name + ".gz")
     return None
-
-

@@ -12,11 +12,11 @@ from dlc.humanize import format_bytes
 @dataclass
 class Row:
     name: str
-    status: str = "missing"          # "ok", "missing" or "INVALID"
+    status: str = "missing"  # "ok", "missing" or "INVALID"
     samples: str = "-"
     nbytes: int = 0
     where: str = ""
-    detail: list[str] = field(default_factory=list)   # searched places, or what is wrong
+    detail: list[str] = field(default_factory=list)  # searched places, or what is wrong
 
 
 def _tensor_row(s, data_dir) -> Row:
@@ -106,8 +106,10 @@ def cli_report(data_dir=None) -> int:
 
     table = rows(data_dir)
     print("data folders searched, in order: " + ", ".join(str(r) for r in locate.roots(data_dir)))
-    print("verified = structure checked (magic numbers, counts, shapes, label range; files found "
-          "in place are not md5-checked)\n")
+    print(
+        "verified = structure checked (magic numbers, counts, shapes, label range; files found "
+        "in place are not md5-checked)\n"
+    )
     header = ("data set", "status", "samples (train + test)", "size", "where")
     cells = [(r.name, r.status, r.samples, format_bytes(r.nbytes) if r.nbytes else "-", r.where) for r in table]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(4)]
@@ -122,8 +124,10 @@ def cli_report(data_dir=None) -> int:
     bad = [r.name for r in table if r.status == "INVALID"]
     print(f"\n{sum(r.status == 'ok' for r in table)} verified, {len(missing)} missing, {len(bad)} invalid.")
     if missing:
-        print("get a missing set with `dlc data fetch NAME`, or point --data_dir / PYTORCH_DATA_DIR "
-              "at a folder that holds it.")
+        print(
+            "get a missing set with `dlc data fetch NAME`, or point --data_dir / PYTORCH_DATA_DIR "
+            "at a folder that holds it."
+        )
     return 1 if bad else 0
 
 
@@ -141,9 +145,11 @@ def cli_fetch(name: str, data_dir=None) -> int:
         print(f"{s.name} is already here: {row.where} ({row.samples}); nothing to download")
         return 0
     if not s.can_download:
-        print(f"dlc: error: {s.name} has no checksummed download; copy its files by hand into "
-              f"{locate.download_root(data_dir)} (or point --data_dir / PYTORCH_DATA_DIR at them)",
-              file=sys.stderr)
+        print(
+            f"dlc: error: {s.name} has no checksummed download; copy its files by hand into "
+            f"{locate.download_root(data_dir)} (or point --data_dir / PYTORCH_DATA_DIR at them)",
+            file=sys.stderr,
+        )
         return 1
     try:
         where = s.fetch(data_dir, quiet=False)
@@ -154,9 +160,11 @@ def cli_fetch(name: str, data_dir=None) -> int:
         print("\ninterrupted: nothing half-written was left; run the command again", file=sys.stderr)
         return 130
     except DataError as e:
-        print(f"dlc: error: {e}\n(no network? download the files elsewhere and copy them into "
-              f"{locate.download_root(data_dir)}, or point --data_dir / PYTORCH_DATA_DIR at them)",
-              file=sys.stderr)
+        print(
+            f"dlc: error: {e}\n(no network? download the files elsewhere and copy them into "
+            f"{locate.download_root(data_dir)}, or point --data_dir / PYTORCH_DATA_DIR at them)",
+            file=sys.stderr,
+        )
         return 1
     print(f"{s.name}: downloaded and verified in {where} ({row.samples})")
     return 0

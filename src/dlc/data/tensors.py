@@ -51,7 +51,7 @@ class TensorSet:
     counts: dict[str, int]
     image_shape: tuple[int, ...]
     classes: tuple[str, ...]
-    extra_dirs: tuple[str, ...] = ()          # absolute folders, read with the first layout
+    extra_dirs: tuple[str, ...] = ()  # absolute folders, read with the first layout
     file_downloads: dict[str, list[Resource]] = field(default_factory=dict)  # per split, into download_subdir
     download_subdir: str = ""
     archives: list[Resource] = field(default_factory=list)  # alternatives, extracted into the root
@@ -76,24 +76,28 @@ class TensorSet:
     def missing_error(self, split: str, searched: list[Path], data_dir=None, why: str = "") -> DataError:
         needed = "; or ".join(
             f"{lay.subdir}/{{{', '.join(lay.files[split])}}}" + (" (each may be .gz)" if lay.fmt == "idx" else "")
-            for lay in self.layouts)
+            for lay in self.layouts
+        )
         where = "\n".join(f"    {p}" for p in searched)
-        fetch = (f"`dlc data fetch {self.name}` (downloads into {locate.download_root(data_dir)}), "
-                 f"or dlc.data.load({self.name!r}, download=True)" if self.can_download else
-                 "copy the files by hand (no download source is registered)")
+        fetch = (
+            f"`dlc data fetch {self.name}` (downloads into {locate.download_root(data_dir)}), "
+            f"or dlc.data.load({self.name!r}, download=True)"
+            if self.can_download
+            else "copy the files by hand (no download source is registered)"
+        )
         return DataError(
             f"{self.title} ({split} split) not found{why}.\n"
             f"  needed under a data folder: {needed}\n"
             f"  searched:\n{where}\n"
             f"  to get it: {fetch}; or point dlc at a folder that holds it with --data_dir DIR "
-            f"(Python: data_dir=DIR) or the environment variable PYTORCH_DATA_DIR=DIR")
+            f"(Python: data_dir=DIR) or the environment variable PYTORCH_DATA_DIR=DIR"
+        )
 
     # -- reading -------------------------------------------------------------------------
     def _read_raw(self, found: Found, split: str) -> tuple[np.ndarray, np.ndarray]:
         n = self.counts[split]
         if found.layout.fmt == "idx":
-            images, labels = idx.read_pair(found.files[0], found.files[1], n, self.image_shape[-2:],
-                                           len(self.classes))
+            images, labels = idx.read_pair(found.files[0], found.files[1], n, self.image_shape[-2:], len(self.classes))
         else:
             images, labels = cifar.read_batches(found.files, binary=found.layout.fmt == "cifar-bin")
             if len(labels) != n:
@@ -108,6 +112,7 @@ class TensorSet:
                 raise ValueError("cached images have the wrong shape or type")
             if labels.shape != shape[:1] or labels.dtype != np.int64:
                 raise ValueError("cached labels have the wrong shape or type")
+
         return check
 
     def load_numpy(self, train=True, data_dir=None, download: bool = False, quiet: bool = True):
@@ -125,8 +130,9 @@ class TensorSet:
             if found is None:  # should not happen: the download landed in the first root
                 raise self.missing_error(split, searched, data_dir, " even after the download")
         tag = f"{self.name}-{split}-{found.layout.fmt}"
-        images, labels, _ = cache.cached(found.folder, found.files, tag,
-                                         lambda: self._read_raw(found, split), self._check(split))
+        images, labels, _ = cache.cached(
+            found.folder, found.files, tag, lambda: self._read_raw(found, split), self._check(split)
+        )
         return images, labels, found
 
     def load(self, train=True, data_dir=None, download: bool = False, quiet: bool = True):
@@ -177,8 +183,10 @@ def _idx_files(split: str) -> tuple[str, str]:
 
 
 def _idx_resources(mirrors: tuple[str, ...], md5s: dict[str, str]) -> dict[str, list[Resource]]:
-    return {split: [Resource(f + ".gz", md5s[f], tuple(m + f + ".gz" for m in mirrors))
-                    for f in _idx_files(split)] for split in SPLITS}
+    return {
+        split: [Resource(f + ".gz", md5s[f], tuple(m + f + ".gz" for m in mirrors)) for f in _idx_files(split)]
+        for split in SPLITS
+    }
 
 
 MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
@@ -186,49 +194,64 @@ FASHION_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/"
 
 MNIST = TensorSet(
-    name="mnist", title="MNIST",
+    name="mnist",
+    title="MNIST",
     layouts=[Layout(sub, {s: _idx_files(s) for s in SPLITS}, "idx") for sub in ("MNIST/raw", "mnist/MNIST/raw")],
-    counts={"train": 60_000, "test": 10_000}, image_shape=(28, 28),
+    counts={"train": 60_000, "test": 10_000},
+    image_shape=(28, 28),
     classes=tuple(str(i) for i in range(10)),
     download_subdir="MNIST/raw",
-    file_downloads=_idx_resources(MNIST_MIRRORS, {
-        "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-        "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
-        "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
-        "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
-    }),
+    file_downloads=_idx_resources(
+        MNIST_MIRRORS,
+        {
+            "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+    ),
 )
 
 FASHION_MNIST = TensorSet(
-    name="fashion-mnist", title="Fashion-MNIST",
-    layouts=[Layout(sub, {s: _idx_files(s) for s in SPLITS}, "idx")
-             for sub in ("FashionMNIST/raw", "fashion-mnist/FashionMNIST/raw")],
-    counts={"train": 60_000, "test": 10_000}, image_shape=(28, 28),
-    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    name="fashion-mnist",
+    title="Fashion-MNIST",
+    layouts=[
+        Layout(sub, {s: _idx_files(s) for s in SPLITS}, "idx")
+        for sub in ("FashionMNIST/raw", "fashion-mnist/FashionMNIST/raw")
+    ],
+    counts={"train": 60_000, "test": 10_000},
+    image_shape=(28, 28),
+    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     extra_dirs=("/usr/share/datasets/fashion-mnist",),  # Debian's dataset-fashion-mnist package
     download_subdir="FashionMNIST/raw",
-    file_downloads=_idx_resources(FASHION_MIRRORS, {
-        "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-        "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
-        "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
-        "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310",
-    }),
+    file_downloads=_idx_resources(
+        FASHION_MIRRORS,
+        {
+            "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+    ),
 )
 
 _BIN = {"train": tuple(cifar.TRAIN_BIN), "test": tuple(cifar.TEST_BIN)}
 _PY = {"train": tuple(cifar.TRAIN_PY), "test": tuple(cifar.TEST_PY)}
 CIFAR10 = TensorSet(
-    name="cifar10", title="CIFAR-10",
-    layouts=[Layout("cifar-10-batches-bin", _BIN, "cifar-bin"),
-             Layout("cifar-10-batches-py", _PY, "cifar-py"),
-             Layout("cifar10/cifar-10-batches-bin", _BIN, "cifar-bin"),   # the old prologue's root
-             Layout("cifar10/cifar-10-batches-py", _PY, "cifar-py")],
-    counts={"train": 50_000, "test": 10_000}, image_shape=(3, 32, 32),
+    name="cifar10",
+    title="CIFAR-10",
+    layouts=[
+        Layout("cifar-10-batches-bin", _BIN, "cifar-bin"),
+        Layout("cifar-10-batches-py", _PY, "cifar-py"),
+        Layout("cifar10/cifar-10-batches-bin", _BIN, "cifar-bin"),  # the old prologue's root
+        Layout("cifar10/cifar-10-batches-py", _PY, "cifar-py"),
+    ],
+    counts={"train": 50_000, "test": 10_000},
+    image_shape=(3, 32, 32),
     classes=cifar.CLASSES,
     # the binary release first: it needs no unpickling at all
-    archives=[Resource("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530",
-                       (CIFAR_URL + "cifar-10-binary.tar.gz",)),
-              Resource("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a",
-                       (CIFAR_URL + "cifar-10-python.tar.gz",))],
+    archives=[
+        Resource("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", (CIFAR_URL + "cifar-10-binary.tar.gz",)),
+        Resource("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a", (CIFAR_URL + "cifar-10-python.tar.gz",)),
+    ],
 )

@@ -22,7 +22,7 @@ class TextFile:
 
     name: str
     title: str
-    relpaths: tuple[str, ...]            # tried in each root, in order
+    relpaths: tuple[str, ...]  # tried in each root, in order
     downloads: list[Resource] = field(default_factory=list)
     download_relpath: str = ""
     kind: str = "text"
@@ -43,12 +43,17 @@ class TextFile:
 
     def missing_error(self, searched: list[Path], data_dir=None) -> DataError:
         where = "\n".join(f"    {p}" for p in searched)
-        fetch = (f"`dlc data fetch {self.name}` (downloads into "
-                 f"{locate.download_root(data_dir) / self.download_relpath}), or download=True"
-                 if self.can_download else "copy the file by hand (it has no checksummed download)")
-        return DataError(f"{self.title} not found.\n  searched:\n{where}\n  to get it: {fetch}; or point dlc "
-                         "at a folder that holds it with --data_dir DIR (Python: data_dir=DIR) or the "
-                         "environment variable PYTORCH_DATA_DIR=DIR")
+        fetch = (
+            f"`dlc data fetch {self.name}` (downloads into "
+            f"{locate.download_root(data_dir) / self.download_relpath}), or download=True"
+            if self.can_download
+            else "copy the file by hand (it has no checksummed download)"
+        )
+        return DataError(
+            f"{self.title} not found.\n  searched:\n{where}\n  to get it: {fetch}; or point dlc "
+            "at a folder that holds it with --data_dir DIR (Python: data_dir=DIR) or the "
+            "environment variable PYTORCH_DATA_DIR=DIR"
+        )
 
     def path(self, data_dir=None, download_missing: bool = False, quiet: bool = True) -> Path:
         p, searched = self.find(data_dir)
@@ -110,8 +115,9 @@ def parse_pairs(text: str, path: Path | str = "<text>") -> list[tuple[str, str]]
 class SentencePairs(TextFile):
     full: TextFile | None = None
 
-    def load(self, train=True, data_dir=None, download: bool = False, quiet: bool = True,
-             full: bool = False) -> list[tuple[str, str]]:
+    def load(
+        self, train=True, data_dir=None, download: bool = False, quiet: bool = True, full: bool = False
+    ) -> list[tuple[str, str]]:
         """(english, french) pairs: the 5,000 shortest by default, all 142,787 with ``full=True``."""
         src = self.full if full and self.full is not None else self
         p = src.path(data_dir, False, quiet)
@@ -119,17 +125,26 @@ class SentencePairs(TextFile):
 
 
 TINYSHAKESPEARE = Shakespeare(
-    name="tinyshakespeare", title="Tiny Shakespeare",
+    name="tinyshakespeare",
+    title="Tiny Shakespeare",
     relpaths=("text/tinyshakespeare.txt", "tinyshakespeare/input.txt", "tinyshakespeare.txt"),
-    downloads=[Resource("tinyshakespeare.txt", "6fb458f1232090904fb40fe944165e91",
-                        ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",))],
+    downloads=[
+        Resource(
+            "tinyshakespeare.txt",
+            "6fb458f1232090904fb40fe944165e91",
+            ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",),
+        )
+    ],
     download_relpath="text/tinyshakespeare.txt",
 )
 
 ENG_FRA = SentencePairs(
-    name="eng-fra", title="English-French sentence pairs (5k)",
+    name="eng-fra",
+    title="English-French sentence pairs (5k)",
     relpaths=("text/eng-fra-5k.txt", "eng-fra-5k.txt"),
-    full=TextFile(name="eng-fra", title="English-French sentence pairs (full, Tatoeba 2017)",
-                  relpaths=("text/eng-fra-tatoeba-2017.txt.gz", "eng-fra-tatoeba-2017.txt.gz",
-                            "text/eng-fra.txt", "eng-fra.txt")),
+    full=TextFile(
+        name="eng-fra",
+        title="English-French sentence pairs (full, Tatoeba 2017)",
+        relpaths=("text/eng-fra-tatoeba-2017.txt.gz", "eng-fra-tatoeba-2017.txt.gz", "text/eng-fra.txt", "eng-fra.txt"),
+    ),
 )

@@ -128,7 +128,9 @@ def blobs(n: int = 1000, centers=3, std: float = 1.0, dim: int = 2, seed: int = 
     else:
         c = torch.as_tensor(centers, dtype=torch.float32)
         if c.ndim != 2:
-            raise InvalidArgument(f"centers must be a count or a K x D array of coordinates, got shape {tuple(c.shape)}")
+            raise InvalidArgument(
+                f"centers must be a count or a K x D array of coordinates, got shape {tuple(c.shape)}"
+            )
     sizes = _class_sizes(n, len(c))
     y = torch.cat([torch.full((m,), k, dtype=torch.long) for k, m in enumerate(sizes)])
     x = c[y] + std * torch.randn(n, c.shape[1], generator=g)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.utils.data import Dataset
@@ -16,8 +16,14 @@ class TensorPairs(Dataset):
     Like ``TensorDataset``, plus ``transform``/``target_transform`` and ``classes``.
     """
 
-    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, transform: Callable | None = None,
-                 target_transform: Callable | None = None, classes: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        classes: tuple[str, ...] = (),
+    ):
         if len(inputs) != len(targets):
             raise InvalidArgument(f"{len(inputs)} inputs but {len(targets)} targets")
         self.inputs, self.targets = inputs, targets
@@ -39,8 +45,14 @@ class TensorPairs(Dataset):
 class ImageFiles(Dataset):
     """Photos decoded on access: (uint8 3 x size x size tensor, int64 label), then ``transform``."""
 
-    def __init__(self, items, size: int = 64, transform: Callable | None = None,
-                 target_transform: Callable | None = None, classes: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        items,
+        size: int = 64,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
+        classes: tuple[str, ...] = (),
+    ):
         self.items, self.size = list(items), size
         self.transform, self.target_transform = transform, target_transform
         self.classes = tuple(classes)

@@ -11,7 +11,8 @@ one-process gradient of the whole batch.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -32,8 +33,15 @@ class TensorBatches:
     rank moves only its part of each batch to its device.
     """
 
-    def __init__(self, tensors: tuple[torch.Tensor, ...], batch_size: int, shuffle: bool,
-                 device: torch.device, rank: int = 0, world: int = 1):
+    def __init__(
+        self,
+        tensors: tuple[torch.Tensor, ...],
+        batch_size: int,
+        shuffle: bool,
+        device: torch.device,
+        rank: int = 0,
+        world: int = 1,
+    ):
         self.n, self.batch_size, self.shuffle = len(tensors[0]), batch_size, shuffle
         self.rank, self.world, self.device = rank, world, device
         self.tensors = tuple(t.to(device) for t in tensors) if world == 1 else tensors
@@ -58,7 +66,7 @@ class TensorBatches:
             if order is None:
                 batch = tuple(t.narrow(0, lo, size) for t in self.tensors)
             else:
-                idx = order[lo:lo + size]
+                idx = order[lo : lo + size]
                 batch = tuple(t[idx.to(t.device)] for t in self.tensors)
             if self.world > 1:
                 batch = tuple(t.to(self.device, non_blocking=True) for t in batch)
@@ -77,8 +85,13 @@ class LoaderBatches:
         if isinstance(sampler, torch.utils.data.RandomSampler) and sampler.generator is None:
             sampler.generator = torch.Generator()
         self.generator = getattr(sampler, "generator", None)
+        # Making an epoch's iterator draws a seed (for the workers) from loader.generator, or
+        # else from the global random state, which a resumed epoch would draw a second time.
+        if loader.generator is None:
+            loader.generator = torch.Generator()
 
     def epoch(self, seed: int, epoch: int, start: int = 0) -> Iterator[Any]:
+        self.loader.generator.manual_seed(seed + epoch)
         if self.generator is not None:
             self.generator.manual_seed(seed + epoch)
         it = iter(self.loader)
@@ -100,19 +113,23 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def batches(data: Any, batch_size: int, shuffle: bool, device: torch.device, rank: int = 0,
-            world: int = 1, what: str = "train"):
+def batches(
+    data: Any, batch_size: int, shuffle: bool, device: torch.device, rank: int = 0, world: int = 1, what: str = "train"
+):
     """The batch source for ``data``: a tuple of tensors of equal length, or a DataLoader."""
     if isinstance(data, torch.utils.data.DataLoader):
         if world > 1:
-            raise DlcError(f"{what}: a DataLoader cannot be split over {world} processes yet; "
-                           f"give the data as tensors, or run with one process")
+            raise DlcError(
+                f"{what}: a DataLoader cannot be split over {world} processes yet; "
+                f"give the data as tensors, or run with one process"
+            )
         return LoaderBatches(data, device)
     if isinstance(data, torch.Tensor):
         data = (data,)
     if not (isinstance(data, (tuple, list)) and data and all(isinstance(t, torch.Tensor) for t in data)):
-        raise DlcError(f"{what} must be a tuple of tensors (e.g. (inputs, targets)) or a DataLoader, "
-                       f"not {type(data).__name__}")
+        raise DlcError(
+            f"{what} must be a tuple of tensors (e.g. (inputs, targets)) or a DataLoader, not {type(data).__name__}"
+        )
     sizes = {len(t) for t in data}
     if len(sizes) != 1:
         raise DlcError(f"{what}: the tensors have different lengths {[len(t) for t in data]}; they must match")
@@ -121,5 +138,3 @@ def batches(data: Any, batch_size: int, shuffle: bool, device: torch.device, ran
     if batch_size < 1:
         raise DlcError(f"batch_size must be >= 1, got {batch_size}")
     return TensorBatches(tuple(data), batch_size, shuffle, device, rank, world)
-
-

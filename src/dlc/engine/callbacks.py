@@ -27,7 +27,8 @@ import copy
 import math
 import time
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from dlc.errors import DlcError
 
@@ -51,8 +52,14 @@ class Callback:
     def load_state_dict(self, state: dict) -> None: ...
 
 
-def standard_callbacks(ctx, name: str | None = None, *, checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
-                       curves: bool = True, epoch_lines: bool = True) -> list[Callback]:
+def standard_callbacks(
+    ctx,
+    name: str | None = None,
+    *,
+    checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+    curves: bool = True,
+    epoch_lines: bool = True,
+) -> list[Callback]:
     """What a run's fit has unless the lab says otherwise: a progress bar, the metrics
     file, TensorBoard, the curves figure and checkpoints (none without a run folder).
     ``epoch_lines=False``: no line per epoch under the bar (for fits whose epochs are
@@ -94,6 +101,7 @@ def _first_score(scores: dict) -> tuple[str, float]:
 
 # -- the standard callbacks -------------------------------------------------------------
 
+
 class ProgressBar(Callback):
     """One tqdm bar over the whole fit, with the live loss and speed; a line per epoch.
 
@@ -113,8 +121,9 @@ class ProgressBar(Callback):
             from tqdm.auto import tqdm
         total = loop.epochs * loop.steps_per_epoch
         done = loop.epoch * loop.steps_per_epoch + loop.batch
-        self.bar = tqdm(total=total, initial=done, desc=self._desc(loop, loop.epoch), unit="step",
-                        dynamic_ncols=True, leave=True)
+        self.bar = tqdm(
+            total=total, initial=done, desc=self._desc(loop, loop.epoch), unit="step", dynamic_ncols=True, leave=True
+        )
         self._t, self._seen = time.perf_counter(), loop.samples_seen
 
     @staticmethod
@@ -149,11 +158,14 @@ def format_record(record: dict, epochs: int | None = None) -> str:
     """One readable line for an epoch record."""
     of = f"/{epochs}" if epochs else ""
     parts = [f"epoch {record['epoch']}{of}"]
-    for split in ("train", "val"):
-        for k, v in record.items():
-            if not k.startswith(split + "_") or not isinstance(v, float):
+    # score by score (in the record's order), each with its train then val value
+    scores = dict.fromkeys(k.split("_", 1)[1] for k in record if k.startswith(("train_", "val_")))
+    for score in scores:
+        for split in ("train", "val"):
+            v = record.get(f"{split}_{score}")
+            if not isinstance(v, float):
                 continue
-            what = k[len(split) + 1:].replace("_", " ")
+            what = score.replace("_", " ")
             parts.append(f"{split} {what} {v:.2%}" if what in ("error", "accuracy") else f"{split} {what} {v:.4f}")
     parts.append(f"{record['samples_per_s']:,.0f} samples/s")
     return ", ".join(parts)
@@ -287,8 +299,10 @@ class Checkpoint(Callback):
                 from dlc.engine import checkpoint
 
                 models = {k: m.state_dict() for k, m in loop.step.models().items()}
-                checkpoint.save({"models": models, "epoch": record["epoch"], "monitor": key, "value": value},
-                                loop.checkpoint_path("best"))
+                checkpoint.save(
+                    {"models": models, "epoch": record["epoch"], "monitor": key, "value": value},
+                    loop.checkpoint_path("best"),
+                )
         loop.save_checkpoint()  # after `best`, so the saved state knows the new best
 
     def state_dict(self) -> dict:
@@ -302,8 +316,14 @@ class EarlyStopping(Callback):
     """Stop when the monitored quantity has not improved for ``patience`` epochs; then
     put back the best weights seen (``restore_best``)."""
 
-    def __init__(self, patience: int = 5, monitor: str | None = None, mode: str = "min",
-                 min_delta: float = 0.0, restore_best: bool = True):
+    def __init__(
+        self,
+        patience: int = 5,
+        monitor: str | None = None,
+        mode: str = "min",
+        min_delta: float = 0.0,
+        restore_best: bool = True,
+    ):
         if patience < 1:
             raise DlcError(f"patience must be >= 1, got {patience}")
         self.patience, self.monitor, self.mode = patience, monitor, mode
@@ -319,8 +339,10 @@ class EarlyStopping(Callback):
         if _improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.bad_epochs = value, record["epoch"], 0
             if self.restore_best:
-                self.best_weights = {name: {k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()}
-                                     for name, m in loop.step.models().items()}
+                self.best_weights = {
+                    name: {k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()}
+                    for name, m in loop.step.models().items()
+                }
         else:
             self.bad_epochs += 1
             if self.bad_epochs >= self.patience:
@@ -333,8 +355,13 @@ class EarlyStopping(Callback):
                 m.load_state_dict(self.best_weights[name])
 
     def state_dict(self) -> dict:
-        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
-                "best_weights": self.best_weights, "stopped_epoch": self.stopped_epoch}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "best_weights": self.best_weights,
+            "stopped_epoch": self.stopped_epoch,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.best, self.best_epoch = state["best"], state["best_epoch"]
@@ -400,4 +427,3 @@ class LRSchedule(Callback):
     def load_state_dict(self, state: dict) -> None:
         if state["scheduler"] is not None and self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
-

@@ -34,13 +34,16 @@ def load(path: str | Path, map_location: Any = "cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # a truncated or foreign file
-        raise DlcError(f"cannot read the checkpoint {path} ({type(e).__name__}: {e}); "
-                       f"it may be damaged: delete it to start that part again") from e
+        raise DlcError(
+            f"cannot read the checkpoint {path} ({type(e).__name__}: {e}); "
+            f"it may be damaged: delete it to start that part again"
+        ) from e
 
 
 # -- random states ------------------------------------------------------------------
 # numpy's state holds an ndarray, Python's a tuple of ints: both are converted to
 # tensors and lists so that the checkpoint stays loadable with weights_only=True.
+
 
 def rng_state() -> dict:
     """The random states of torch (CPU and CUDA), NumPy and Python."""
@@ -49,8 +52,13 @@ def rng_state() -> dict:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "python": {"version": version, "internal": list(internal), "gauss": gauss},
     }
 
@@ -61,8 +69,7 @@ def set_rng_state(state: dict) -> None:
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
-                         n["has_gauss"], n["cached"]))
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
     p = state["python"]
     random.setstate((p["version"], tuple(p["internal"]), p["gauss"]))
 

@@ -25,10 +25,11 @@ import os
 import random
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -57,10 +58,19 @@ def seed_everything(seed: int) -> None:
 class RunContext:
     """Where a lab writes, on which device it computes, and how it reports."""
 
-    def __init__(self, lab: str, config: Any, *, size: str = "default", seed: int = 0,
-                 force_cpu: bool = False, data_dir: str | None = None,
-                 runs_dir: str | Path = "runs", quiet: bool = False,
-                 resume: str | Path | None = None):
+    def __init__(
+        self,
+        lab: str,
+        config: Any,
+        *,
+        size: str = "default",
+        seed: int = 0,
+        force_cpu: bool = False,
+        data_dir: str | None = None,
+        runs_dir: str | Path = "runs",
+        quiet: bool = False,
+        resume: str | Path | None = None,
+    ):
         self.lab, self.config, self.size, self.seed = lab, config, size, seed
         self.force_cpu, self.data_dir = force_cpu, data_dir
         self.world = distributed.setup(force_cpu)
@@ -73,8 +83,11 @@ class RunContext:
             self.dir = self.resume
         else:
             self._made: list[Path] = []  # the folders this run created (removed if it fails at once)
-            self.dir = Path(distributed.broadcast_object(
-                str(_new_run_dir(Path(runs_dir) / lab, self._made)) if self.is_main else None))
+            self.dir = Path(
+                distributed.broadcast_object(
+                    str(_new_run_dir(Path(runs_dir) / lab, self._made)) if self.is_main else None
+                )
+            )
         self.artifacts: list[Path] = []
         self.started = time.time()
         self._fits: dict[str | None, int] = {}
@@ -96,7 +109,7 @@ class RunContext:
     # -- life cycle -------------------------------------------------------
     @classmethod
     @contextmanager
-    def open(cls, lab: str, config: Any, **kw: Any) -> Iterator["RunContext"]:
+    def open(cls, lab: str, config: Any, **kw: Any) -> Iterator[RunContext]:
         ctx = cls(lab, config, **kw)
         # A lab made of small tensors says THREADS = 1 in its Config: one intra-op thread
         # avoids torch's synchronisation cost on tiny matrices, and does not collapse when
@@ -135,9 +148,16 @@ class RunContext:
                     break
 
     def resolved_config(self) -> dict:
-        return {"lab": self.lab, "size": self.size, "seed": self.seed,
-                "device": str(self.device), "force_cpu": self.force_cpu, "data_dir": self.data_dir,
-                "world_size": self.world.world_size, "config": dataclasses.asdict(self.config)}
+        return {
+            "lab": self.lab,
+            "size": self.size,
+            "seed": self.seed,
+            "device": str(self.device),
+            "force_cpu": self.force_cpu,
+            "data_dir": self.data_dir,
+            "world_size": self.world.world_size,
+            "config": dataclasses.asdict(self.config),
+        }
 
     def finish(self, result: Any) -> None:
         """Write summary.json and print the one result line, then the check's verdicts."""
@@ -147,15 +167,22 @@ class RunContext:
         if not self.is_main:
             return
         verdicts = list(getattr(result, "verdicts", None) or [])
-        write_json_atomic(self.dir / "summary.json", {
-            "lab": self.lab, "line": result.line, "metrics": result.metrics,
-            "checks": [v.as_dict() for v in verdicts],
-            "size": self.size, "seed": self.seed, "device": str(self.device),
-            "world_size": self.world.world_size,
-            "started": datetime.fromtimestamp(self.started).isoformat(timespec="seconds"),
-            "duration_s": round(time.time() - self.started, 3),
-            "artifacts": [str(a) for a in result.artifacts],
-        })
+        write_json_atomic(
+            self.dir / "summary.json",
+            {
+                "lab": self.lab,
+                "line": result.line,
+                "metrics": result.metrics,
+                "checks": [v.as_dict() for v in verdicts],
+                "size": self.size,
+                "seed": self.seed,
+                "device": str(self.device),
+                "world_size": self.world.world_size,
+                "started": datetime.fromtimestamp(self.started).isoformat(timespec="seconds"),
+                "duration_s": round(time.time() - self.started, 3),
+                "artifacts": [str(a) for a in result.artifacts],
+            },
+        )
         print(f"{self.lab}: {result.line}", flush=True)  # the one line --quiet still prints
         for v in verdicts:
             print(f"  {v}", flush=True)
@@ -227,16 +254,19 @@ def saved_run_config(run_dir: Path, lab: str) -> dict:
     """The resolved config of a run folder that ``lab`` may resume (else a clear error)."""
     path = Path(run_dir) / "config.json"
     if not path.is_file():
-        raise DlcError(f"cannot resume from {run_dir}: it is not a run folder (no config.json). "
-                       f"`dlc runs` lists the run folders.")
+        raise DlcError(
+            f"cannot resume from {run_dir}: it is not a run folder (no config.json). `dlc runs` lists the run folders."
+        )
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as e:
         raise DlcError(f"cannot resume from {run_dir}: its config.json is not valid JSON ({e})") from None
     if not isinstance(saved, dict) or saved.get("lab") != lab:
         other = saved.get("lab") if isinstance(saved, dict) else None
-        raise DlcError(f"cannot resume {lab!r} from {run_dir}: that folder is a run of "
-                       f"{other!r}. `dlc runs` lists the run folders.")
+        raise DlcError(
+            f"cannot resume {lab!r} from {run_dir}: that folder is a run of "
+            f"{other!r}. `dlc runs` lists the run folders."
+        )
     return saved
 
 

@@ -44,8 +44,7 @@ def setup(force_cpu: bool = False) -> World:
     """This process's place in the world; joins the process group when torchrun started it."""
     if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return World()
-    world = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]),
-                  int(os.environ.get("LOCAL_RANK", "0")))
+    world = World(int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", "0")))
     if not dist.is_initialized():
         cuda = torch.cuda.is_available() and not force_cpu
         if cuda:
@@ -109,8 +108,16 @@ def launch(nproc: int, argv: list[str]) -> int:
     """Run ``dlc <argv>`` in ``nproc`` processes on this machine through torchrun."""
     if nproc < 1:
         raise DlcError(f"--nproc must be >= 1, got {nproc}")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-           f"--nproc_per_node={nproc}", "-m", "dlc", *argv]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "dlc",
+        *argv,
+    ]
     env = dict(os.environ)
     # torchrun would otherwise warn and set 1; say it ourselves: each process gets its share
     env.setdefault("OMP_NUM_THREADS", str(max((os.cpu_count() or 1) // nproc, 1)))

@@ -25,7 +25,8 @@ import math
 import signal
 import threading
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -37,9 +38,19 @@ from dlc.engine.steps import Step
 from dlc.errors import DlcError, NonFiniteLoss
 
 
-def fit(step: Step, train: Any, ctx=None, *, epochs: int, batch_size: int = 100, val: Any = None,
-        shuffle: bool = True, callbacks: Iterable[Callback] | None = None, name: str | None = None,
-        sync_every: int = 50) -> list[dict]:
+def fit(
+    step: Step,
+    train: Any,
+    ctx=None,
+    *,
+    epochs: int,
+    batch_size: int = 100,
+    val: Any = None,
+    shuffle: bool = True,
+    callbacks: Iterable[Callback] | None = None,
+    name: str | None = None,
+    sync_every: int = 50,
+) -> list[dict]:
     """Train with ``step`` over ``train`` for ``epochs`` epochs; returns one record per epoch.
 
     train, val: a tuple of tensors of equal length (e.g. ``(inputs, targets)``) or a
@@ -52,8 +63,9 @@ def fit(step: Step, train: Any, ctx=None, *, epochs: int, batch_size: int = 100,
     """
     if epochs < 0:
         raise DlcError(f"epochs must be >= 0, got {epochs}")
-    loop = Loop(step, ctx, name, epochs, sync_every,
-                standard_callbacks(ctx, name) if callbacks is None else list(callbacks))
+    loop = Loop(
+        step, ctx, name, epochs, sync_every, standard_callbacks(ctx, name) if callbacks is None else list(callbacks)
+    )
     loop.data = batches(train, batch_size, shuffle, loop.device, loop.world.rank, loop.world.world_size)
     loop.val = val
     loop.steps_per_epoch = loop.data.steps
@@ -89,8 +101,9 @@ def evaluate(step: Step, data: Any, ctx=None, batch_size: int = 1000) -> dict[st
             out = step.evaluate(batch)
             n = len(batch[0]) if isinstance(batch, (tuple, list)) else len(batch)
             keys = keys or list(out)
-            v = torch.stack([out[k].detach().double() for k in keys] + [torch.ones((), dtype=torch.float64,
-                                                                                   device=device)])
+            v = torch.stack(
+                [out[k].detach().double() for k in keys] + [torch.ones((), dtype=torch.float64, device=device)]
+            )
             sums = v * n if sums is None else sums + v * n
     finally:
         for k, m in step.models().items():
@@ -111,7 +124,7 @@ def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000) -> 
     was_training = model.training
     model.eval()
     try:
-        return torch.cat([model(x[b:b + batch_size]) for b in range(0, len(x), batch_size)])
+        return torch.cat([model(x[b : b + batch_size]) for b in range(0, len(x), batch_size)])
     finally:
         model.train(was_training)
 
@@ -126,14 +139,13 @@ def _device_of(step: Step) -> torch.device:
 class Loop:
     """The state of one fit: what callbacks read, and what a checkpoint holds."""
 
-    def __init__(self, step: Step, ctx, name: str | None, epochs: int, sync_every: int,
-                 callbacks: list[Callback]):
+    def __init__(self, step: Step, ctx, name: str | None, epochs: int, sync_every: int, callbacks: list[Callback]):
         self.step, self.ctx, self.name, self.epochs = step, ctx, name, epochs
         self.device = ctx.device if ctx is not None else _device_of(step)
         self.world = ctx.world if ctx is not None else distributed.World()
         # checkpoints last: the state they save includes what the others did this epoch
         self.callbacks = sorted(callbacks, key=lambda c: type(c).__name__ == "Checkpoint")
-        self._batch_hooks = [c for c in callbacks if type(c).on_batch_end is not Callback.on_batch_end]
+        self._batch_hooks = [c for c in self.callbacks if type(c).on_batch_end is not Callback.on_batch_end]
         self.sync_every = max(int(sync_every), 1)
         # every fit of a run has its own checkpoint file: "<name>-last-fit<k>.pt" from k = 2
         self.fit_index = ctx.next_fit_index(name) if ctx is not None else 1
@@ -142,7 +154,8 @@ class Loop:
         self.history: list[dict] = []
         self.should_stop = self.resumed = self.interrupted = False
         self.keys: list[str] | None = None
-        self.sums: torch.Tensor | None = None     # the epoch's sums of value x batch size, and n
+        self.sums: torch.Tensor | None = None  # the epoch's sums of value x batch size
+        self.count = 0  # and its samples (this process's)
         self.epoch_time = 0.0
         self.lr = self._lr()
         self._pending: list[torch.Tensor] = []
@@ -163,9 +176,12 @@ class Loop:
         """Add a step's scores to the epoch's sums (on the device: no waiting)."""
         if self.keys is None:
             self.keys = list(scores)
-        v = torch.stack([scores[k].detach().reshape(()).double() for k in self.keys])
-        v = torch.cat((v * n, v.new_full((1,), n)))
-        self.sums = v if self.sums is None else self.sums + v
+        v = torch.stack([scores[k].detach().reshape(()) for k in self.keys])
+        if self.sums is None:
+            self.sums = v.double() * n
+        else:
+            self.sums.add_(v, alpha=n)
+        self.count += n
         self.samples_seen += n * self.world.world_size
         self.step_count += 1
         self.batch += 1
@@ -184,12 +200,10 @@ class Loop:
         self.epoch_time += time.perf_counter() - self._t0
         t0 = time.perf_counter()
         record: dict[str, Any] = {"epoch": self.epoch + 1}
+        n = 0
         if self.sums is not None:
-            sums = distributed.all_sum(self.sums).tolist()
-            record.update({f"train_{k}": s / sums[-1] for k, s in zip(self.keys, sums)})
-            n = sums[-1]
-        else:
-            n = 0
+            *sums, n = distributed.all_sum(torch.cat((self.sums, self.sums.new_full((1,), self.count)))).tolist()
+            record.update({f"train_{k}": s / n for k, s in zip(self.keys, sums)})
         if self.val is not None:
             scores = evaluate(self.step, self.val, self.ctx)
             record.update({f"val_{k}": v for k, v in scores.items() if k not in ("n", "correct")})
@@ -198,7 +212,7 @@ class Loop:
         record["time_s"] = self.epoch_time + (time.perf_counter() - t0)
         self.history.append(record)
         self.epoch += 1
-        self.batch, self.sums, self.epoch_time = 0, None, 0.0
+        self.batch, self.sums, self.count, self.epoch_time = 0, None, 0, 0.0
         self.emit("on_epoch_end", record)
         self.lr = self._lr()
         if self.interrupted:
@@ -215,8 +229,7 @@ class Loop:
         self._last_sync = time.perf_counter()
         steps, logged = [], []
         for s, row in enumerate(rows, first):
-            n = row[-1]
-            values = {k: v / n for k, v in zip(self.keys, row)}
+            values = dict(zip(self.keys, row))
             bad = [k for k, v in values.items() if not math.isfinite(v)]
             if bad:
                 if steps:
@@ -228,17 +241,21 @@ class Loop:
         self.emit("on_steps_logged", steps, logged)
 
     def _non_finite(self, step: int, key: str, value: float) -> NonFiniteLoss:
-        last = (f"the last finite {key} was {self._last_finite[1][key]:.6g} at step {self._last_finite[0]}"
-                if self._last_finite else "no step had a finite value")
+        last = (
+            f"the last finite {key} was {self._last_finite[1][key]:.6g} at step {self._last_finite[0]}"
+            if self._last_finite
+            else "no step had a finite value"
+        )
         where = f"step {step} (epoch {self.epoch + 1}, batch {self.batch - (self.step_count - step)})"
         p = self.checkpoint_path()
         kept = ""
         if p is not None:
-            kept = (f" The last good checkpoint is kept: {p}." if p.is_file()
-                    else " No checkpoint had been written yet.")
-        return NonFiniteLoss(f"the training {key} became {value} at {where}; {last}.{kept} Try a lower "
-                             f"learning rate (e.g. --lr divided by 10), gradient clipping, or check the "
-                             f"inputs for NaN and their scale.")
+            kept = f" The last good checkpoint is kept: {p}." if p.is_file() else " No checkpoint had been written yet."
+        return NonFiniteLoss(
+            f"the training {key} became {value} at {where}; {last}.{kept} Try a lower "
+            f"learning rate (e.g. --lr divided by 10), gradient clipping, or check the "
+            f"inputs for NaN and their scale."
+        )
 
     # -- checkpoints -------------------------------------------------------------------
     def checkpoint_path(self, kind: str = "last"):
@@ -253,15 +270,26 @@ class Loop:
     def state_dict(self) -> dict:
         """Everything needed to continue this fit exactly where it is now."""
         return {
-            "version": 2, "lab": self.ctx.lab if self.ctx else None, "name": self.name,
-            "fit": self.fit_index, "epoch": self.epoch, "batch": self.batch, "step": self.step_count,
-            "epochs": self.epochs, "samples_seen": self.samples_seen, "order_seed": self.order_seed,
-            "finished": self.epoch >= self.epochs or self.should_stop, "should_stop": self.should_stop,
+            "version": 2,
+            "lab": self.ctx.lab if self.ctx else None,
+            "name": self.name,
+            "fit": self.fit_index,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "step": self.step_count,
+            "epochs": self.epochs,
+            "samples_seen": self.samples_seen,
+            "order_seed": self.order_seed,
+            "finished": self.epoch >= self.epochs or self.should_stop,
+            "should_stop": self.should_stop,
             "step_state": self.step.state_dict(),
             "callbacks": {key: c.state_dict() for key, c in self._keyed_callbacks()},
-            "history": self.history, "keys": self.keys,
+            "history": self.history,
+            "keys": self.keys,
             "sums": self.sums.cpu() if self.sums is not None else None,
-            "epoch_time": self.epoch_time + (time.perf_counter() - self._t0), "lr": self.lr,
+            "count": self.count,
+            "epoch_time": self.epoch_time + (time.perf_counter() - self._t0),
+            "lr": self.lr,
             "rng": distributed.gather_objects(ckpt.rng_state()),
             "log_position": self.ctx.log_position if self.ctx is not None else 0,
         }
@@ -272,9 +300,11 @@ class Loop:
         self.sync()
         bad = self.step.parameters_finite()
         if bad:
-            raise NonFiniteLoss(f"the weights ({bad}) became NaN or infinite by step {self.step_count} "
-                                f"although the losses were finite; the checkpoint was not overwritten. "
-                                f"Try a lower learning rate or gradient clipping.")
+            raise NonFiniteLoss(
+                f"the weights ({bad}) became NaN or infinite by step {self.step_count} "
+                f"although the losses were finite; the checkpoint was not overwritten. "
+                f"Try a lower learning rate or gradient clipping."
+            )
         state = self.state_dict()
         path = self.checkpoint_path()
         if self.world.is_main and path is not None:
@@ -300,17 +330,20 @@ class Loop:
             return
         state = ckpt.load(path)
         if state.get("version") != 2 or "step_state" not in state:
-            raise DlcError(f"cannot resume from {path}: it is not a checkpoint of this version of dlc; "
-                           f"start a new run")
+            raise DlcError(f"cannot resume from {path}: it is not a checkpoint of this version of dlc; start a new run")
         if state["batch"] > self.steps_per_epoch:
-            raise DlcError(f"cannot resume from {path}: it stopped at batch {state['batch']} of an "
-                           f"epoch, but this run has {self.steps_per_epoch} batches per epoch; "
-                           f"resume with the same data size and batch size")
+            raise DlcError(
+                f"cannot resume from {path}: it stopped at batch {state['batch']} of an "
+                f"epoch, but this run has {self.steps_per_epoch} batches per epoch; "
+                f"resume with the same data size and batch size"
+            )
         self.step.load_state_dict(state["step_state"])
+        self._resume_step = state["step_state"]
         self.epoch, self.batch, self.step_count = state["epoch"], state["batch"], state["step"]
         self.samples_seen, self.should_stop = state["samples_seen"], state["should_stop"]
         self.order_seed, self.history, self.keys = state["order_seed"], list(state["history"]), state["keys"]
         self.sums = state["sums"].to(self.device) if state["sums"] is not None else None
+        self.count = state["count"]
         self.epoch_time, self.lr = state["epoch_time"], state["lr"]
         saved = state["callbacks"]
         self._resume_callbacks = {key: saved[key] for key, _ in self._keyed_callbacks() if key in saved}
@@ -321,11 +354,14 @@ class Loop:
 
     def start(self) -> None:
         """on_fit_start, then (resuming) the callbacks' saved state, which may belong to
-        what on_fit_start built (a scheduler)."""
+        what on_fit_start built (a scheduler), and the step's state again: a scheduler
+        built by on_fit_start resets its optimizer's learning rate."""
         self.emit("on_fit_start")
         for key, cb in self._keyed_callbacks():
             if key in getattr(self, "_resume_callbacks", {}):
                 cb.load_state_dict(self._resume_callbacks[key])
+        if self.resumed:
+            self.step.load_state_dict(self._resume_step)
 
     # -- Ctrl-C: finish the step, save, then stop -------------------------------------------
     @contextlib.contextmanager

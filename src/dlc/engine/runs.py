@@ -74,9 +74,14 @@ def describe(run: Path) -> dict[str, str]:
         done = f" after epoch {last['epoch']}" if last else ""
         resumable = "; resumable" if any((run / "checkpoints").glob("*last*.pt")) else ""
         result, duration = f"(unfinished{done}{resumable})", "-"
-    return {"lab": str(config.get("lab", run.parent.name)), "when": when,
-            "size": str(config.get("size", "")), "result": result, "duration": duration,
-            "folder": str(run)}
+    return {
+        "lab": str(config.get("lab", run.parent.name)),
+        "when": when,
+        "size": str(config.get("size", "")),
+        "result": result,
+        "duration": duration,
+        "folder": str(run),
+    }
 
 
 def _duration(seconds: Any) -> str:
@@ -120,15 +125,15 @@ def show_run(run_dir: str | Path) -> int:
     run = Path(run_dir)
     config = _read_json(run / "config.json")
     if config is None:
-        print(f"dlc: error: {run} is not a run folder (no readable config.json); "
-              f"`dlc runs` lists them", file=sys.stderr)
+        print(
+            f"dlc: error: {run} is not a run folder (no readable config.json); `dlc runs` lists them", file=sys.stderr
+        )
         return 1
     row = describe(run)
     print(f"{row['lab']}  {row['when']}  ({row['size']}, {row['duration']})")
     print(f"result: {row['result']}")
     print(f"folder: {run}")
-    print("\nrun:    " + ", ".join(f"{k}={config.get(k)}" for k in
-                                   ("size", "seed", "device", "force_cpu", "data_dir")))
+    print("\nrun:    " + ", ".join(f"{k}={config.get(k)}" for k in ("size", "seed", "device", "force_cpu", "data_dir")))
     options = config.get("config") or {}
     if options:
         print("config: " + ", ".join(f"{k}={v}" for k, v in options.items()))

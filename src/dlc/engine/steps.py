@@ -30,7 +30,8 @@ models, optimizers or losses writes its own::
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -59,7 +60,7 @@ class Step:
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {k: v for k, v in vars(self).items() if isinstance(v, torch.optim.Optimizer)}
 
-    def to(self, device: torch.device) -> "Step":
+    def to(self, device: torch.device) -> Step:
         self.device = device
         for m in self.models().values():
             m.to(device)
@@ -76,15 +77,19 @@ class Step:
             m.train(mode)
 
     def state_dict(self) -> dict:
-        return {"models": {k: m.state_dict() for k, m in self.models().items()},
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()}}
+        return {
+            "models": {k: m.state_dict() for k, m in self.models().items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
+        }
 
     def load_state_dict(self, state: dict) -> None:
         models, optimizers = self.models(), self.optimizers()
         if set(state["models"]) != set(models) or set(state["optimizers"]) != set(optimizers):
-            raise DlcError(f"the checkpoint holds models {sorted(state['models'])} and optimizers "
-                           f"{sorted(state['optimizers'])}, but this step has {sorted(models)} and "
-                           f"{sorted(optimizers)}")
+            raise DlcError(
+                f"the checkpoint holds models {sorted(state['models'])} and optimizers "
+                f"{sorted(state['optimizers'])}, but this step has {sorted(models)} and "
+                f"{sorted(optimizers)}"
+            )
         for k, m in models.items():
             m.load_state_dict(state["models"][k])
         for k, o in optimizers.items():
@@ -100,6 +105,7 @@ class Step:
 
 
 # -- losses and metrics of the supervised step -------------------------------------------
+
 
 def _as_output_shape(target: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
     """Targets for regression-style losses: same shape and dtype as the output."""
@@ -139,7 +145,19 @@ def target_classes(target: torch.Tensor) -> torch.Tensor:
 
 def fraction_correct(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The fraction of correctly classified samples, as a tensor (no device sync)."""
-    return (predicted_classes(output) == target_classes(target)).float().mean()
+    return (predicted_classes(output) == target_classes(target)).double().mean()
+
+
+def _pair(batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """A supervised batch's (inputs, targets), or a clear error for any other structure."""
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        what = f"{len(batch)} tensors" if isinstance(batch, (tuple, list)) else type(batch).__name__
+        raise DlcError(
+            f"the Supervised step takes (inputs, targets) batches: give fit / evaluate a "
+            f"pair of tensors or a DataLoader of pairs (a batch here was {what}); other "
+            f"batch structures need a Step of their own (see dlc.engine.steps)"
+        )
+    return batch[0], batch[1]
 
 
 class Supervised(Step):
@@ -151,13 +169,20 @@ class Supervised(Step):
     gradient scaler, on CUDA only.
     """
 
-    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 loss: str | Callable = "cross_entropy", metric: str | None = "auto",
-                 grad_clip: float | None = None, amp: bool = False):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loss: str | Callable = "cross_entropy",
+        metric: str | None = "auto",
+        grad_clip: float | None = None,
+        amp: bool = False,
+    ):
         if isinstance(loss, str):
             if loss not in LOSSES:
-                raise DlcError(f"unknown loss {loss!r}; use one of {sorted(LOSSES)} or a function "
-                               f"(output, target) -> scalar")
+                raise DlcError(
+                    f"unknown loss {loss!r}; use one of {sorted(LOSSES)} or a function (output, target) -> scalar"
+                )
             loss_fn = LOSSES[loss]
         elif callable(loss):
             loss_fn = loss
@@ -171,7 +196,7 @@ class Supervised(Step):
         self.loss_fn, self.metric, self.grad_clip, self.amp = loss_fn, metric, grad_clip, amp
         self.scaler = None
 
-    def to(self, device: torch.device) -> "Supervised":
+    def to(self, device: torch.device) -> Supervised:
         super().to(device)
         self.amp = self.amp and device.type == "cuda"
         if self.amp and self.scaler is None:
@@ -189,7 +214,7 @@ class Supervised(Step):
         return out
 
     def __call__(self, batch):
-        x, y = batch
+        x, y = _pair(batch)
         with self.autocast():
             output = self.model(x)
             loss = self.loss_fn(output, y)
@@ -209,7 +234,7 @@ class Supervised(Step):
         return self.scores(output, y, loss)
 
     def evaluate(self, batch):
-        x, y = batch
+        x, y = _pair(batch)
         with self.autocast():
             output = self.model(x)
             loss = self.loss_fn(output, y)

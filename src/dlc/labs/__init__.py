@@ -30,9 +30,10 @@ import importlib
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dlc.errors import UsageError
 
@@ -60,8 +61,8 @@ class LabInfo:
 class Lab:
     info: LabInfo
     config: type
-    run: Callable[..., "Result"]
-    check: Callable[["Result"], list["Verdict"]] | None = None
+    run: Callable[..., Result]
+    check: Callable[[Result], list[Verdict]] | None = None
 
 
 @dataclass
@@ -81,8 +82,13 @@ class Verdict:
         return f"[{'pass' if self.passed else 'FAIL'}] {self.name}: {self.measured:.4g} {self.op} {self.threshold:.4g}"
 
 
-_OPS = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b, "==": lambda a, b: a == b}
+_OPS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+}
 
 
 def verdict(name: str, measured: float, op: str, threshold: float) -> Verdict:
@@ -126,6 +132,7 @@ def lab(id: str, *, source: str, summary: str, config: type) -> Callable:
 
 # -- the catalogue ---------------------------------------------------------------------
 
+
 def _literal_lab_calls(path: Path) -> list[LabInfo]:
     import ast
 
@@ -137,15 +144,19 @@ def _literal_lab_calls(path: Path) -> list[LabInfo]:
         if not (node.args and isinstance(node.args[0], ast.Constant)):
             continue
         kw = {k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)}
-        found.append(LabInfo(node.args[0].value, kw.get("source", ""), kw.get("summary", ""),
-                             f"{__name__}.{path.stem}"))
+        found.append(
+            LabInfo(node.args[0].value, kw.get("source", ""), kw.get("summary", ""), f"{__name__}.{path.stem}")
+        )
     return found
 
 
 def _lab_files(folder: Path) -> dict[str, list[int]]:
     """name -> [size, mtime_ns] of the lab modules: the key of the cached catalogue."""
-    return {e.name: [e.stat().st_size, e.stat().st_mtime_ns] for e in os.scandir(folder)
-            if e.name.endswith(".py") and not e.name.startswith("_")}
+    return {
+        e.name: [e.stat().st_size, e.stat().st_mtime_ns]
+        for e in os.scandir(folder)
+        if e.name.endswith(".py") and not e.name.startswith("_")
+    }
 
 
 def catalog(folder: Path = _HERE) -> dict[str, LabInfo]:
@@ -171,12 +182,13 @@ def catalog(folder: Path = _HERE) -> dict[str, LabInfo]:
     for name in sorted(files):
         for info in _literal_lab_calls(folder / name):
             if info.id in labs:
-                raise RuntimeError(f"lab id {info.id!r} is registered twice: "
-                                   f"{labs[info.id].module} and {info.module}")
+                raise RuntimeError(f"lab id {info.id!r} is registered twice: {labs[info.id].module} and {info.module}")
             labs[info.id] = info
     try:
-        write_atomic(cache, json.dumps({"folder": str(folder), "files": files,
-                                        "labs": [dataclasses.asdict(i) for i in labs.values()]}))
+        write_atomic(
+            cache,
+            json.dumps({"folder": str(folder), "files": files, "labs": [dataclasses.asdict(i) for i in labs.values()]}),
+        )
     except OSError:
         pass  # a read-only home: the catalogue is simply read again next time
     return labs
@@ -203,6 +215,7 @@ def get(id: str) -> Lab:
 
 # -- configs ------------------------------------------------------------------------------
 
+
 def make_config(lab_: Lab, size: str = "default", **overrides: Any):
     """The lab's Config at a size ('tiny' | 'default' | 'full'), then explicit overrides.
 
@@ -217,8 +230,10 @@ def make_config(lab_: Lab, size: str = "default", **overrides: Any):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(overrides) - names
     if unknown:
-        raise UsageError(f"lab {lab_.info.id!r} has no option(s) {', '.join(sorted(unknown))}; "
-                         f"its options are {', '.join(sorted(names))}")
+        raise UsageError(
+            f"lab {lab_.info.id!r} has no option(s) {', '.join(sorted(unknown))}; "
+            f"its options are {', '.join(sorted(names))}"
+        )
     preset = {k: v for k, v in SIZE_PRESETS[size].items() if k in names}
     if size != "default":
         preset.update(getattr(cls, size.upper(), {}) or {})
@@ -237,10 +252,19 @@ def make_config(lab_: Lab, size: str = "default", **overrides: Any):
 
 # -- running ------------------------------------------------------------------------------
 
-def run_lab(id: str, *, size: str | None = None, seed: int | None = None,
-            force_cpu: bool | None = None, data_dir: str | None = None,
-            runs_dir: str | Path = "runs", quiet: bool = False,
-            resume: str | Path | None = None, **overrides: Any) -> Result:
+
+def run_lab(
+    id: str,
+    *,
+    size: str | None = None,
+    seed: int | None = None,
+    force_cpu: bool | None = None,
+    data_dir: str | None = None,
+    runs_dir: str | Path = "runs",
+    quiet: bool = False,
+    resume: str | Path | None = None,
+    **overrides: Any,
+) -> Result:
     """Run a lab as ``dlc run`` does, from Python (tests and notebooks use this), and
     check its result (``result.verdicts``).
 
@@ -254,17 +278,24 @@ def run_lab(id: str, *, size: str | None = None, seed: int | None = None,
     if resume is not None:
         saved = saved_run_config(Path(resume), lab_.info.id)
         fields = {f.name for f in dataclasses.fields(lab_.config)}
-        overrides = {**{k: v for k, v in (saved.get("config") or {}).items() if k in fields},
-                     **overrides}
+        overrides = {**{k: v for k, v in (saved.get("config") or {}).items() if k in fields}, **overrides}
         size = size or saved.get("size")
         seed = saved.get("seed") if seed is None else seed
         force_cpu = bool(saved.get("force_cpu")) if force_cpu is None else force_cpu
         data_dir = data_dir or saved.get("data_dir")
     size = size or "default"
     cfg = make_config(lab_, size, **overrides)
-    with RunContext.open(lab_.info.id, cfg, size=size, seed=0 if seed is None else seed,
-                         force_cpu=bool(force_cpu), data_dir=data_dir, runs_dir=runs_dir,
-                         quiet=quiet, resume=resume) as ctx:
+    with RunContext.open(
+        lab_.info.id,
+        cfg,
+        size=size,
+        seed=0 if seed is None else seed,
+        force_cpu=bool(force_cpu),
+        data_dir=data_dir,
+        runs_dir=runs_dir,
+        quiet=quiet,
+        resume=resume,
+    ) as ctx:
         result = lab_.run(cfg, ctx)
         if lab_.check is not None:
             result.verdicts = list(lab_.check(result))

@@ -26,8 +26,8 @@ from dlc.scratch import Tensor, format_tape
 
 @dataclass
 class Config:
-    dags: int = 200      # random DAGs compared with torch.autograd
-    ops: int = 30        # operations per DAG
+    dags: int = 200  # random DAGs compared with torch.autograd
+    ops: int = 30  # operations per DAG
     TINY = {"dags": 30}
 
     def __post_init__(self):
@@ -44,9 +44,8 @@ def example(lib: str = "scratch"):
     if lib == "torch":
         t, u = t_val.clone().requires_grad_(), u_val.clone().requires_grad_()
     else:
-        t, u = Tensor(t_val, requires_grad=True, name="t"), Tensor(u_val, requires_grad=True,
-                                                                     name="u")
-    a = (t ** 2).sum() + u.log().sum()
+        t, u = Tensor(t_val, requires_grad=True, name="t"), Tensor(u_val, requires_grad=True, name="u")
+    a = (t**2).sum() + u.log().sum()
     return a, t, u
 
 
@@ -160,8 +159,11 @@ def evaluate(recipe: list[tuple], lib: str = "scratch"):
         if name == "leaf":
             g = torch.Generator().manual_seed(step[2])
             value = torch.randn(step[1], dtype=torch.float64, generator=g)
-            leaf = (value.requires_grad_() if lib == "torch"
-                    else Tensor(value, requires_grad=True, name=f"leaf{len(leaves)}"))
+            leaf = (
+                value.requires_grad_()
+                if lib == "torch"
+                else Tensor(value, requires_grad=True, name=f"leaf{len(leaves)}")
+            )
             leaves.append(leaf)
             nodes.append(leaf)
             continue
@@ -228,13 +230,23 @@ def draw_tape(root: Tensor, title: str = ""):
     for t in order:
         for p in t.parents:
             if id(p) in pos:
-                ax.annotate("", xy=pos[id(t)], xytext=pos[id(p)],
-                            arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=18, shrinkB=18))
+                ax.annotate(
+                    "",
+                    xy=pos[id(t)],
+                    xytext=pos[id(p)],
+                    arrowprops=dict(arrowstyle="->", color="0.4", shrinkA=18, shrinkB=18),
+                )
     for t in order:
         label = t.name if t.is_leaf and t.name else t.op
         label += "\n" + str(tuple(t.shape))
-        ax.text(*pos[id(t)], label, ha="center", va="center", fontsize=8,
-                bbox=dict(boxstyle="round", fc="#dbe9f6" if t.is_leaf else "#fde3c8", ec="0.3"))
+        ax.text(
+            *pos[id(t)],
+            label,
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox=dict(boxstyle="round", fc="#dbe9f6" if t.is_leaf else "#fde3c8", ec="0.3"),
+        )
     ax.set_xlim(-0.7, len(columns) - 0.3)
     ys = [y for _, y in pos.values()]
     ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
@@ -248,11 +260,11 @@ def error_figure(errors: list[float], tolerance: float):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.semilogy(range(1, len(errors) + 1), [max(e, 1e-18) for e in errors], "o", ms=3,
-                label="max relative error of a DAG")
+    ax.semilogy(
+        range(1, len(errors) + 1), [max(e, 1e-18) for e in errors], "o", ms=3, label="max relative error of a DAG"
+    )
     ax.axhline(tolerance, color="r", linestyle="--", label=f"tolerance {tolerance:.0e}")
-    ax.axhline(torch.finfo(torch.float64).eps, color="k", linestyle=":",
-               label="float64 machine epsilon")
+    ax.axhline(torch.finfo(torch.float64).eps, color="k", linestyle=":", label="float64 machine epsilon")
     ax.set_xlabel("random DAG")
     ax.set_ylabel("relative error vs torch.autograd")
     ax.legend(fontsize=8)
@@ -262,9 +274,12 @@ def error_figure(errors: list[float], tolerance: float):
 TOLERANCE = 1e-10
 
 
-@lab("autograd", source="EE-559 4.1-4.2",
-     summary="A tape-based autograd on DAGs (dlc.scratch), checked against torch.autograd",
-     config=Config)
+@lab(
+    "autograd",
+    source="EE-559 4.1-4.2",
+    summary="A tape-based autograd on DAGs (dlc.scratch), checked against torch.autograd",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     # 1. The lecture's example: build it, show the tape, differentiate.
     a, t, u = example()
@@ -281,8 +296,7 @@ def run(cfg: Config, ctx) -> Result:
     ctx.print(format_tape(loss))
     loss.backward()
     ref_loss.backward()
-    shared_err = max(float((p.grad - q.grad).abs().max() / q.grad.abs().max())
-                     for p, q in zip(leaves, ref_leaves))
+    shared_err = max(float((p.grad - q.grad).abs().max() / q.grad.abs().max()) for p, q in zip(leaves, ref_leaves))
     ctx.print(f"gradients vs torch.autograd: max relative error {shared_err:.1e}")
     ctx.save_figure(draw_tape(loss, "the tape of the shared-hidden-value example"), "tape")
 
@@ -301,15 +315,23 @@ def run(cfg: Config, ctx) -> Result:
         f"gradients of {cfg.dags} random DAGs ({cfg.ops} ops, {reused / cfg.dags:.1f} shared "
         f"nodes each on average) equal torch.autograd's: max relative error {worst:.1e} "
         f"({'<=' if passed else 'NOT <='} {TOLERANCE:.0e})",
-        metrics={"max_rel_error": worst, "dags": cfg.dags, "ops": cfg.ops,
-                 "mean_shared_nodes": reused / cfg.dags, "example_ok": example_ok,
-                 "shared_example_rel_error": shared_err, "passed": passed})
+        metrics={
+            "max_rel_error": worst,
+            "dags": cfg.dags,
+            "ops": cfg.ops,
+            "mean_shared_nodes": reused / cfg.dags,
+            "example_ok": example_ok,
+            "shared_example_rel_error": shared_err,
+            "passed": passed,
+        },
+    )
 
 
 def check(result: Result) -> list:
     """The lecture's point: a tape walked backwards gives autograd's gradients, on DAGs."""
     m = result.metrics
-    return [verdict("the lecture's example: da/dt = 2t and da/du = 1/u", float(m["example_ok"]), "==", 1),
-            verdict("max relative error vs torch.autograd (every DAG, float64)",
-                    m["max_rel_error"], "<=", TOLERANCE),
-            verdict("shared nodes per random DAG, on average", m["mean_shared_nodes"], ">=", 1)]
+    return [
+        verdict("the lecture's example: da/dt = 2t and da/du = 1/u", float(m["example_ok"]), "==", 1),
+        verdict("max relative error vs torch.autograd (every DAG, float64)", m["max_rel_error"], "<=", TOLERANCE),
+        verdict("shared nodes per random DAG, on average", m["mean_shared_nodes"], ">=", 1),
+    ]

@@ -35,17 +35,19 @@ from dlc.labs import Result, lab, verdict
 @dataclass
 class Config:
     hidden: int = 64
-    activation: str = "relu"   # relu or tanh: which of our functions is the nonlinearity
-    lr: float = 0.1            # practical 5's SGD step and mini-batch size
+    activation: str = "relu"  # relu or tanh: which of our functions is the nonlinearity
+    lr: float = 0.1  # practical 5's SGD step and mini-batch size
     batch_size: int = 100
     epochs: int = 50
-    n: int = 1000              # disc-set points for training and for testing
+    n: int = 1000  # disc-set points for training and for testing
     TINY = {"epochs": 20, "n": 500}
+    THREADS = 1  # a 2-64-64-2 MLP: a second thread only adds synchronisation
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
-            raise UsageError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r} "
-                             f"(e.g. --activation tanh)")
+            raise UsageError(
+                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r} (e.g. --activation tanh)"
+            )
 
 
 class MyReLU(Function):
@@ -140,9 +142,14 @@ def gradchecks(seed: int = 0) -> dict[str, bool]:
     }
 
 
-@lab("autograd-function", source="EE-559 5.7",
-     summary="ReLU, tanh and linear as torch.autograd.Functions with hand-written backward; gradcheck; an MLP of them trains",
-     config=Config)
+@lab(
+    "autograd-function",
+    source="EE-559 5.7",
+    summary=(
+        "ReLU, tanh and linear as torch.autograd.Functions with hand-written backward; gradcheck; an MLP of them trains"
+    ),
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc.data.toy import disc_outside
     from dlc.engine import MetricsLogger, Supervised, evaluate, fit
@@ -165,37 +172,62 @@ def run(cfg: Config, ctx) -> Result:
         step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy")
         torch.manual_seed(ctx.seed)  # same mini-batch order for both
         # two small fits compared in one figure: their epoch records only
-        histories[name] = fit(step, (x, y), ctx, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                              callbacks=[MetricsLogger(every=0)], name=name.replace(" ", "-").replace(".", "-"))
+        histories[name] = fit(
+            step,
+            (x, y),
+            ctx,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            callbacks=[MetricsLogger(every=0)],
+            name=name.replace(" ", "-").replace(".", "-"),
+        )
         tests[name] = evaluate(step, (xt, yt), ctx)
     diff = max((p - q).abs().max().item() for p, q in zip(ours.parameters(), theirs.parameters()))
 
     curves = {k: [r["train_loss"] for r in h] for k, h in histories.items()}
-    ctx.save_figure(viz.curves(curves, ylabel="training loss", logy=True,
-                               title=f"MLP 2-{cfg.hidden}-{cfg.hidden}-2 ({cfg.activation}): our "
-                                     "functions vs torch's modules"), "loss")
+    ctx.save_figure(
+        viz.curves(
+            curves,
+            ylabel="training loss",
+            logy=True,
+            title=f"MLP 2-{cfg.hidden}-{cfg.hidden}-2 ({cfg.activation}): our functions vs torch's modules",
+        ),
+        "loss",
+    )
     with torch.no_grad():
-        ctx.save_figure(viz.decision_regions(lambda p: ours(p).argmax(1), xt, yt,
-                                             title="the autograd.Function MLP on the test set"),
-                        "decision_regions")
+        ctx.save_figure(
+            viz.decision_regions(
+                lambda p: ours(p).argmax(1), xt, yt, title="the autograd.Function MLP on the test set"
+            ),
+            "decision_regions",
+        )
 
     mine = tests["autograd.Function"]
     first, last = curves["autograd.Function"][0], curves["autograd.Function"][-1]
-    metrics = {**{f"gradcheck_{k}": v for k, v in checks.items()},
-               "max_param_difference_vs_nn": diff, "first_train_loss": first, "last_train_loss": last,
-               "test_error": mine["error"], "nn_test_error": tests["nn modules"]["error"]}
-    line = (f"gradcheck passed for {', '.join(k for k, v in checks.items() if v) or 'none'}; "
-            f"an MLP of them: loss {first:.3f} -> {last:.3f}, test error {mine['error']:.1%} "
-            f"(torch's modules from the same start: {tests['nn modules']['error']:.1%}, "
-            f"max parameter difference {diff:.1e})")
+    metrics = {
+        **{f"gradcheck_{k}": v for k, v in checks.items()},
+        "max_param_difference_vs_nn": diff,
+        "first_train_loss": first,
+        "last_train_loss": last,
+        "test_error": mine["error"],
+        "nn_test_error": tests["nn modules"]["error"],
+    }
+    line = (
+        f"gradcheck passed for {', '.join(k for k, v in checks.items() if v) or 'none'}; "
+        f"an MLP of them: loss {first:.3f} -> {last:.3f}, test error {mine['error']:.1%} "
+        f"(torch's modules from the same start: {tests['nn modules']['error']:.1%}, "
+        f"max parameter difference {diff:.1e})"
+    )
     return Result(line, metrics=metrics)
 
 
 def check(result: Result) -> list:
     """Each hand-written backward is right, and an MLP of them trains like torch's own."""
     m = result.metrics
-    out = [verdict(f"gradcheck {name} passed (1 = yes)", m[f"gradcheck_{name}"], "==", 1)
-           for name in ("MyReLU", "MyTanh", "MyLinear")]
+    out = [
+        verdict(f"gradcheck {name} passed (1 = yes)", m[f"gradcheck_{name}"], "==", 1)
+        for name in ("MyReLU", "MyTanh", "MyLinear")
+    ]
     out += [
         verdict("largest parameter difference from torch's modules", m["max_param_difference_vs_nn"], "<", 1e-4),
         verdict("final training loss / first epoch's", m["last_train_loss"] / m["first_train_loss"], "<", 0.5),

@@ -33,20 +33,22 @@ U_MARGIN = 1.5  # a U: both ends at least this many times the minimum test error
 
 @dataclass
 class Config:
-    n_train: int = 20         # points per training set
-    noise: float = 0.2        # std of the Gaussian noise added to f(x)
-    max_degree: int = 10      # degrees 0..max_degree
-    repeats: int = 200        # independent training sets (the bias-variance average)
-    n_test: int = 1000        # test points, drawn like the training points
+    n_train: int = 20  # points per training set
+    noise: float = 0.2  # std of the Gaussian noise added to f(x)
+    max_degree: int = 10  # degrees 0..max_degree
+    repeats: int = 200  # independent training sets (the bias-variance average)
+    n_test: int = 1000  # test points, drawn like the training points
     TINY = {"repeats": 50}
     FULL = {"repeats": 1000, "n_test": 10_000}
 
     def __post_init__(self):
         if self.max_degree < 2 or self.n_train < self.max_degree + 2:
-            raise UsageError(f"capacity: need max_degree >= 2 and n_train >= max_degree + 2 "
-                           f"(got max_degree={self.max_degree}, n_train={self.n_train}); beyond "
-                           f"that the polynomial interpolates the training set and least squares "
-                           f"is under-determined")
+            raise UsageError(
+                f"capacity: need max_degree >= 2 and n_train >= max_degree + 2 "
+                f"(got max_degree={self.max_degree}, n_train={self.n_train}); beyond "
+                f"that the polynomial interpolates the training set and least squares "
+                f"is under-determined"
+            )
         if self.repeats < 2 or self.n_test < 1 or self.noise < 0:
             raise UsageError("capacity: need repeats >= 2, n_test >= 1 and noise >= 0")
 
@@ -76,7 +78,7 @@ def degree_sweep(cfg: Config, generator: torch.Generator) -> dict:
     out = {k: [] for k in ("train", "test", "bias2", "variance")}
     out["fits"] = {}
     for degree in range(cfg.max_degree + 1):
-        alpha = fit_polynomial(degree, x, y)                     # repeats x (D + 1)
+        alpha = fit_polynomial(degree, x, y)  # repeats x (D + 1)
         out["train"].append(float(mse(polynomial(alpha, x), y).mean()))
         out["test"].append(float(mse(polynomial(alpha, x_test), y_test).mean()))
         on_grid = polynomial(alpha, grid)  # repeats x grid
@@ -91,11 +93,11 @@ def degree_sweep(cfg: Config, generator: torch.Generator) -> dict:
 def is_u_shaped(errors: list[float], margin: float = U_MARGIN) -> bool:
     """Minimum strictly inside, and both ends at least ``margin`` times the minimum."""
     best = min(range(len(errors)), key=errors.__getitem__)
-    return (0 < best < len(errors) - 1 and errors[0] >= margin * errors[best]
-            and errors[-1] >= margin * errors[best])
+    return 0 < best < len(errors) - 1 and errors[0] >= margin * errors[best] and errors[-1] >= margin * errors[best]
 
 
 # -- figures -------------------------------------------------------------------
+
 
 def _fits_figure(sweep, degrees):
     """One training set and its fits, then the spread of the fits over all training sets."""
@@ -142,9 +144,9 @@ def _errors_figure(sweep, noise):
     ax = axes[1]
     ax.plot(degrees, sweep["bias2"], "o-", label="bias^2")
     ax.plot(degrees, sweep["variance"], "o-", label="variance")
-    total = [noise ** 2 + b + v for b, v in zip(sweep["bias2"], sweep["variance"])]
+    total = [noise**2 + b + v for b, v in zip(sweep["bias2"], sweep["variance"])]
     ax.plot(degrees, total, "k-", label="noise^2 + bias^2 + variance")
-    ax.axhline(noise ** 2, color="gray", ls="--", lw=1, label="noise^2")
+    ax.axhline(noise**2, color="gray", ls="--", lw=1, label="noise^2")
     ax.set_yscale("log")
     ax.set_xlabel("degree")
     ax.set_title("bias-variance decomposition")
@@ -153,17 +155,27 @@ def _errors_figure(sweep, noise):
     return fig
 
 
-@lab("capacity", source="EE-559 2.2-2.3",
-     summary="polynomial regression: under/over-fitting and the bias-variance decomposition",
-     config=Config)
+@lab(
+    "capacity",
+    source="EE-559 2.2-2.3",
+    summary="polynomial regression: under/over-fitting and the bias-variance decomposition",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     gen = torch.Generator().manual_seed(max(ctx.seed, 0))
     sweep = degree_sweep(cfg, gen)
     for d in range(cfg.max_degree + 1):
-        ctx.log(degree=d, train_mse=sweep["train"][d], test_mse=sweep["test"][d],
-                bias2=sweep["bias2"][d], variance=sweep["variance"][d])
-        ctx.print(f"degree {d:2d}  train {sweep['train'][d]:.4f}  test {sweep['test'][d]:.4f}  "
-                  f"bias^2 {sweep['bias2'][d]:.4f}  variance {sweep['variance'][d]:.4f}")
+        ctx.log(
+            degree=d,
+            train_mse=sweep["train"][d],
+            test_mse=sweep["test"][d],
+            bias2=sweep["bias2"][d],
+            variance=sweep["variance"][d],
+        )
+        ctx.print(
+            f"degree {d:2d}  train {sweep['train'][d]:.4f}  test {sweep['test'][d]:.4f}  "
+            f"bias^2 {sweep['bias2'][d]:.4f}  variance {sweep['variance'][d]:.4f}"
+        )
 
     train, test = sweep["train"], sweep["test"]
     best = min(range(len(test)), key=test.__getitem__)
@@ -172,23 +184,39 @@ def run(cfg: Config, ctx) -> Result:
     shown = sorted({1, best, cfg.max_degree})
     ctx.save_figure(_errors_figure(sweep, cfg.noise), "errors")
     ctx.save_figure(_fits_figure(sweep, shown), "fits")
-    line = (f"best degree {best}: test MSE {test[best]:.3f} vs {test[0]:.3f} at degree 0 and "
-            f"{test[-1]:.3g} at degree {cfg.max_degree} (noise^2 {cfg.noise ** 2:.3f}); train MSE "
-            f"{'falls' if train_falls else 'DOES NOT FALL'} with degree, test MSE "
-            f"{'is' if u_shaped else 'is NOT'} U-shaped")
-    return Result(line, metrics={"train_mse": train, "test_mse": test, "bias2": sweep["bias2"],
-                                 "variance": sweep["variance"], "best_degree": best,
-                                 "train_falls": train_falls, "test_u_shaped": u_shaped})
+    line = (
+        f"best degree {best}: test MSE {test[best]:.3f} vs {test[0]:.3f} at degree 0 and "
+        f"{test[-1]:.3g} at degree {cfg.max_degree} (noise^2 {cfg.noise**2:.3f}); train MSE "
+        f"{'falls' if train_falls else 'DOES NOT FALL'} with degree, test MSE "
+        f"{'is' if u_shaped else 'is NOT'} U-shaped"
+    )
+    return Result(
+        line,
+        metrics={
+            "train_mse": train,
+            "test_mse": test,
+            "bias2": sweep["bias2"],
+            "variance": sweep["variance"],
+            "best_degree": best,
+            "train_falls": train_falls,
+            "test_u_shaped": u_shaped,
+        },
+    )
 
 
 def check(result: Result) -> list[Verdict]:
     """The lecture's two curves: training error falls with capacity, test error is a U."""
     m = result.metrics
     train, test, best = m["train_mse"], m["test_mse"], m["best_degree"]
-    return [verdict("largest ratio of train MSE to the previous degree's (never rises)",
-                    max(b / a for a, b in zip(train, train[1:])), "<=", 1 + 1e-9),
-            verdict("best test degree is above the lowest", best, ">", 0),
-            verdict("best test degree is below the highest", best, "<", len(test) - 1),
-            verdict("test MSE at degree 0 / at the best degree", test[0] / test[best], ">=", U_MARGIN),
-            verdict("test MSE at the highest degree / at the best degree", test[-1] / test[best], ">=",
-                    U_MARGIN)]
+    return [
+        verdict(
+            "largest ratio of train MSE to the previous degree's (never rises)",
+            max(b / a for a, b in zip(train, train[1:])),
+            "<=",
+            1 + 1e-9,
+        ),
+        verdict("best test degree is above the lowest", best, ">", 0),
+        verdict("best test degree is below the highest", best, "<", len(test) - 1),
+        verdict("test MSE at degree 0 / at the best degree", test[0] / test[best], ">=", U_MARGIN),
+        verdict("test MSE at the highest degree / at the best degree", test[-1] / test[best], ">=", U_MARGIN),
+    ]

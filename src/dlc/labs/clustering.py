@@ -34,9 +34,9 @@ PURITY_GAIN = 0.2  # the check: purity above random clusters' by at least this
 
 @dataclass
 class Config:
-    k: int = 10                # clusters on MNIST (as many as classes)
-    iterations: int = 50       # at most; stops earlier when no sample changes cluster
-    toy_k: int = 4             # clusters (and blobs) in the 2-D example
+    k: int = 10  # clusters on MNIST (as many as classes)
+    iterations: int = 50  # at most; stops earlier when no sample changes cluster
+    toy_k: int = 4  # clusters (and blobs) in the 2-D example
     toy_n: int = 600
     train_size: int | None = 1000  # MNIST training images clustered (--tiny 500, --full all 60,000)
     TINY = {"iterations": 20}
@@ -45,11 +45,11 @@ class Config:
         if self.iterations < 1 or self.toy_k < 1 or self.toy_n < self.toy_k:
             raise UsageError("clustering: need iterations >= 1 and toy_n >= toy_k >= 1")
         if self.k < 1 or (self.train_size is not None and self.k > self.train_size):
-            raise UsageError(f"clustering: need 1 <= k <= train_size (got k={self.k}, "
-                             f"train_size={self.train_size})")
+            raise UsageError(f"clustering: need 1 <= k <= train_size (got k={self.k}, train_size={self.train_size})")
 
 
 # -- k-means -----------------------------------------------------------------------
+
 
 def squared_distances(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """N x K squared distances (float64, clamped at 0 against round-off)."""
@@ -107,6 +107,7 @@ def purity(assign: torch.Tensor, labels: torch.Tensor, k: int) -> float:
 
 # -- figures ------------------------------------------------------------------------
 
+
 def _objective_figure(histories):
     import matplotlib.pyplot as plt
 
@@ -141,8 +142,7 @@ def _embedding_figure(z, labels, assign):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    for ax, c, title in ((axes[0], labels, "coloured by class"),
-                         (axes[1], assign, "coloured by k-means cluster")):
+    for ax, c, title in ((axes[0], labels, "coloured by class"), (axes[1], assign, "coloured by k-means cluster")):
         sc = ax.scatter(z[:, 0].numpy(), z[:, 1].numpy(), c=c.numpy(), cmap="tab10", s=5)
         ax.set_title(f"MNIST on its two first principal directions, {title}", fontsize=9)
         ax.set_xlabel("pc 1")
@@ -152,9 +152,12 @@ def _embedding_figure(z, labels, assign):
     return fig
 
 
-@lab("clustering", source="EE-559 2.5",
-     summary="k-means on blobs and MNIST; a 2-D PCA embedding of MNIST coloured by class",
-     config=Config)
+@lab(
+    "clustering",
+    source="EE-559 2.5",
+    summary="k-means on blobs and MNIST; a 2-D PCA embedding of MNIST coloured by class",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue, viz
 
@@ -184,29 +187,52 @@ def run(cfg: Config, ctx) -> Result:
 
     ctx.save_figure(_objective_figure({"blobs": toy_hist, "MNIST": hist}), "objective")
     sizes = torch.bincount(assign, minlength=cfg.k)
-    ctx.save_figure(viz.image_grid(centroids.float().view(-1, 1, 28, 28), nrow=min(cfg.k, 10),
-                                   labels=[f"{int(c)} samples" for c in sizes],
-                                   title="k-means centroids on MNIST"), "centroids")
+    ctx.save_figure(
+        viz.image_grid(
+            centroids.float().view(-1, 1, 28, 28),
+            nrow=min(cfg.k, 10),
+            labels=[f"{int(c)} samples" for c in sizes],
+            title="k-means centroids on MNIST",
+        ),
+        "centroids",
+    )
     mean, basis = pca(x)
     z = (x - mean) @ basis[:2].T
     ctx.save_figure(_embedding_figure(z, y, assign), "embedding")
 
     ctx.print(f"blobs: {len(toy_hist)} half-steps, objective {toy_values[0]:.3f} -> {toy_values[-1]:.3f}")
-    ctx.print(f"MNIST: {len(hist)} half-steps, objective {mnist_values[0]:.2f} -> {mnist_values[-1]:.2f}; "
-              f"purity {found:.1%} (random clusters {random_purity:.1%})")
-    line = (f"k-means objective {'never increases' if monotone else 'INCREASED'} "
-            f"(MNIST {mnist_values[0]:.1f} -> {mnist_values[-1]:.1f} in {len(hist)} half-steps); "
-            f"{cfg.k} clusters have purity {found:.1%} vs {random_purity:.1%} for random ones")
-    return Result(line, metrics={
-        "monotone": monotone, "objective_increases": rises, "mnist_objective": mnist_values,
-        "blobs_objective": toy_values, "purity": found, "random_purity": random_purity,
-        "n_samples": len(y)})
+    ctx.print(
+        f"MNIST: {len(hist)} half-steps, objective {mnist_values[0]:.2f} -> {mnist_values[-1]:.2f}; "
+        f"purity {found:.1%} (random clusters {random_purity:.1%})"
+    )
+    line = (
+        f"k-means objective {'never increases' if monotone else 'INCREASED'} "
+        f"(MNIST {mnist_values[0]:.1f} -> {mnist_values[-1]:.1f} in {len(hist)} half-steps); "
+        f"{cfg.k} clusters have purity {found:.1%} vs {random_purity:.1%} for random ones"
+    )
+    return Result(
+        line,
+        metrics={
+            "monotone": monotone,
+            "objective_increases": rises,
+            "mnist_objective": mnist_values,
+            "blobs_objective": toy_values,
+            "purity": found,
+            "random_purity": random_purity,
+            "n_samples": len(y),
+        },
+    )
 
 
 def check(result: Result) -> list[Verdict]:
     """Lloyd's algorithm only lowers its objective; its MNIST clusters follow the classes."""
     m = result.metrics
-    return [verdict("half-steps where the k-means objective rose (blobs and MNIST)",
-                    m["objective_increases"], "==", 0),
-            verdict(f"MNIST cluster purity, vs random clusters' + {PURITY_GAIN:.0%}", m["purity"], ">",
-                    m["random_purity"] + PURITY_GAIN)]
+    return [
+        verdict("half-steps where the k-means objective rose (blobs and MNIST)", m["objective_increases"], "==", 0),
+        verdict(
+            f"MNIST cluster purity, vs random clusters' + {PURITY_GAIN:.0%}",
+            m["purity"],
+            ">",
+            m["random_purity"] + PURITY_GAIN,
+        ),
+    ]

@@ -29,10 +29,10 @@ from dlc.labs import Result, lab, verdict
 
 @dataclass
 class Config:
-    batch: int = 100     # timing batch: the lecture convnet's first layer on a mini-batch
-    filters: int = 32    # ... 32 filters of size 5 x 5 on 28 x 28 MNIST images
+    batch: int = 100  # timing batch: the lecture convnet's first layer on a mini-batch
+    filters: int = 32  # ... 32 filters of size 5 x 5 on 28 x 28 MNIST images
     kernel: int = 5
-    digits: int = 4      # MNIST test digits shown in the figure
+    digits: int = 4  # MNIST test digits shown in the figure
     TINY = {"batch": 10}
 
     def __post_init__(self):
@@ -54,8 +54,10 @@ def out_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: i
 
 def _check(x: torch.Tensor, w: torch.Tensor) -> None:
     if x.dim() != 4 or w.dim() != 4 or x.shape[1] != w.shape[1]:
-        raise ShapeError(f"expected input N x C x H x W and kernel D x C x kh x kw with the same C, "
-                         f"got {tuple(x.shape)} and {tuple(w.shape)}")
+        raise ShapeError(
+            f"expected input N x C x H x W and kernel D x C x kh x kw with the same C, "
+            f"got {tuple(x.shape)} and {tuple(w.shape)}"
+        )
 
 
 # --- convolution -----------------------------------------------------------------------
@@ -70,10 +72,10 @@ def conv2d_loops(x, w, b=None, stride=1, padding=0):
     for i in range(ho):
         row = []
         for j in range(wo):
-            patch = x[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            patch = x[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
             row.append(patch.reshape(x.shape[0], -1) @ wf.t())  # N x D
-        rows.append(torch.stack(row, dim=-1))                    # N x D x wo
-    y = torch.stack(rows, dim=-2)                                # N x D x ho x wo
+        rows.append(torch.stack(row, dim=-1))  # N x D x wo
+    y = torch.stack(rows, dim=-2)  # N x D x ho x wo
     return y if b is None else y + b.view(1, -1, 1, 1)
 
 
@@ -83,11 +85,10 @@ def conv2d_unfold(x, w, b=None, stride=1, padding=0, dilation=1):
     n, _, h, wd = x.shape
     d, _, kh, kw = w.shape
     cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
-    y = w.reshape(d, -1) @ cols                                  # N x D x L
+    y = w.reshape(d, -1) @ cols  # N x D x L
     if b is not None:
         y = y + b.view(1, -1, 1)
-    return y.view(n, d, out_size(h, kh, stride, padding, dilation),
-                  out_size(wd, kw, stride, padding, dilation))
+    return y.view(n, d, out_size(h, kh, stride, padding, dilation), out_size(wd, kw, stride, padding, dilation))
 
 
 # --- pooling -----------------------------------------------------------------------------
@@ -198,9 +199,12 @@ def filters_figure(images: torch.Tensor):
     return fig
 
 
-@lab("convolutions", source="EE-559 4.4-4.5",
-     summary="convolution and pooling written as loops and as unfold + matmul; equal to torch's outputs and gradients",
-     config=Config)
+@lab(
+    "convolutions",
+    source="EE-559 4.4-4.5",
+    summary="convolution and pooling written as loops and as unfold + matmul; equal to torch's outputs and gradients",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc.data import load
 
@@ -219,12 +223,16 @@ def run(cfg: Config, ctx) -> Result:
     x = torch.randn(cfg.batch, 1, 28, 28)
     w = torch.randn(cfg.filters, 1, cfg.kernel, cfg.kernel)
     b = torch.randn(cfg.filters)
-    times = {"loops": _timeit(lambda: conv2d_loops(x, w, b), repeat=2),
-             "unfold": _timeit(lambda: conv2d_unfold(x, w, b)),
-             "torch": _timeit(lambda: F.conv2d(x, w, b))}
+    times = {
+        "loops": _timeit(lambda: conv2d_loops(x, w, b), repeat=2),
+        "unfold": _timeit(lambda: conv2d_unfold(x, w, b)),
+        "torch": _timeit(lambda: F.conv2d(x, w, b)),
+    }
     ctx.log(**{f"time_{k}_s": v for k, v in times.items()})
-    ctx.print(f"forward time, batch {cfg.batch} x 1 x 28 x 28, {cfg.filters} filters {cfg.kernel}x{cfg.kernel}: "
-              + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in times.items()))
+    ctx.print(
+        f"forward time, batch {cfg.batch} x 1 x 28 x 28, {cfg.filters} filters {cfg.kernel}x{cfg.kernel}: "
+        + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in times.items())
+    )
 
     # 3. What filters do to images.
     images, _ = load("mnist", train=False, data_dir=ctx.data_dir)
@@ -232,14 +240,18 @@ def run(cfg: Config, ctx) -> Result:
     ctx.save_figure(filters_figure(digits), "filters")
 
     worst = max(errors.values())
-    metrics = {**{f"{k}_max_error": v for k, v in errors.items()},
-               **{f"time_{k}_ms": v * 1e3 for k, v in times.items()},
-               "unfold_speedup": times["loops"] / times["unfold"],
-               "torch_speedup": times["unfold"] / times["torch"],
-               "max_error": worst}
-    line = (f"loops, unfold and pooling equal torch's outputs and gradients (max error {worst:.1e}, float64); "
-            f"unfold is {times['loops'] / times['unfold']:.0f}x faster than loops, "
-            f"torch {times['unfold'] / times['torch']:.1f}x faster than unfold")
+    metrics = {
+        **{f"{k}_max_error": v for k, v in errors.items()},
+        **{f"time_{k}_ms": v * 1e3 for k, v in times.items()},
+        "unfold_speedup": times["loops"] / times["unfold"],
+        "torch_speedup": times["unfold"] / times["torch"],
+        "max_error": worst,
+    }
+    line = (
+        f"loops, unfold and pooling equal torch's outputs and gradients (max error {worst:.1e}, float64); "
+        f"unfold is {times['loops'] / times['unfold']:.0f}x faster than loops, "
+        f"torch {times['unfold'] / times['torch']:.1f}x faster than unfold"
+    )
     return Result(line, metrics=metrics)
 
 
@@ -247,6 +259,9 @@ def check(result: Result) -> list:
     """The lecture's point: the loop, unfold + matmul and torch compute the same function,
     and the same gradients."""
     m = result.metrics
-    return [verdict(f"{name}: max |difference with torch| (outputs and gradients, float64)",
-                    m[f"{name}_max_error"], "<", 1e-10)
-            for name in ("conv2d_loops", "conv2d_unfold", "max_pool2d_unfold", "avg_pool2d_unfold")]
+    return [
+        verdict(
+            f"{name}: max |difference with torch| (outputs and gradients, float64)", m[f"{name}_max_error"], "<", 1e-10
+        )
+        for name in ("conv2d_loops", "conv2d_unfold", "max_pool2d_unfold", "avg_pool2d_unfold")
+    ]

@@ -28,9 +28,9 @@ from dlc.labs import Result, lab, verdict
 @dataclass
 class Config:
     logit_scale: float = 1e4  # the size of the logits for the stability check
-    classes: int = 10         # C
-    batch: int = 1000         # samples in the random check
-    dtype: str = "float32"    # float32 (what networks use) or float64
+    classes: int = 10  # C
+    batch: int = 1000  # samples in the random check
+    dtype: str = "float32"  # float32 (what networks use) or float64
     TINY = {"batch": 100}
 
     def __post_init__(self):
@@ -74,8 +74,7 @@ def softmax(f: torch.Tensor) -> torch.Tensor:
 def cross_entropy(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of -log softmax(f)_y, i.e. NLL of the log-softmax."""
     if f.dim() != 2 or y.shape != f.shape[:1]:
-        raise ShapeError(f"cross_entropy expects logits N x C and targets N, "
-                         f"got {tuple(f.shape)} and {tuple(y.shape)}")
+        raise ShapeError(f"cross_entropy expects logits N x C and targets N, got {tuple(f.shape)} and {tuple(y.shape)}")
     return -log_softmax(f).gather(1, y.view(-1, 1)).mean()
 
 
@@ -90,9 +89,12 @@ def _dtype(name: str) -> torch.dtype:
     return getattr(torch, name)
 
 
-@lab("cross-entropy", source="EE-559 5.1",
-     summary="softmax, log-softmax and cross-entropy by hand; the log-sum-exp trick keeps logits of +-1e4 finite",
-     config=Config)
+@lab(
+    "cross-entropy",
+    source="EE-559 5.1",
+    summary="softmax, log-softmax and cross-entropy by hand; the log-sum-exp trick keeps logits of +-1e4 finite",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     dtype = _dtype(cfg.dtype)
 
@@ -100,8 +102,7 @@ def run(cfg: Config, ctx) -> Result:
     f = torch.tensor([[-1.0, -3.0, 4.0], [-3.0, 3.0, -1.0]], dtype=dtype)
     y = torch.tensor([0, 1])
     lecture_loss = cross_entropy(f, y).item()
-    ctx.print(f"lecture example: cross_entropy = {lecture_loss:.4f} "
-              f"(torch: {F.cross_entropy(f, y).item():.4f})")
+    ctx.print(f"lecture example: cross_entropy = {lecture_loss:.4f} (torch: {F.cross_entropy(f, y).item():.4f})")
 
     # Ordinary logits: naive, stable and torch agree.
     f = torch.randn(cfg.batch, cfg.classes, dtype=dtype)
@@ -117,8 +118,9 @@ def run(cfg: Config, ctx) -> Result:
     (g_ref,) = torch.autograd.grad(ref, big)
     big_err = (mine - ref).abs().item() / max(1.0, ref.abs().item())
     grad_err = (cross_entropy_grad(big.detach(), y) - g_ref).abs().max().item()
-    ctx.print(f"logits +-{cfg.logit_scale:g}: naive {naive.item()}, log-sum-exp {mine.item():.6g}, "
-              f"torch {ref.item():.6g}")
+    ctx.print(
+        f"logits +-{cfg.logit_scale:g}: naive {naive.item()}, log-sum-exp {mine.item():.6g}, torch {ref.item():.6g}"
+    )
 
     # Where does the naive formula break? Scale a fixed set of logits up and watch.
     scales = torch.logspace(0, math.log10(max(cfg.logit_scale, 10.0)), 60).tolist()
@@ -134,11 +136,15 @@ def run(cfg: Config, ctx) -> Result:
     finite = [s for s, v in zip(scales, naive_curve) if math.isfinite(v)]
     breaks_at = max(finite) if len(finite) < len(scales) else float("inf")
 
-    fig = viz.curves({"naive exp / sum exp": naive_curve, "log-sum-exp": stable_curve},
-                     x=scales, xlabel="largest |logit|", ylabel="cross-entropy",
-                     title=f"cross-entropy of scaled logits ({cfg.dtype}); "
-                           f"naive is nan/inf past ~{breaks_at:.0f}", logy=True,
-                     marks={"naive breaks": breaks_at} if math.isfinite(breaks_at) else None)
+    fig = viz.curves(
+        {"naive exp / sum exp": naive_curve, "log-sum-exp": stable_curve},
+        x=scales,
+        xlabel="largest |logit|",
+        ylabel="cross-entropy",
+        title=f"cross-entropy of scaled logits ({cfg.dtype}); naive is nan/inf past ~{breaks_at:.0f}",
+        logy=True,
+        marks={"naive breaks": breaks_at} if math.isfinite(breaks_at) else None,
+    )
     ax = fig.axes[0]
     ax.set_xscale("log")
     ax.lines[0].set(linewidth=6, alpha=0.4)  # the naive curve lies under the stable one until it breaks
@@ -154,8 +160,10 @@ def run(cfg: Config, ctx) -> Result:
         "grad_vs_torch_max_error": grad_err,
         "naive_breaks_above": breaks_at,
     }
-    line = (f"logits +-{cfg.logit_scale:g} ({cfg.dtype}): naive CE = {naive.item()}, log-sum-exp CE = "
-            f"{mine.item():.6g} = torch's (rel. error {big_err:.1e}); naive breaks above |f| ~ {breaks_at:.0f}")
+    line = (
+        f"logits +-{cfg.logit_scale:g} ({cfg.dtype}): naive CE = {naive.item()}, log-sum-exp CE = "
+        f"{mine.item():.6g} = torch's (rel. error {big_err:.1e}); naive breaks above |f| ~ {breaks_at:.0f}"
+    )
     return Result(line, metrics=metrics)
 
 
@@ -166,11 +174,10 @@ def check(result: Result) -> list:
     """The lecture's point: the formula as written overflows, the log-sum-exp trick gives
     torch's loss and gradient."""
     m = result.metrics
-    return [verdict("the lecture's example: |loss - 2.5141|", abs(m["lecture_example_loss"] - LECTURE_LOSS),
-                    "<", 1e-4),
-            verdict("naive exp / sum exp CE finite at the large logits", float(m["naive_finite_at_scale"]),
-                    "==", 0),
-            verdict("log-sum-exp CE finite at the large logits", float(m["stable_finite_at_scale"]), "==", 1),
-            verdict("log-sum-exp CE vs torch's, relative error", m["stable_vs_torch_rel_error"], "<", 1e-6),
-            verdict("(softmax - one-hot) / N vs torch's gradient, max error", m["grad_vs_torch_max_error"],
-                    "<", 1e-6)]
+    return [
+        verdict("the lecture's example: |loss - 2.5141|", abs(m["lecture_example_loss"] - LECTURE_LOSS), "<", 1e-4),
+        verdict("naive exp / sum exp CE finite at the large logits", float(m["naive_finite_at_scale"]), "==", 0),
+        verdict("log-sum-exp CE finite at the large logits", float(m["stable_finite_at_scale"]), "==", 1),
+        verdict("log-sum-exp CE vs torch's, relative error", m["stable_vs_torch_rel_error"], "<", 1e-6),
+        verdict("(softmax - one-hot) / N vs torch's gradient, max error", m["grad_vs_torch_max_error"], "<", 1e-6),
+    ]

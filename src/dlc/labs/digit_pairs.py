@@ -53,22 +53,27 @@ CHANCE_MARGIN = 0.15  # the check: each configuration's test accuracy above chan
 
 @dataclass
 class Config:
-    pairs: int = 1000         # training pairs and test pairs (the project's 1,000; at most 5,000)
-    rounds: int = 10          # new data and initialisation each round (the project: >= 10)
+    pairs: int = 1000  # training pairs and test pairs (the project's 1,000; at most 5,000)
+    rounds: int = 10  # new data and initialisation each round (the project: >= 10)
     epochs: int = 25
     batch_size: int = 100
-    lr: float = 1e-3          # Adam
-    aux_weight: float = 1.0   # weight of the digit-classification loss
+    lr: float = 1e-3  # Adam
+    aux_weight: float = 1.0  # weight of the digit-classification loss
     models: str = "baseline,sharing,sharing+aux"  # any of baseline, sharing, aux, sharing+aux
     TINY = {"pairs": 300, "rounds": 2}
     FULL = {"models": "baseline,sharing,aux,sharing+aux", "rounds": 20}
+    # Batches of 100 pairs of 14 x 14 digits: one intra-op thread does the same work, and does
+    # not collapse when other processes share the cores (2 threads under load: 6x the CPU time).
+    THREADS = 1
 
     def __post_init__(self):
         parse_models(self.models)
         if not 1 <= self.pairs <= MAX_PAIRS:
-            raise UsageError(f"pairs must be between 1 and {MAX_PAIRS:,}, got {self.pairs:,}: each round "
-                             f"draws 2 x pairs different digits from MNIST's test set, which has "
-                             f"{MNIST.counts['test']:,} (e.g. --pairs 1000)")
+            raise UsageError(
+                f"pairs must be between 1 and {MAX_PAIRS:,}, got {self.pairs:,}: each round "
+                f"draws 2 x pairs different digits from MNIST's test set, which has "
+                f"{MNIST.counts['test']:,} (e.g. --pairs 1000)"
+            )
         if self.rounds < 1 or self.epochs < 1:
             raise UsageError(f"rounds and epochs must be >= 1, got {self.rounds} and {self.epochs}")
         if self.batch_size < 1:
@@ -90,8 +95,7 @@ def round_data(nb: int, data_dir, device):
     Returns ``(train, test)``, each the three tensors of a batch of :class:`PairStep`:
     ``(pairs N x 2 x 14 x 14, target N (first <= second), classes N x 2 (the two digits))``.
     """
-    tr_x, tr_y, tr_c, te_x, te_y, te_c = prologue.generate_pair_sets(nb, data_dir=data_dir,
-                                                                     device=device)
+    tr_x, tr_y, tr_c, te_x, te_y, te_c = prologue.generate_pair_sets(nb, data_dir=data_dir, device=device)
     tr_x, te_x = standardize(tr_x, te_x)
     return (tr_x, tr_y, tr_c), (te_x, te_y, te_c)
 
@@ -116,8 +120,7 @@ class PairStep(Step):
         outputs = self.model(x)
         loss = pair_loss(outputs, target, classes, self.aux_weight)
         pair_logits, digit_logits = outputs
-        scores = {"loss": loss.detach().float(),
-                  "error": (pair_logits.detach().argmax(1) != target).float().mean()}
+        scores = {"loss": loss.detach().float(), "error": (pair_logits.detach().argmax(1) != target).float().mean()}
         if self.auxiliary:
             scores["digit_error"] = (digit_logits.detach().argmax(2) != classes).float().mean()
         return loss, scores
@@ -137,24 +140,27 @@ def train_one(name: str, cfg: Config, train, ctx, tag: str) -> tuple[PairStep, l
     """Train a fresh model of configuration ``name`` on one round's training pairs."""
     _, factory, aux = MODELS[name]
     model = factory().to(ctx.device)
-    step = PairStep(model, torch.optim.Adam(model.parameters(), lr=cfg.lr),
-                    aux_weight=cfg.aux_weight if aux else 0.0)
+    step = PairStep(model, torch.optim.Adam(model.parameters(), lr=cfg.lr), aux_weight=cfg.aux_weight if aux else 0.0)
     # Many short inner fits: their epoch records in metrics.jsonl, nothing else.
-    history = fit(step, train, ctx, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                  callbacks=[MetricsLogger(every=0)], name=tag)
+    history = fit(
+        step, train, ctx, epochs=cfg.epochs, batch_size=cfg.batch_size, callbacks=[MetricsLogger(every=0)], name=tag
+    )
     return step, history
 
 
-@lab("digit-pairs", source="EE-559 mini-project 1",
-     summary="digit pairs: plain convnet vs weight sharing vs auxiliary losses, over seeded rounds",
-     config=Config)
+@lab(
+    "digit-pairs",
+    source="EE-559 mini-project 1",
+    summary="digit pairs: plain convnet vs weight sharing vs auxiliary losses, over seeded rounds",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     names = parse_models(cfg.models)
     results = {n: {"acc": [], "digit": [], "time": []} for n in names}
     params = {n: count_parameters(MODELS[n][1]()) for n in names}
     chance = []
     for r in range(cfg.rounds):
-        seed_everything(ctx.seed * 1000 + r)       # new pairs and initialisations each round
+        seed_everything(ctx.seed * 1000 + r)  # new pairs and initialisations each round
         train, test = round_data(cfg.pairs, ctx.data_dir, ctx.device)
         # Chance: always answer the training set's more frequent target.
         majority = int(train[1].float().mean() >= 0.5)
@@ -171,19 +177,31 @@ def run(cfg: Config, ctx) -> Result:
             results[n]["time"].append(seconds)
             if digit is not None:
                 results[n]["digit"].append(digit)
-            ctx.log(kind="round", round=r, model=n, test_accuracy=acc, digit_accuracy=digit,
-                    train_loss=history[-1]["train_loss"], seconds=seconds)
-        ctx.print(f"round {r + 1}/{cfg.rounds}: " + ", ".join(
-            f"{n} {results[n]['acc'][-1]:.1%}" for n in names))
+            ctx.log(
+                kind="round",
+                round=r,
+                model=n,
+                test_accuracy=acc,
+                digit_accuracy=digit,
+                train_loss=history[-1]["train_loss"],
+                seconds=seconds,
+            )
+        ctx.print(f"round {r + 1}/{cfg.rounds}: " + ", ".join(f"{n} {results[n]['acc'][-1]:.1%}" for n in names))
 
     rows = []
     for n in names:
         accs = results[n]["acc"]
-        rows.append({"model": n, "what": MODELS[n][0], "params": params[n],
-                     "mean": statistics.mean(accs),
-                     "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-                     "digit": statistics.mean(results[n]["digit"]) if results[n]["digit"] else None,
-                     "seconds": statistics.mean(results[n]["time"])})
+        rows.append(
+            {
+                "model": n,
+                "what": MODELS[n][0],
+                "params": params[n],
+                "mean": statistics.mean(accs),
+                "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                "digit": statistics.mean(results[n]["digit"]) if results[n]["digit"] else None,
+                "seconds": statistics.mean(results[n]["time"]),
+            }
+        )
     table = format_table(rows, cfg, statistics.mean(chance))
     ctx.print(table)
     path = ctx.write_text("table.md", table + "\n")
@@ -191,16 +209,21 @@ def run(cfg: Config, ctx) -> Result:
 
     base = rows[0]
     best = max(rows, key=lambda row: row["mean"])
-    line = (f"{best['model']} {best['mean']:.1%} ± {best['std']:.1%} vs {base['model']} "
-            f"{base['mean']:.1%} ± {base['std']:.1%} test accuracy over {cfg.rounds} rounds "
-            f"({cfg.epochs} epochs, {cfg.pairs} pairs; chance {statistics.mean(chance):.1%})")
-    metrics = {"chance": statistics.mean(chance), "rounds": cfg.rounds,
-               "accuracy": {row["model"]: row["mean"] for row in rows},
-               "accuracy_std": {row["model"]: row["std"] for row in rows},
-               "params": {row["model"]: row["params"] for row in rows},
-               "seconds_per_training": {row["model"]: row["seconds"] for row in rows},
-               "digit_accuracy": {row["model"]: row["digit"] for row in rows if row["digit"] is not None},
-               "per_round": {n: results[n]["acc"] for n in names}}
+    line = (
+        f"{best['model']} {best['mean']:.1%} ± {best['std']:.1%} vs {base['model']} "
+        f"{base['mean']:.1%} ± {base['std']:.1%} test accuracy over {cfg.rounds} rounds "
+        f"({cfg.epochs} epochs, {cfg.pairs} pairs; chance {statistics.mean(chance):.1%})"
+    )
+    metrics = {
+        "chance": statistics.mean(chance),
+        "rounds": cfg.rounds,
+        "accuracy": {row["model"]: row["mean"] for row in rows},
+        "accuracy_std": {row["model"]: row["std"] for row in rows},
+        "params": {row["model"]: row["params"] for row in rows},
+        "seconds_per_training": {row["model"]: row["seconds"] for row in rows},
+        "digit_accuracy": {row["model"]: row["digit"] for row in rows if row["digit"] is not None},
+        "per_round": {n: results[n]["acc"] for n in names},
+    }
     return Result(line, metrics=metrics, artifacts=[path])
 
 
@@ -209,26 +232,39 @@ def check(result: Result) -> list:
     and the two ideas together beat the plain convnet."""
     m = result.metrics
     chance = m["chance"]
-    out = [verdict(f"{name} test accuracy above chance + {CHANCE_MARGIN:.0%}", acc, ">",
-                   chance + CHANCE_MARGIN) for name, acc in m["accuracy"].items()]
+    out = [
+        verdict(f"{name} test accuracy above chance + {CHANCE_MARGIN:.0%}", acc, ">", chance + CHANCE_MARGIN)
+        for name, acc in m["accuracy"].items()
+    ]
     if "baseline" in m["accuracy"] and "sharing+aux" in m["accuracy"]:
-        out.append(verdict("sharing+aux test accuracy above the baseline's", m["accuracy"]["sharing+aux"],
-                           ">", m["accuracy"]["baseline"]))
+        out.append(
+            verdict(
+                "sharing+aux test accuracy above the baseline's",
+                m["accuracy"]["sharing+aux"],
+                ">",
+                m["accuracy"]["baseline"],
+            )
+        )
     return out
 
 
 def format_table(rows: list[dict], cfg: Config, chance: float) -> str:
     """A markdown table: what each idea gains over the first row (the baseline)."""
     base = rows[0]["mean"]
-    lines = [f"Digit pairs: test accuracy over {cfg.rounds} rounds of {cfg.pairs} pairs, "
-             f"{cfg.epochs} epochs (chance {chance:.1%})", "",
-             "| model | what | parameters | test accuracy | gain | digit accuracy | s / training |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"Digit pairs: test accuracy over {cfg.rounds} rounds of {cfg.pairs} pairs, "
+        f"{cfg.epochs} epochs (chance {chance:.1%})",
+        "",
+        "| model | what | parameters | test accuracy | gain | digit accuracy | s / training |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for row in rows:
         digit = f"{row['digit']:.1%}" if row["digit"] is not None else "-"
-        lines.append(f"| {row['model']} | {row['what']} | {row['params']:,} | "
-                     f"{row['mean']:.1%} ± {row['std']:.1%} | {row['mean'] - base:+.1%} | "
-                     f"{digit} | {row['seconds']:.2f} |")
+        lines.append(
+            f"| {row['model']} | {row['what']} | {row['params']:,} | "
+            f"{row['mean']:.1%} ± {row['std']:.1%} | {row['mean'] - base:+.1%} | "
+            f"{digit} | {row['seconds']:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -237,11 +273,18 @@ def bar_chart(rows: list[dict], chance: float, cfg: Config):
 
     fig, ax = plt.subplots(figsize=(1.6 * len(rows) + 2, 3.8))
     xs = range(len(rows))
-    ax.bar(xs, [100 * r["mean"] for r in rows], yerr=[100 * r["std"] for r in rows],
-           capsize=6, color="tab:blue", alpha=0.8)
+    ax.bar(
+        xs, [100 * r["mean"] for r in rows], yerr=[100 * r["std"] for r in rows], capsize=6, color="tab:blue", alpha=0.8
+    )
     for x, r in zip(xs, rows):
-        ax.text(x, 100 * (r["mean"] + r["std"]) + 0.5, f"{r['mean']:.1%}\n{r['params']:,} p.",
-                ha="center", va="bottom", fontsize=8)
+        ax.text(
+            x,
+            100 * (r["mean"] + r["std"]) + 0.5,
+            f"{r['mean']:.1%}\n{r['params']:,} p.",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
     ax.axhline(100 * chance, color="k", linestyle="--", linewidth=1, label="chance")
     ax.set_xticks(list(xs), [r["model"] for r in rows])
     ax.set_ylim(100 * chance - 10, 100)

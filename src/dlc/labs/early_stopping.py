@@ -15,8 +15,9 @@ set (MNIST's own, correct labels) is used once per model, at the end. With
 error keeps improving: it is memorising wrong labels that hurts.
 
 Check: training stopped before ``max_epochs``; the restored weights' validation loss
-equals the best epoch's; trained to the end, the validation loss rises well above its
-minimum; the early-stopped model's test error is below the over-trained one's.
+equals the best epoch's; both trainings saw the same losses until the stop (same start,
+same batches); trained to the end, the validation loss rises well above its minimum (over
+1.2 times); the early-stopped model's test error is below the over-trained one's.
 """
 
 from __future__ import annotations
@@ -27,35 +28,35 @@ from dataclasses import dataclass
 import torch
 
 from dlc import prologue, viz
-from dlc.engine import Trainer
-from dlc.engine.callbacks import EarlyStopping
-from dlc.errors import DlcError
-from dlc.labs import Result, lab
-from dlc.labs._common import check_val_fraction, split
+from dlc.engine import EarlyStopping, MetricsLogger, Supervised, evaluate, fit
+from dlc.errors import UsageError
+from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
+from dlc.stats import check_fraction, split
 
 
 @dataclass
 class Config:
-    hidden: int = 500           # one wide hidden layer: far more capacity than 800 samples need
-    lr: float = 0.1             # SGD
-    label_noise: float = 0.4    # fraction of training and validation labels redrawn at random
+    hidden: int = 500  # one wide hidden layer: far more capacity than 800 samples need
+    lr: float = 0.1  # SGD
+    label_noise: float = 0.4  # fraction of training and validation labels redrawn at random
     batch_size: int = 100
     max_epochs: int = 100
-    patience: int = 10          # epochs without a better validation loss before stopping
-    val_fraction: float = 0.2   # of the prologue's training set
+    patience: int = 10  # epochs without a better validation loss before stopping
+    val_fraction: float = 0.2  # of the prologue's training set
+    train_size: int | None = 1000  # MNIST training images, split into train/val (--tiny 500, --full all)
+    test_size: int | None = 1000  # MNIST test images, clean labels (--tiny 100, --full all 10,000)
 
     def __post_init__(self):
         if self.patience < 1 or self.max_epochs < 1:
-            raise DlcError(f"patience and max_epochs must be >= 1, got {self.patience} and "
-                           f"{self.max_epochs}")
-        check_val_fraction(self.val_fraction)
+            raise UsageError(f"patience and max_epochs must be >= 1, got {self.patience} and {self.max_epochs}")
+        check_fraction("val_fraction", self.val_fraction)
         check_label_noise(self.label_noise)
 
 
 def check_label_noise(fraction: float) -> None:
     if not 0 <= fraction <= 1:
-        raise DlcError(f"label_noise must be between 0 and 1, got {fraction}")
+        raise UsageError(f"label_noise must be between 0 and 1 (e.g. 0.4), got {fraction}")
 
 
 def corrupt(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
@@ -69,21 +70,33 @@ def corrupt(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
 
 
 def train(model, cfg: Config, ctx, data, val, order_seed: int, callbacks=(), name=None):
-    """SGD on ``model``; ``order_seed`` fixes the batches, so two runs see the same ones."""
-    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), ctx,
-                      callbacks=callbacks, name=name, progress=False, tensorboard=False,
-                      checkpoints=False, plot=False)
+    """SGD on ``model``; ``order_seed`` fixes the batches, so two runs see the same ones.
+    Returns the step and the history; the fit writes its epoch records to metrics.jsonl."""
+    step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy")
     torch.manual_seed(order_seed)
-    history = trainer.fit(data, epochs=cfg.max_epochs, batch_size=cfg.batch_size, val=val)
-    return trainer, history
+    history = fit(
+        step,
+        data,
+        ctx,
+        epochs=cfg.max_epochs,
+        batch_size=cfg.batch_size,
+        val=val,
+        callbacks=[*callbacks, MetricsLogger(every=0)],
+        name=name,
+    )
+    return step, history
 
 
-@lab("early-stopping", source="EDHEC regularization",
-     summary="early stopping with patience on the validation loss of an over-fitting MLP",
-     config=Config)
+@lab(
+    "early-stopping",
+    source="EDHEC regularization",
+    summary="early stopping with patience on the validation loss of an over-fitting MLP",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
-    x, y, test_x, test_y = prologue.load(size=ctx.size, data_dir=ctx.data_dir,
-                                         device=ctx.device, normalize=True)
+    x, y, test_x, test_y = prologue.load(
+        train_size=cfg.train_size, test_size=cfg.test_size, data_dir=ctx.data_dir, device=ctx.device, normalize=True
+    )
     (x, y), (val_x, val_y) = split(x, y, cfg.val_fraction, ctx.seed)
     # Training and validation labels come from the same (noisy) source; the test labels are clean.
     data = (x, corrupt(y, cfg.label_noise, ctx.seed + 2))
@@ -93,35 +106,77 @@ def run(cfg: Config, ctx) -> Result:
     model = MLP([x.shape[1], cfg.hidden, 10])
     initial = copy.deepcopy(model.state_dict())
     stopper = EarlyStopping(patience=cfg.patience, restore_best=True)
-    trainer, history = train(model, cfg, ctx, data, val, ctx.seed + 1, [stopper], "early")
-    restored_val = trainer.evaluate(val)["loss"]
+    step, history = train(model, cfg, ctx, data, val, ctx.seed + 1, [stopper], "early")
+    restored_val = evaluate(step, val, ctx)["loss"]
 
     # The same start and the same batches, trained to the end.
     reference = MLP([x.shape[1], cfg.hidden, 10])
     reference.load_state_dict(initial)
-    ref_trainer, full = train(reference, cfg, ctx, data, val, ctx.seed + 1, name="no-stopping")
+    ref_step, full = train(reference, cfg, ctx, data, val, ctx.seed + 1, name="no-stopping")
 
     stopped = len(history)
     best = stopper.best_epoch
-    test_early, test_full = trainer.evaluate(test), ref_trainer.evaluate(test)
-    ctx.print(f"stopped after epoch {stopped} of {cfg.max_epochs}; best validation loss "
-              f"{stopper.best:.4f} at epoch {best}; restored weights give {restored_val:.4f}")
+    test_early, test_full = evaluate(step, test, ctx), evaluate(ref_step, test, ctx)
+    ctx.print(
+        f"stopped after epoch {stopped} of {cfg.max_epochs}; best validation loss "
+        f"{stopper.best:.4f} at epoch {best}; restored weights give {restored_val:.4f}"
+    )
 
-    curves = {"train loss": [r["train_loss"] for r in full],
-              "validation loss": [r["val_loss"] for r in full]}
-    fig = viz.curves(curves, ylabel="cross-entropy", logy=True,
-                     title=f"early stopping, patience {cfg.patience}",
-                     marks={f"best ({best})": best, f"stop ({stopped})": stopped})
+    curves = {"train loss": [r["train_loss"] for r in full], "validation loss": [r["val_loss"] for r in full]}
+    fig = viz.curves(
+        curves,
+        ylabel="cross-entropy",
+        logy=True,
+        title=f"early stopping, patience {cfg.patience}",
+        marks={f"best ({best})": best, f"stop ({stopped})": stopped},
+    )
     ctx.save_figure(fig, "early-stopping")
 
-    line = (f"stopped at epoch {stopped}/{cfg.max_epochs} (best {best}, patience {cfg.patience}); "
-            f"test loss {test_early['loss']:.3f} vs {test_full['loss']:.3f} and test error "
-            f"{test_early['error']:.1%} vs {test_full['error']:.1%} without stopping")
-    return Result(line, metrics={
-        "stopped_epoch": stopped, "best_epoch": best, "max_epochs": cfg.max_epochs,
-        "best_val_loss": stopper.best, "restored_val_loss": restored_val,
-        "final_val_loss_without_stopping": full[-1]["val_loss"],
-        "test_loss": test_early["loss"], "test_error": test_early["error"],
-        "test_loss_without_stopping": test_full["loss"],
-        "test_error_without_stopping": test_full["error"],
-        "same_start": [r["train_loss"] for r in history] == curves["train loss"][:stopped]})
+    line = (
+        f"stopped at epoch {stopped}/{cfg.max_epochs} (best {best}, patience {cfg.patience}); "
+        f"test loss {test_early['loss']:.3f} vs {test_full['loss']:.3f} and test error "
+        f"{test_early['error']:.1%} vs {test_full['error']:.1%} without stopping"
+    )
+    return Result(
+        line,
+        metrics={
+            "stopped_epoch": stopped,
+            "best_epoch": best,
+            "max_epochs": cfg.max_epochs,
+            "best_val_loss": stopper.best,
+            "restored_val_loss": restored_val,
+            "final_val_loss_without_stopping": full[-1]["val_loss"],
+            "test_loss": test_early["loss"],
+            "test_error": test_early["error"],
+            "test_loss_without_stopping": test_full["loss"],
+            "test_error_without_stopping": test_full["error"],
+            "same_start": [r["train_loss"] for r in history] == curves["train loss"][:stopped],
+        },
+    )
+
+
+def check(result: Result) -> list:
+    """Early stopping stops, puts the best epoch back, and that regularises."""
+    m = result.metrics
+    return [
+        verdict("epochs trained with early stopping", m["stopped_epoch"], "<", m["max_epochs"]),
+        verdict(
+            "restored weights' validation loss vs the best epoch's (relative difference)",
+            abs(m["restored_val_loss"] - m["best_val_loss"]) / max(abs(m["best_val_loss"]), 1e-12),
+            "<",
+            1e-6,
+        ),
+        verdict("both trainings alike until the stop (1 = yes)", m["same_start"], "==", 1),
+        verdict(
+            "validation loss trained to the end / its minimum",
+            m["final_val_loss_without_stopping"] / m["best_val_loss"],
+            ">",
+            1.2,
+        ),
+        verdict(
+            "test error, early-stopped minus trained to the end",
+            m["test_error"] - m["test_error_without_stopping"],
+            "<",
+            0,
+        ),
+    ]

@@ -36,34 +36,41 @@ from dlc.stats import fit_polynomial, polynomial
 
 @dataclass
 class Config:
-    n_train: int = 30         # fitted on
-    n_val: int = 30           # selected on
-    n_test: int = 1000        # reported on
+    n_train: int = 30  # fitted on
+    n_val: int = 30  # selected on
+    n_test: int = 1000  # reported on
     noise: float = 0.2
-    max_degree: int = 10      # candidates: degrees 0..max_degree
-    folds: int = 5            # k of k-fold cross-validation (on train + validation)
-    repeats: int = 200        # independent draws, to measure the optimism of the selection
+    max_degree: int = 10  # candidates: degrees 0..max_degree
+    folds: int = 5  # k of k-fold cross-validation (on train + validation)
+    repeats: int = 200  # independent draws, to measure the optimism of the selection
     TINY = {"repeats": 30}
     FULL = {"repeats": 1000}
 
     def __post_init__(self):
         if self.max_degree < 1 or min(self.n_train, self.n_val) < self.max_degree + 2:
-            raise UsageError(f"evaluation: n_train and n_val must be at least max_degree + 2 "
-                           f"(got {self.n_train}, {self.n_val}, max_degree={self.max_degree})")
+            raise UsageError(
+                f"evaluation: n_train and n_val must be at least max_degree + 2 "
+                f"(got {self.n_train}, {self.n_val}, max_degree={self.max_degree})"
+            )
         if self.repeats < 1 or self.n_test < 1 or self.noise < 0:
             raise UsageError("evaluation: need repeats >= 1, n_test >= 1 and noise >= 0")
         if not 2 <= self.folds <= self.n_train + self.n_val:
-            raise UsageError(f"evaluation: k-fold cross-validation needs 2 <= folds <= n_train + n_val "
-                             f"(the selection set), got folds={self.folds}")
+            raise UsageError(
+                f"evaluation: k-fold cross-validation needs 2 <= folds <= n_train + n_val "
+                f"(the selection set), got folds={self.folds}"
+            )
         if (self.n_train + self.n_val) * (self.folds - 1) // self.folds < self.max_degree + 1:
-            raise UsageError(f"evaluation: with {self.folds} folds each fit sees too few samples "
-                           f"for degree {self.max_degree}; use fewer folds or more data")
+            raise UsageError(
+                f"evaluation: with {self.folds} folds each fit sees too few samples "
+                f"for degree {self.max_degree}; use fewer folds or more data"
+            )
 
 
 Data = tuple[torch.Tensor, torch.Tensor]
 
 
 # -- the data --------------------------------------------------------------------
+
 
 def target_function(x: torch.Tensor) -> torch.Tensor:
     """The unknown function the samples come from (the capacity lab's)."""
@@ -83,6 +90,7 @@ def mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 # -- the protocol --------------------------------------------------------------
 
+
 def validation_errors(train: Data, val: Data, degrees: range) -> list[float]:
     """Each degree fitted on ``train`` and scored (MSE) on ``val``."""
     return [float(mse(polynomial(fit_polynomial(d, *train), val[0]), val[1])) for d in degrees]
@@ -101,11 +109,16 @@ def test_error(degree: int, train: Data, test: Data) -> float:
 def protocol(train: Data, val: Data, test: Data, degrees: range) -> dict:
     """Select on validation, then fit the chosen degree on train and report it on test."""
     degree, errors = select(train, val, degrees)
-    return {"degree": degree, "val_errors": errors, "val_error": min(errors),
-            "test_error": test_error(degree, train, test)}
+    return {
+        "degree": degree,
+        "val_errors": errors,
+        "val_error": min(errors),
+        "test_error": test_error(degree, train, test),
+    }
 
 
 # -- k-fold cross-validation -----------------------------------------------------
+
 
 def kfold_indices(n: int, k: int, generator: torch.Generator | None = None):
     """k (train_idx, val_idx) pairs: a random permutation cut into k near-equal folds."""
@@ -123,8 +136,9 @@ def fold_misuse(folds, n: int) -> tuple[int, int]:
     return int((validated != 1).sum()), overlap
 
 
-def cross_validation_errors(data: Data, degrees: range, k: int,
-                            generator: torch.Generator | None = None, folds=None) -> list[float]:
+def cross_validation_errors(
+    data: Data, degrees: range, k: int, generator: torch.Generator | None = None, folds=None
+) -> list[float]:
     """Mean validation MSE of each degree over the k folds (``folds``: the (train_idx,
     val_idx) pairs to use, else ``kfold_indices`` draws them)."""
     x, y = data
@@ -132,12 +146,12 @@ def cross_validation_errors(data: Data, degrees: range, k: int,
         folds = kfold_indices(len(x), k, generator)
     totals = torch.zeros(len(degrees), dtype=torch.float64)
     for train_idx, val_idx in folds:
-        totals += torch.tensor(validation_errors((x[train_idx], y[train_idx]),
-                                                 (x[val_idx], y[val_idx]), degrees))
+        totals += torch.tensor(validation_errors((x[train_idx], y[train_idx]), (x[val_idx], y[val_idx]), degrees))
     return (totals / len(folds)).tolist()
 
 
 # -- the figure ------------------------------------------------------------------
+
 
 def _figure(degrees, val_errors, cv_errors, test_errors, chosen_val, chosen_cv, optimism):
     import matplotlib.pyplot as plt
@@ -164,16 +178,22 @@ def _figure(degrees, val_errors, cv_errors, test_errors, chosen_val, chosen_cv, 
     ax.set_yscale("log")
     ax.set_xlabel("validation error of the selected degree")
     ax.set_ylabel("its test error")
-    ax.set_title(f"{len(val_min)} draws: mean selected validation error {sum(val_min) / len(val_min):.3f}, "
-                 f"its mean test error {sum(test_sel) / len(test_sel):.3f}", fontsize=9)
+    ax.set_title(
+        f"{len(val_min)} draws: mean selected validation error {sum(val_min) / len(val_min):.3f}, "
+        f"its mean test error {sum(test_sel) / len(test_sel):.3f}",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-@lab("evaluation", source="EE-559 2.4",
-     summary="train/validation/test protocol and k-fold cross-validation to choose a degree",
-     config=Config)
+@lab(
+    "evaluation",
+    source="EE-559 2.4",
+    summary="train/validation/test protocol and k-fold cross-validation to choose a degree",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     gen = torch.Generator().manual_seed(max(ctx.seed, 0))
     degrees = range(cfg.max_degree + 1)
@@ -204,41 +224,76 @@ def run(cfg: Config, ctx) -> Result:
     # validation error underestimates its test error.
     val_min, test_sel = [], []
     for _ in range(cfg.repeats):
-        r = protocol(sample(cfg.n_train, cfg.noise, gen), sample(cfg.n_val, cfg.noise, gen),
-                     sample(cfg.n_test, cfg.noise, gen), degrees)
+        r = protocol(
+            sample(cfg.n_train, cfg.noise, gen),
+            sample(cfg.n_val, cfg.noise, gen),
+            sample(cfg.n_test, cfg.noise, gen),
+            degrees,
+        )
         val_min.append(r["val_error"])
         test_sel.append(r["test_error"])
     mean_val = sum(val_min) / len(val_min)
     mean_test = sum(test_sel) / len(test_sel)
     optimistic = sum(v < t for v, t in zip(val_min, test_sel)) / len(val_min)
 
-    ctx.save_figure(_figure(list(degrees), chosen["val_errors"], cv_errors, test_errors,
-                            chosen["degree"], cv_degree, (val_min, test_sel)), "selection")
-    ctx.print(f"validation picks degree {chosen['degree']} (val {chosen['val_error']:.4f}, "
-              f"test {chosen['test_error']:.4f}); {cfg.folds}-fold CV picks {cv_degree} "
-              f"(test {cv_test:.4f})")
-    line = (f"validation selects degree {chosen['degree']} (test MSE {chosen['test_error']:.3f}), "
-            f"{cfg.folds}-fold CV selects {cv_degree} (test MSE {cv_test:.3f}); over {cfg.repeats} "
-            f"draws the selected validation MSE {mean_val:.3f} {'<' if mean_val < mean_test else '>='} "
-            f"its test MSE {mean_test:.3f}")
-    return Result(line, metrics={
-        "val_degree": chosen["degree"], "val_error": chosen["val_error"],
-        "val_test_error": chosen["test_error"], "cv_degree": cv_degree, "cv_test_error": cv_test,
-        "cv_errors": cv_errors, "val_errors": chosen["val_errors"], "test_errors": test_errors,
-        "mean_selected_val_error": mean_val, "mean_selected_test_error": mean_test,
-        "fraction_optimistic": optimistic, "noise_mse": cfg.noise ** 2,
-        "selection_ignores_test": test_blind, "cv_samples": len(pool[0]),
-        "cv_not_validated_once": not_once, "cv_train_val_overlap": overlap})
+    ctx.save_figure(
+        _figure(
+            list(degrees),
+            chosen["val_errors"],
+            cv_errors,
+            test_errors,
+            chosen["degree"],
+            cv_degree,
+            (val_min, test_sel),
+        ),
+        "selection",
+    )
+    ctx.print(
+        f"validation picks degree {chosen['degree']} (val {chosen['val_error']:.4f}, "
+        f"test {chosen['test_error']:.4f}); {cfg.folds}-fold CV picks {cv_degree} "
+        f"(test {cv_test:.4f})"
+    )
+    line = (
+        f"validation selects degree {chosen['degree']} (test MSE {chosen['test_error']:.3f}), "
+        f"{cfg.folds}-fold CV selects {cv_degree} (test MSE {cv_test:.3f}); over {cfg.repeats} "
+        f"draws the selected validation MSE {mean_val:.3f} {'<' if mean_val < mean_test else '>='} "
+        f"its test MSE {mean_test:.3f}"
+    )
+    return Result(
+        line,
+        metrics={
+            "val_degree": chosen["degree"],
+            "val_error": chosen["val_error"],
+            "val_test_error": chosen["test_error"],
+            "cv_degree": cv_degree,
+            "cv_test_error": cv_test,
+            "cv_errors": cv_errors,
+            "val_errors": chosen["val_errors"],
+            "test_errors": test_errors,
+            "mean_selected_val_error": mean_val,
+            "mean_selected_test_error": mean_test,
+            "fraction_optimistic": optimistic,
+            "noise_mse": cfg.noise**2,
+            "selection_ignores_test": test_blind,
+            "cv_samples": len(pool[0]),
+            "cv_not_validated_once": not_once,
+            "cv_train_val_overlap": overlap,
+        },
+    )
 
 
 def check(result: Result) -> list[Verdict]:
     """The protocol's rules, measured: proper folds, a selection blind to the test set, and
     the optimism of the winner's validation error (why the test set stays out)."""
     m = result.metrics
-    return [verdict("selection-set samples not validated exactly once by the folds",
-                    m["cv_not_validated_once"], "==", 0),
-            verdict("samples trained on in their own validation fold", m["cv_train_val_overlap"], "==", 0),
-            verdict("same degree selected with an altered test set (1 = yes)", m["selection_ignores_test"],
-                    "==", 1),
-            verdict("mean validation MSE of the selected degree, below its mean test MSE",
-                    m["mean_selected_val_error"], "<", m["mean_selected_test_error"])]
+    return [
+        verdict("selection-set samples not validated exactly once by the folds", m["cv_not_validated_once"], "==", 0),
+        verdict("samples trained on in their own validation fold", m["cv_train_val_overlap"], "==", 0),
+        verdict("same degree selected with an altered test set (1 = yes)", m["selection_ignores_test"], "==", 1),
+        verdict(
+            "mean validation MSE of the selected degree, below its mean test MSE",
+            m["mean_selected_val_error"],
+            "<",
+            m["mean_selected_test_error"],
+        ),
+    ]

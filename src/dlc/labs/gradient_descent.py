@@ -36,11 +36,11 @@ from dlc.options import parse_list
 @dataclass
 class Config:
     epochs: int = 20
-    lr: float = 5e-4            # shared by the three variants; per-sample SGD is stable below ~1/|x|^2
-    batch_size: int = 100       # the mini-batch variant's size
+    lr: float = 5e-4  # shared by the three variants; per-sample SGD is stable below ~1/|x|^2
+    batch_size: int = 100  # the mini-batch variant's size
     lr_factors: str = "0.01,0.5,1.5"  # batch GD steps, as multiples of the critical step 2 / L
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
-    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
+    test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"epochs": 10}
 
     def __post_init__(self):
@@ -96,7 +96,7 @@ def descend(x, t, lr: float, batch_size: int, epochs: int, gen: torch.Generator,
     for _ in range(epochs):
         order = torch.randperm(n, generator=gen) if batch_size < n else torch.arange(n)
         for b in range(0, n, batch_size):
-            idx = order[b:b + batch_size]
+            idx = order[b : b + batch_size]
             model.step(x[idx], t[idx], lr)
             k += 1
             if k % every == 0 or b + batch_size >= n:
@@ -135,15 +135,19 @@ def variants_figure(runs: dict, steps_per_epoch: dict):
     return fig
 
 
-@lab("gradient-descent", source="EE-559 3.5",
-     summary="batch GD vs mini-batch vs per-sample SGD; steps too small, good, too large (diverges)",
-     config=Config)
+@lab(
+    "gradient-descent",
+    source="EE-559 3.5",
+    summary="batch GD vs mini-batch vs per-sample SGD; steps too small, good, too large (diverges)",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue
 
     factors = _parse_factors(cfg.lr_factors)
-    x, t, xt, yt = prologue.load(train_size=cfg.train_size, test_size=cfg.test_size, normalize=True,
-                                 one_hot_labels=True, data_dir=ctx.data_dir)
+    x, t, xt, yt = prologue.load(
+        train_size=cfg.train_size, test_size=cfg.test_size, normalize=True, one_hot_labels=True, data_dir=ctx.data_dir
+    )
     n = len(x)
     L, lr_max = critical_lr(x)
     ctx.print(f"{n} samples; largest curvature L = {L:.1f}, so gradient descent needs lr < 2/L = {lr_max:.2e}")
@@ -160,8 +164,10 @@ def run(cfg: Config, ctx) -> Result:
         errors[name] = (pred != yt.argmax(1)).float().mean().item()
         for u, l in zip(updates, losses):
             ctx.log(variant=name, update=u, epoch=u / math.ceil(n / bs), loss=l)
-        ctx.print(f"{name:18s} lr {cfg.lr:g}: loss {losses[0]:.3f} -> {losses[-1]:.3f} after "
-                  f"{updates[-1]} updates, test error {errors[name]:.1%}")
+        ctx.print(
+            f"{name:18s} lr {cfg.lr:g}: loss {losses[0]:.3f} -> {losses[-1]:.3f} after "
+            f"{updates[-1]} updates, test error {errors[name]:.1%}"
+        )
     ctx.save_figure(variants_figure(runs, {k: math.ceil(n / v) for k, v in sizes.items()}), "variants")
 
     # 2. Batch gradient descent with steps around the critical one.
@@ -174,25 +180,37 @@ def run(cfg: Config, ctx) -> Result:
         for u, l in zip(updates, losses):
             ctx.log(sweep_factor=f, lr=lr, update=u, loss=l)
         ctx.print(f"batch GD, {name}: loss {losses[0]:.3f} -> {losses[-1]:.4g}")
-    shown = {f"lr = {f:g} x 2/L": [v if math.isfinite(v) else float("nan") for v in ls]
-             for f, ls in sweep.items()}
-    ctx.save_figure(viz.curves(shown, x=list(range(cfg.epochs + 1)), xlabel="update (= epoch)",
-                               ylabel="training loss", logy=True,
-                               title=f"batch gradient descent: too small, good, too large (L = {L:.0f})"),
-                    "learning_rates")
+    shown = {f"lr = {f:g} x 2/L": [v if math.isfinite(v) else float("nan") for v in ls] for f, ls in sweep.items()}
+    ctx.save_figure(
+        viz.curves(
+            shown,
+            x=list(range(cfg.epochs + 1)),
+            xlabel="update (= epoch)",
+            ylabel="training loss",
+            logy=True,
+            title=f"batch gradient descent: too small, good, too large (L = {L:.0f})",
+        ),
+        "learning_rates",
+    )
 
     ratio = {f: (ls[-1] / ls[0] if math.isfinite(ls[-1]) else float("inf")) for f, ls in sweep.items()}
-    metrics = {"L": L, "critical_lr": lr_max, "lr": cfg.lr, "lr_factors": factors,
-               **{f"{k}_final_loss": v for k, v in finals.items()},
-               **{f"{k}_first_loss": runs[k][1][0] for k in runs},
-               **{f"{k}_test_error": v for k, v in errors.items()},
-               **{f"{k}_points": len(runs[k][1]) for k in runs},
-               **{f"sweep_{f:g}_loss_ratio": r for f, r in ratio.items()}}
-    fmt = ", ".join(f"{f:g}x: {'diverged' if not math.isfinite(r) or r > 1 else f'x{r:.2g}'}"
-                    for f, r in ratio.items())
-    line = (f"after {cfg.epochs} epochs at lr {cfg.lr:g}, training loss: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in finals.items())
-            + f"; batch GD at lr multiples of 2/L = {lr_max:.1e}: {fmt}")
+    metrics = {
+        "L": L,
+        "critical_lr": lr_max,
+        "lr": cfg.lr,
+        "lr_factors": factors,
+        **{f"{k}_final_loss": v for k, v in finals.items()},
+        **{f"{k}_first_loss": runs[k][1][0] for k in runs},
+        **{f"{k}_test_error": v for k, v in errors.items()},
+        **{f"{k}_points": len(runs[k][1]) for k in runs},
+        **{f"sweep_{f:g}_loss_ratio": r for f, r in ratio.items()},
+    }
+    fmt = ", ".join(f"{f:g}x: {'diverged' if not math.isfinite(r) or r > 1 else f'x{r:.2g}'}" for f, r in ratio.items())
+    line = (
+        f"after {cfg.epochs} epochs at lr {cfg.lr:g}, training loss: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in finals.items())
+        + f"; batch GD at lr multiples of 2/L = {lr_max:.1e}: {fmt}"
+    )
     return Result(line, metrics=metrics)
 
 
@@ -206,11 +224,22 @@ def check(result: Result) -> list:
     out = []
     if below:
         best = min(m[f"sweep_{f:g}_loss_ratio"] for f in below)
-        out.append(verdict("batch GD below 2/L: the best step's final / first training loss",
-                           best, "<", 0.25))
+        out.append(verdict("batch GD below 2/L: the best step's final / first training loss", best, "<", 0.25))
     if above:
-        out.append(verdict(f"batch GD at {max(above):g} x 2/L: final / first training loss (diverges)",
-                           m[f"sweep_{max(above):g}_loss_ratio"], ">", 100))
-    out.append(verdict("per epoch, SGD's final training loss below batch GD's",
-                       m["SGD (1 sample)_final_loss"], "<", m["batch GD_final_loss"]))
+        out.append(
+            verdict(
+                f"batch GD at {max(above):g} x 2/L: final / first training loss (diverges)",
+                m[f"sweep_{max(above):g}_loss_ratio"],
+                ">",
+                100,
+            )
+        )
+    out.append(
+        verdict(
+            "per epoch, SGD's final training loss below batch GD's",
+            m["SGD (1 sample)_final_loss"],
+            "<",
+            m["batch GD_final_loss"],
+        )
+    )
     return out

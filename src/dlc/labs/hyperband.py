@@ -12,8 +12,9 @@ set is touched once, for the winner. Hyperband's brackets (the paper's table of
 against random search given exactly the epochs Hyperband spent. The algorithm itself
 is :mod:`dlc.tune`.
 
-Check: the winner's test error is far below chance (90%); random search got the same
-budget (to within one R-epoch training) and Hyperband looked at several times more
+Check: the winner's test error is far below chance (under 50%, chance is 90%); Hyperband
+spent exactly its schedule's budget; at every seed random search got the same budget (to
+within one R-epoch training, never more) and Hyperband looked at more than twice as many
 configurations for it. Which of the two wins on this small problem is reported (mean ±
 std over the seeds), not asserted: that Hyperband finds a known optimum more often than
 random search at equal budget is tested on a synthetic objective (tests/tune).
@@ -29,38 +30,44 @@ from dataclasses import dataclass
 import torch
 
 from dlc import prologue, tune
-from dlc.engine import Trainer
-from dlc.errors import NonFiniteLoss
-from dlc.labs import Result, lab
-from dlc.labs._common import check_val_fraction, split
+from dlc.engine import Supervised, evaluate, fit
+from dlc.errors import DlcError, NonFiniteLoss, UsageError
+from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
+from dlc.stats import check_fraction, split
 
 # The search space: structure (width and depth of the MLP) and the learning rate.
 WIDTHS = (16, 32, 64, 128, 256)
-DEPTHS = (1, 2, 3)                     # hidden layers
-LR_RANGE = (1e-5, 1e-1)                # Adam, drawn log-uniformly
+DEPTHS = (1, 2, 3)  # hidden layers
+LR_RANGE = (1e-5, 1e-1)  # Adam, drawn log-uniformly
 
 
 @dataclass
 class Config:
-    R: int = 27               # the most epochs one configuration gets (Hyperband's R)
-    eta: int = 3              # each rung keeps 1/eta of the configurations, eta x longer
-    seeds: int = 3            # repetitions of Hyperband vs random search
+    R: int = 27  # the most epochs one configuration gets (Hyperband's R)
+    eta: int = 3  # each rung keeps 1/eta of the configurations, eta x longer
+    seeds: int = 3  # repetitions of Hyperband vs random search
     batch_size: int = 100
-    val_fraction: float = 0.2 # of the prologue's training set, held out for selection
+    val_fraction: float = 0.2  # of the prologue's training set, held out for selection
+    train_size: int | None = 1000  # MNIST training images, split into train/val (--tiny 500, --full all)
+    test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"R": 9, "seeds": 2}
     FULL = {"R": 81, "seeds": 5}
 
     def __post_init__(self):
-        tune.max_bracket(self.R, self.eta)   # R >= 1 and eta >= 2, or a DlcError saying so
-        check_val_fraction(self.val_fraction)
+        try:
+            tune.max_bracket(self.R, self.eta)  # R >= 1 and eta >= 2, or a DlcError saying so
+        except DlcError as e:
+            raise UsageError(str(e)) from None
+        if self.seeds < 1:
+            raise UsageError(f"seeds must be >= 1 (repetitions of the comparison), got {self.seeds}")
+        check_fraction("val_fraction", self.val_fraction)
 
 
 def sample_config(rng: random.Random) -> dict:
     """One random point of the search space."""
     lo, hi = map(math.log10, LR_RANGE)
-    return {"width": rng.choice(WIDTHS), "depth": rng.choice(DEPTHS),
-            "lr": 10 ** rng.uniform(lo, hi)}
+    return {"width": rng.choice(WIDTHS), "depth": rng.choice(DEPTHS), "lr": 10 ** rng.uniform(lo, hi)}
 
 
 def describe(config: dict) -> str:
@@ -75,76 +82,96 @@ def build(config: dict, n_in: int = 784, n_classes: int = 10):
 
 def make_evaluate(train, val, device, batch_size: int):
     """Hyperband's ``evaluate(config, epochs, state)``: train to ``epochs`` in total,
-    resuming from ``state`` (model, optimizer, epochs done), return the validation loss."""
+    resuming from ``state`` (the step with its model and optimizer, the epochs done),
+    return the validation loss."""
 
-    def evaluate(config: dict, epochs: int, state):
+    def evaluate_config(config: dict, epochs: int, state):
         if state is None:
             model, opt = build(config, train[0].shape[1])
-            state = {"model": model.to(device), "optimizer": opt, "epochs": 0, "diverged": False}
+            state = {
+                "model": model.to(device),
+                "optimizer": opt,
+                "epochs": 0,
+                "diverged": False,
+                "step": Supervised(model, opt, loss="cross_entropy"),
+            }
         if not state["diverged"]:
-            # Many short inner fits: no progress bar, files or curves.
-            trainer = Trainer(state["model"], state["optimizer"], None, progress=False,
-                              tensorboard=False, checkpoints=False, plot=False)
+            # Many short inner fits: no progress bar, files or curves (no run: ctx None).
+            # Each fit on the same step continues training the same model and optimizer.
             try:
-                trainer.fit(train, epochs=epochs - state["epochs"], batch_size=batch_size)
-            except NonFiniteLoss:   # the loss became NaN: too large a learning rate
+                fit(state["step"], train, None, epochs=epochs - state["epochs"], batch_size=batch_size, callbacks=[])
+            except NonFiniteLoss:  # the loss became NaN: too large a learning rate
                 state["diverged"] = True
         state["epochs"] = epochs
         if state["diverged"]:
             return math.inf, state
-        scores = Trainer(state["model"], state["optimizer"], None, progress=False,
-                         tensorboard=False, checkpoints=False, plot=False).evaluate(val)
-        return scores["loss"], state
+        return evaluate(state["step"], val)["loss"], state
 
-    return evaluate
+    return evaluate_config
 
 
 def test_error(state: dict, test) -> float:
-    model = state["model"]
-    model.eval()
-    with torch.no_grad():
-        return (model(test[0]).argmax(1) != test[1]).float().mean().item()
+    """The error of a search's winner on the test set (in eval mode, no gradient)."""
+    return evaluate(state["step"], test)["error"]
 
 
-@lab("hyperband", source="EDHEC model selection",
-     summary="Hyperband (Li et al. 2018) over MLP width, depth and learning rate vs random search",
-     config=Config)
+@lab(
+    "hyperband",
+    source="EDHEC model selection",
+    summary="Hyperband (Li et al. 2018) over MLP width, depth and learning rate vs random search",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     ctx.print(tune.format_schedule(cfg.R, cfg.eta))
-    x, y, test_x, test_y = prologue.load(size=ctx.size, data_dir=ctx.data_dir,
-                                         device=ctx.device, normalize=True)
+    x, y, test_x, test_y = prologue.load(
+        train_size=cfg.train_size, test_size=cfg.test_size, data_dir=ctx.data_dir, device=ctx.device, normalize=True
+    )
     train, val = split(x, y, cfg.val_fraction, ctx.seed)
     test = (test_x, test_y)
-    evaluate = make_evaluate(train, val, ctx.device, cfg.batch_size)
+    evaluate_config = make_evaluate(train, val, ctx.device, cfg.batch_size)
     ctx.print(f"{len(train[0])} training, {len(val[0])} validation, {len(test_x)} test samples")
 
     rows, first = [], None
     for k in range(cfg.seeds):
         seed = ctx.seed + k
         torch.manual_seed(seed)
-        hb = tune.hyperband(sample_config, evaluate, cfg.R, cfg.eta, rng=seed)
+        hb = tune.hyperband(sample_config, evaluate_config, cfg.R, cfg.eta, rng=seed)
         # Random search gets exactly the epochs Hyperband trained, R at a time.
         torch.manual_seed(seed)
-        rs = tune.random_search(sample_config, evaluate, cfg.R, budget=hb.budget,
-                                rng=10_000 + seed)
-        row = {"seed": seed, "budget": hb.budget,
-               "hb_configs": hb.n_configs, "rs_configs": rs.n_configs,
-               "hb_val_loss": hb.best_loss, "rs_val_loss": rs.best_loss,
-               "hb_test_error": test_error(hb.best_state, test),   # the test set, once each
-               "rs_test_error": test_error(rs.best_state, test),
-               "hb_best": {**hb.best_config, "epochs": hb.best_resource},
-               "rs_best": {**rs.best_config, "epochs": rs.best_resource}}
+        rs = tune.random_search(sample_config, evaluate_config, cfg.R, budget=hb.budget, rng=10_000 + seed)
+        row = {
+            "seed": seed,
+            "budget": hb.budget,
+            "hb_configs": hb.n_configs,
+            "rs_configs": rs.n_configs,
+            "hb_val_loss": hb.best_loss,
+            "rs_val_loss": rs.best_loss,
+            "hb_test_error": test_error(hb.best_state, test),  # the test set, once each
+            "rs_test_error": test_error(rs.best_state, test),
+            "hb_best": {**hb.best_config, "epochs": hb.best_resource},
+            "rs_best": {**rs.best_config, "epochs": rs.best_resource},
+        }
         rows.append(row)
         ctx.log(kind="seed", **row)
-        ctx.print(f"seed {seed}: Hyperband {hb.n_configs} configs, best {describe(hb.best_config)} "
-                  f"at {hb.best_resource} epochs, val loss {hb.best_loss:.3f}, "
-                  f"test error {row['hb_test_error']:.1%} | random search {rs.n_configs} "
-                  f"configs, val loss {rs.best_loss:.3f}, test error {row['rs_test_error']:.1%}")
+        ctx.print(
+            f"seed {seed}: Hyperband {hb.n_configs} configs, best {describe(hb.best_config)} "
+            f"at {hb.best_resource} epochs, val loss {hb.best_loss:.3f}, "
+            f"test error {row['hb_test_error']:.1%} | random search {rs.n_configs} "
+            f"configs, val loss {rs.best_loss:.3f}, test error {row['rs_test_error']:.1%}"
+        )
         if first is None:
             first = (hb, rs)
             for e in hb.evaluations + rs.evaluations:
-                ctx.log(kind="evaluation", seed=seed, trial=e.trial, bracket=e.bracket,
-                        rung=e.rung, epochs=e.resource, val_loss=e.loss, **e.config)
+                ctx.log(
+                    kind="evaluation",
+                    seed=seed,
+                    trial=e.trial,
+                    bracket=e.bracket,
+                    rung=e.rung,
+                    epochs=e.resource,
+                    val_loss=e.loss,
+                    **e.config,
+                )
 
     hb, rs = first
     ctx.save_figure(bracket_figure(hb, rs, cfg), "brackets")
@@ -157,20 +184,63 @@ def run(cfg: Config, ctx) -> Result:
     hb_err, hb_sd = mean_std("hb_test_error")
     rs_err, rs_sd = mean_std("rs_test_error")
     best = rows[0]
-    line = (f"best {describe(best['hb_best'])}, {best['hb_best']['epochs']} epochs: test error "
-            f"{best['hb_test_error']:.1%}; over {cfg.seeds} seeds at {best['budget']} epochs each, "
-            f"Hyperband {hb_err:.1%} ± {hb_sd:.1%} vs random search {rs_err:.1%} ± {rs_sd:.1%}")
-    return Result(line, metrics={
-        "best_config": best["hb_best"], "test_error": best["hb_test_error"],
-        "hb_test_error_mean": hb_err, "hb_test_error_std": hb_sd,
-        "rs_test_error_mean": rs_err, "rs_test_error_std": rs_sd,
-        "hb_val_loss_mean": mean_std("hb_val_loss")[0],
-        "rs_val_loss_mean": mean_std("rs_val_loss")[0],
-        "budget": best["budget"], "schedule_budget": tune.schedule_budget(cfg.R, cfg.eta),
-        "hb_configs": best["hb_configs"], "rs_configs": best["rs_configs"], "runs": rows})
+    line = (
+        f"best {describe(best['hb_best'])}, {best['hb_best']['epochs']} epochs: test error "
+        f"{best['hb_test_error']:.1%}; over {cfg.seeds} seeds at {best['budget']} epochs each, "
+        f"Hyperband {hb_err:.1%} ± {hb_sd:.1%} vs random search {rs_err:.1%} ± {rs_sd:.1%}"
+    )
+    return Result(
+        line,
+        metrics={
+            "best_config": best["hb_best"],
+            "test_error": best["hb_test_error"],
+            "hb_test_error_mean": hb_err,
+            "hb_test_error_std": hb_sd,
+            "rs_test_error_mean": rs_err,
+            "rs_test_error_std": rs_sd,
+            "hb_val_loss_mean": mean_std("hb_val_loss")[0],
+            "rs_val_loss_mean": mean_std("rs_val_loss")[0],
+            "budget": best["budget"],
+            "schedule_budget": tune.schedule_budget(cfg.R, cfg.eta),
+            "R": cfg.R,
+            "hb_configs": best["hb_configs"],
+            "rs_configs": best["rs_configs"],
+            "runs": rows,
+        },
+    )
+
+
+def check(result: Result) -> list:
+    """The winner learns; the comparison with random search is at equal budget, and
+    Hyperband spends it on many more configurations."""
+    m = result.metrics
+    R, rows = m["R"], m["runs"]
+    return [
+        verdict("winner's test error (chance 90%)", m["test_error"], "<", 0.5),
+        verdict("epochs Hyperband spent minus its schedule's budget", m["budget"] - m["schedule_budget"], "==", 0),
+        verdict(
+            "epochs random search left unspent, most over the seeds (under one R-epoch training)",
+            max(r["budget"] - R * r["rs_configs"] for r in rows),
+            "<",
+            R,
+        ),
+        verdict(
+            "epochs random search spent beyond Hyperband's, most over the seeds",
+            max(R * r["rs_configs"] - r["budget"] for r in rows),
+            "<=",
+            0,
+        ),
+        verdict(
+            "configurations Hyperband tried / random search's, fewest over the seeds",
+            min(r["hb_configs"] / r["rs_configs"] for r in rows),
+            ">",
+            2,
+        ),
+    ]
 
 
 # -- figures --------------------------------------------------------------------------
+
 
 def bracket_figure(hb: tune.SearchResult, rs: tune.SearchResult, cfg: Config):
     """Validation loss against epochs for every configuration, one panel per bracket;
@@ -178,8 +248,7 @@ def bracket_figure(hb: tune.SearchResult, rs: tune.SearchResult, cfg: Config):
     import matplotlib.pyplot as plt
 
     brackets = sorted({e.bracket for e in hb.evaluations}, reverse=True)
-    fig, axes = plt.subplots(1, len(brackets) + 1, figsize=(3.2 * (len(brackets) + 1), 3.4),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(brackets) + 1, figsize=(3.2 * (len(brackets) + 1), 3.4), sharey=True, squeeze=False)
     finite = [e.loss for e in hb.evaluations + rs.evaluations if math.isfinite(e.loss)]
     top = sorted(finite)[int(0.9 * (len(finite) - 1))] if finite else 1.0
     ticks = sorted({e.resource for e in hb.evaluations})
@@ -194,8 +263,7 @@ def bracket_figure(hb: tune.SearchResult, rs: tune.SearchResult, cfg: Config):
             ax.plot(xs, ys, "-o", markersize=2.5, linewidth=0.8, alpha=0.7)
         best = [e for e in evs if e.trial == hb.best_trial] if evs is not rs.evaluations else []
         if best:
-            ax.plot([e.resource for e in best], [e.loss for e in best], "k*-", markersize=9,
-                    label="winner")
+            ax.plot([e.resource for e in best], [e.loss for e in best], "k*-", markersize=9, label="winner")
             ax.legend(loc="upper right", fontsize=7)
         ax.set_xscale("log")
         ax.set_xticks(ticks, [str(t) for t in ticks])
@@ -205,8 +273,7 @@ def bracket_figure(hb: tune.SearchResult, rs: tune.SearchResult, cfg: Config):
         ax.set_xlabel("epochs (resource)")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("validation loss")
-    fig.suptitle(f"Hyperband, R={cfg.R}, eta={cfg.eta}: every configuration's validation loss",
-                 fontsize=10)
+    fig.suptitle(f"Hyperband, R={cfg.R}, eta={cfg.eta}: every configuration's validation loss", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -216,12 +283,16 @@ def comparison_figure(rows: list[dict]):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
-    for i, (key, name) in enumerate((("hb_test_error", "Hyperband"),
-                                     ("rs_test_error", "random search"))):
+    for i, (key, name) in enumerate((("hb_test_error", "Hyperband"), ("rs_test_error", "random search"))):
         values = [100 * r[key] for r in rows]
         ax.scatter([i] * len(values), values, alpha=0.7, label=name)
-        ax.errorbar(i + 0.15, statistics.mean(values),
-                    yerr=statistics.stdev(values) if len(values) > 1 else 0, fmt="ks", capsize=4)
+        ax.errorbar(
+            i + 0.15,
+            statistics.mean(values),
+            yerr=statistics.stdev(values) if len(values) > 1 else 0,
+            fmt="ks",
+            capsize=4,
+        )
     ax.set_xticks([0, 1], ["Hyperband", "random search"])
     ax.set_xlim(-0.5, 1.5)
     ax.set_ylabel("winner's test error (%)")

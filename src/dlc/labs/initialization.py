@@ -40,15 +40,16 @@ from dlc.stats import standardize
 
 @dataclass
 class Config:
-    n: int = 1000             # training and test points of the disc set (practical 5)
+    n: int = 1000  # training and test points of the disc set (practical 5)
     epochs: int = 250
     lr: float = 0.1
     batch_size: int = 100
     stds: str = "default,1e-3,1e-2,1e-1,1,10"  # "default" = PyTorch's own init
-    layers: int = 20          # part 2: depth and width of the statistics net
+    layers: int = 20  # part 2: depth and width of the statistics net
     width: int = 256
     naive_std: float = 0.01
     TINY = {"n": 500, "epochs": 25, "stds": "default,1e-3,1"}
+    THREADS = 1  # nets of 2 to 256 units: a second thread only adds synchronisation
 
     def __post_init__(self):
         parse_stds(self.stds)
@@ -94,8 +95,7 @@ _std_or_default.__name__ = "std ('default' or a positive number)"  # parse_list'
 
 def parse_stds(text: str) -> list[float | None]:
     """The --stds values: 'default' (None: PyTorch's own init) or positive numbers."""
-    return parse_list("stds", text, _std_or_default, check=lambda v: v is None or v > 0,
-                      example="default,1e-3,1")
+    return parse_list("stds", text, _std_or_default, check=lambda v: v is None or v > 0, example="default,1e-3,1")
 
 
 # --- part 2: statistics through depth -------------------------------------------------------
@@ -120,8 +120,15 @@ def init_scheme_(linear: nn.Linear, scheme: str, naive_std: float = 0.01) -> Non
 SCHEMES = ("naive", "default", "xavier", "he")
 
 
-def layer_statistics(scheme: str, activation: str = "relu", layers: int = 20, width: int = 256,
-                     batch: int = 1000, naive_std: float = 0.01, seed: int = 0) -> dict:
+def layer_statistics(
+    scheme: str,
+    activation: str = "relu",
+    layers: int = 20,
+    width: int = 256,
+    batch: int = 1000,
+    naive_std: float = 0.01,
+    seed: int = 0,
+) -> dict:
     """Per layer l = 1..layers, for random N(0, 1) inputs and a random N(0, 1) gradient
     arriving at the output:
 
@@ -145,9 +152,11 @@ def layer_statistics(scheme: str, activation: str = "relu", layers: int = 20, wi
         x = act(s)
     upstream = torch.randn(x.shape, generator=g)
     (x * upstream).sum().backward()
-    return {"activation": [s.detach().std().item() for s in pre],
-            "gradient": [s.grad.std().item() for s in pre],
-            "weight_gradient": [lin.weight.grad.std().item() for lin in linears]}
+    return {
+        "activation": [s.detach().std().item() for s in pre],
+        "gradient": [s.grad.std().item() for s in pre],
+        "weight_gradient": [lin.weight.grad.std().item() for lin in linears],
+    }
 
 
 def spread(values: list[float]) -> float:
@@ -161,15 +170,17 @@ def statistics_figure(stats: dict, layers: int):
     import matplotlib.pyplot as plt
 
     acts = sorted({a for a, _ in stats})
-    panels = [("activation", "std of the activations s_l"), ("gradient", "std of dLoss/ds_l"),
-              ("weight_gradient", "std of dLoss/dW_l")]
+    panels = [
+        ("activation", "std of the activations s_l"),
+        ("gradient", "std of dLoss/ds_l"),
+        ("weight_gradient", "std of dLoss/dW_l"),
+    ]
     fig, axes = plt.subplots(len(acts), 3, figsize=(15, 3.8 * len(acts)), squeeze=False)
     for r, a in enumerate(acts):
         for c, (what, label) in enumerate(panels):
             ax = axes[r, c]
             for scheme in SCHEMES:
-                ax.plot(range(1, layers + 1), stats[(a, scheme)][what], marker="o", markersize=3,
-                        label=scheme)
+                ax.plot(range(1, layers + 1), stats[(a, scheme)][what], marker="o", markersize=3, label=scheme)
             ax.set_yscale("log")
             ax.set_xlabel("layer")
             ax.set_ylabel(label)
@@ -188,11 +199,20 @@ def sweep_figure(table: dict, stds: list):
     colors = {"shallow": "C0", "deep": "C1"}
     for name in ("shallow", "deep"):
         if numeric:
-            ax.plot(numeric, [table[(name, s)]["test_error"] for s in numeric], marker="o",
-                    color=colors[name], label=f"{name}, N(0, std)")
+            ax.plot(
+                numeric,
+                [table[(name, s)]["test_error"] for s in numeric],
+                marker="o",
+                color=colors[name],
+                label=f"{name}, N(0, std)",
+            )
         if None in stds:
-            ax.axhline(table[(name, None)]["test_error"], color=colors[name], linestyle="--",
-                       label=f"{name}, PyTorch default init")
+            ax.axhline(
+                table[(name, None)]["test_error"],
+                color=colors[name],
+                linestyle="--",
+                label=f"{name}, PyTorch default init",
+            )
     ax.axhline(0.5, color="gray", linestyle=":", label="chance")
     ax.set_xscale("log")
     ax.set_xlabel("std of the initial parameters")
@@ -204,9 +224,14 @@ def sweep_figure(table: dict, stds: list):
     return fig
 
 
-@lab("initialization", source="EE-559 5.5, practical 5",
-     summary="init std sweep for a shallow and a deep net (practical 5); naive vs Xavier vs He statistics over 20 layers",
-     config=Config)
+@lab(
+    "initialization",
+    source="EE-559 5.5, practical 5",
+    summary=(
+        "init std sweep for a shallow and a deep net (practical 5); naive vs Xavier vs He statistics over 20 layers"
+    ),
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc.engine import MetricsLogger, Supervised, evaluate, fit
 
@@ -216,17 +241,20 @@ def run(cfg: Config, ctx) -> Result:
     stats = {}
     for a in ("relu", "tanh"):
         for scheme in SCHEMES:
-            stats[(a, scheme)] = layer_statistics(scheme, a, cfg.layers, cfg.width,
-                                                  naive_std=cfg.naive_std, seed=ctx.seed)
+            stats[(a, scheme)] = layer_statistics(
+                scheme, a, cfg.layers, cfg.width, naive_std=cfg.naive_std, seed=ctx.seed
+            )
             st = stats[(a, scheme)]
-            for layer, (s, gs, ws) in enumerate(zip(st["activation"], st["gradient"],
-                                                    st["weight_gradient"]), 1):
-                ctx.log(activation=a, scheme=scheme, layer=layer, activation_std=s, gradient_std=gs,
-                        weight_gradient_std=ws)
+            for layer, (s, gs, ws) in enumerate(zip(st["activation"], st["gradient"], st["weight_gradient"]), 1):
+                ctx.log(
+                    activation=a, scheme=scheme, layer=layer, activation_std=s, gradient_std=gs, weight_gradient_std=ws
+                )
             act, grad = st["activation"], st["gradient"]
-            ctx.print(f"{a:4s} {scheme:7s}: activation std layer 1 {act[0]:.2e} -> layer "
-                      f"{cfg.layers} {act[-1]:.2e} (spread x{spread(act):.3g}); "
-                      f"gradient std layer {cfg.layers} {grad[-1]:.2e} -> layer 1 {grad[0]:.2e}")
+            ctx.print(
+                f"{a:4s} {scheme:7s}: activation std layer 1 {act[0]:.2e} -> layer "
+                f"{cfg.layers} {act[-1]:.2e} (spread x{spread(act):.3g}); "
+                f"gradient std layer {cfg.layers} {grad[-1]:.2e} -> layer 1 {grad[0]:.2e}"
+            )
     ctx.save_figure(statistics_figure(stats, cfg.layers), "layer_statistics")
 
     # Part 1: practical 5.
@@ -240,8 +268,15 @@ def run(cfg: Config, ctx) -> Result:
             tag = f"{name}-std{'default' if std is None else f'{std:g}'}"
             step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy")
             try:  # many small fits: only their epoch records, in metrics.jsonl
-                fit(step, (x, y), ctx, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                    callbacks=[MetricsLogger(every=0)], name=tag)
+                fit(
+                    step,
+                    (x, y),
+                    ctx,
+                    epochs=cfg.epochs,
+                    batch_size=cfg.batch_size,
+                    callbacks=[MetricsLogger(every=0)],
+                    name=tag,
+                )
                 diverged = False
             except NonFiniteLoss:  # the loop stops when the loss becomes inf/NaN: record it
                 diverged = True
@@ -250,27 +285,42 @@ def run(cfg: Config, ctx) -> Result:
             test_err = evaluate(step, (xt, yt), ctx)["error"]
             table[(name, std)] = {"train_error": train_err, "test_error": test_err, "diverged": diverged}
             ctx.log(model=name, std="default" if std is None else std, **table[(name, std)])
-            ctx.print(f"{tag:22s} train error {train_err:6.1%}  test error {test_err:6.1%}"
-                      + ("  (diverged)" if diverged else ""))
+            ctx.print(
+                f"{tag:22s} train error {train_err:6.1%}  test error {test_err:6.1%}"
+                + ("  (diverged)" if diverged else "")
+            )
     ctx.save_figure(sweep_figure(table, stds), "std_sweep")
 
-    spreads = {f"{a}_{s}_{what}_spread": spread(stats[(a, s)][what])
-               for a, s in stats for what in ("activation", "gradient", "weight_gradient")}
-    metrics = {**spreads, "layers": cfg.layers,
-               # the naive init's factor on the activation std per ReLU layer: std sqrt(width / 2)
-               "naive_layer_factor": cfg.naive_std * math.sqrt(cfg.width / 2),
-               **{f"{name}_{'default' if s is None else f'{s:g}'}_{k}": v
-                  for (name, s), row in table.items() for k, v in row.items()}}
+    spreads = {
+        f"{a}_{s}_{what}_spread": spread(stats[(a, s)][what])
+        for a, s in stats
+        for what in ("activation", "gradient", "weight_gradient")
+    }
+    metrics = {
+        **spreads,
+        "layers": cfg.layers,
+        # the naive init's factor on the activation std per ReLU layer: std sqrt(width / 2)
+        "naive_layer_factor": cfg.naive_std * math.sqrt(cfg.width / 2),
+        **{
+            f"{name}_{'default' if s is None else f'{s:g}'}_{k}": v
+            for (name, s), row in table.items()
+            for k, v in row.items()
+        },
+    }
     he, naive = spreads["relu_he_activation_spread"], spreads["relu_naive_activation_spread"]
     xavier = spreads["relu_xavier_activation_spread"]
 
     def cell(name, s):
         return f"{table[(name, s)]['test_error']:.0%}"
 
-    sweep = "; ".join(f"std {'default' if s is None else f'{s:g}'}: shallow {cell('shallow', s)}, "
-                      f"deep {cell('deep', s)}" for s in stds)
-    line = (f"activation std across {cfg.layers} ReLU layers varies x{he:.2f} with He, x{xavier:.3g} with "
-            f"Xavier, x{naive:.2g} with N(0, {cfg.naive_std:g}); disc test error: {sweep}")
+    sweep = "; ".join(
+        f"std {'default' if s is None else f'{s:g}'}: shallow {cell('shallow', s)}, deep {cell('deep', s)}"
+        for s in stds
+    )
+    line = (
+        f"activation std across {cfg.layers} ReLU layers varies x{he:.2f} with He, x{xavier:.3g} with "
+        f"Xavier, x{naive:.2g} with N(0, {cfg.naive_std:g}); disc test error: {sweep}"
+    )
     return Result(line, metrics=metrics)
 
 
@@ -280,23 +330,34 @@ def check(result: Result) -> list:
     not from a tiny one)."""
     m = result.metrics
     out = [
-        verdict("He: spread of the activation std across the ReLU layers", m["relu_he_activation_spread"],
-                "<=", 2.0),
-        verdict("He: spread of the gradient std across the ReLU layers", m["relu_he_gradient_spread"],
-                "<=", 2.0),
+        verdict("He: spread of the activation std across the ReLU layers", m["relu_he_activation_spread"], "<=", 2.0),
+        verdict("He: spread of the gradient std across the ReLU layers", m["relu_he_gradient_spread"], "<=", 2.0),
     ]
     # What the naive and Xavier inits lose depends on the depth and the naive std: claimed
     # where the theory says it is large (the defaults: 20 layers, N(0, 0.01^2)).
     if m["naive_layer_factor"] ** (m["layers"] - 1) < 1e-6:
-        out.append(verdict("naive N(0, small std): spread of the activation std",
-                           m["relu_naive_activation_spread"], ">", 1e6))
+        out.append(
+            verdict("naive N(0, small std): spread of the activation std", m["relu_naive_activation_spread"], ">", 1e6)
+        )
     if m["layers"] >= 15:  # Xavier loses a factor sqrt(2) per ReLU layer: 2^7 = 128 over 15
-        out.append(verdict("Xavier: spread of the activation std across the ReLU layers",
-                           m["relu_xavier_activation_spread"], ">", 100))
+        out.append(
+            verdict(
+                "Xavier: spread of the activation std across the ReLU layers",
+                m["relu_xavier_activation_spread"],
+                ">",
+                100,
+            )
+        )
     if "shallow_default_test_error" in m:
-        out.append(verdict("shallow net, default init: disc test error (chance 50%)",
-                           m["shallow_default_test_error"], "<", 0.15))
+        out.append(
+            verdict(
+                "shallow net, default init: disc test error (chance 50%)", m["shallow_default_test_error"], "<", 0.15
+            )
+        )
     if "deep_0.001_test_error" in m:
-        out.append(verdict("deep net from N(0, 1e-3): disc test error (it does not learn)",
-                           m["deep_0.001_test_error"], ">", 0.4))
+        out.append(
+            verdict(
+                "deep net from N(0, 1e-3): disc test error (it does not learn)", m["deep_0.001_test_error"], ">", 0.4
+            )
+        )
     return out

@@ -23,21 +23,24 @@ from dlc.models.convnets import LectureConvNet
 
 @dataclass
 class Config:
-    lr: float = 0.1          # the lecture's SGD step size
+    lr: float = 0.1  # the lecture's SGD step size
     batch_size: int = 100
     epochs: int = 10
-    shuffle: bool = False    # the lecture walks the training set in its file order
+    shuffle: bool = False  # the lecture walks the training set in its file order
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
-    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
+    test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
 
 
-@lab("lecture-convnet", source="EE-559 1.1",
-     summary="the first lecture's MNIST convnet with SGD: about 1% test error with --full",
-     config=Config)
+@lab(
+    "lecture-convnet",
+    source="EE-559 1.1",
+    summary="the first lecture's MNIST convnet with SGD: about 1% test error with --full",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     train_input, train_target, test_input, test_target = prologue.load(
-        train_size=cfg.train_size, test_size=cfg.test_size, flatten=False, data_dir=ctx.data_dir,
-        device=ctx.device)
+        train_size=cfg.train_size, test_size=cfg.test_size, flatten=False, data_dir=ctx.data_dir, device=ctx.device
+    )
 
     # Normalise with the training statistics only; the test set is "unseen" data.
     mu, std = train_input.mean(), train_input.std()
@@ -49,39 +52,62 @@ def run(cfg: Config, ctx) -> Result:
     step = Supervised(model, optimizer, loss="cross_entropy", metric="error")
 
     untrained = evaluate(step, (test_input, test_target), ctx)
-    history = fit(step, (train_input, train_target), ctx, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                  val=(test_input, test_target), shuffle=cfg.shuffle)
+    history = fit(
+        step,
+        (train_input, train_target),
+        ctx,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        val=(test_input, test_target),
+        shuffle=cfg.shuffle,
+    )
     test = evaluate(step, (test_input, test_target), ctx)
 
     # The test digits the network gets wrong, with the class it chose.
     predicted = predict(model, test_input).argmax(1)
     wrong = (predicted != test_target).nonzero().view(-1)[:32]
     if len(wrong):
-        ctx.save_figure(viz.image_grid(
-            test_input[wrong].cpu(), nrow=8, title="misclassified test digits (true -> predicted)",
-            labels=[f"{int(test_target[i])} -> {int(predicted[i])}" for i in wrong]),
-            "misclassified")
+        ctx.save_figure(
+            viz.image_grid(
+                test_input[wrong].cpu(),
+                nrow=8,
+                title="misclassified test digits (true -> predicted)",
+                labels=[f"{int(test_target[i])} -> {int(predicted[i])}" for i in wrong],
+            ),
+            "misclassified",
+        )
 
     n_test = test["n"]
     wrong_count = n_test - test["correct"]
     train_time = sum(r["time_s"] for r in history)
     samples = len(train_input) * len(history)
     speed = samples / sum(len(train_input) / r["samples_per_s"] for r in history) if history else 0.0
-    line = (f"test error {test['error']:.2%} ({wrong_count:,}/{n_test:,}), {len(history)} epochs, "
-            f"{train_time:.0f} s, {speed:,.0f} samples/s")
-    return Result(line, metrics={
-        "test_error": test["error"], "test_errors": wrong_count, "test_n": n_test,
-        "test_loss": test["loss"], "untrained_test_error": untrained["error"],
-        "train_loss": history[-1]["train_loss"] if history else None,
-        "train_error": history[-1]["train_error"] if history else None,
-        "epochs": len(history), "train_samples": len(train_input),
-        "time_s": train_time, "samples_per_s": speed,
-    })
+    line = (
+        f"test error {test['error']:.2%} ({wrong_count:,}/{n_test:,}), {len(history)} epochs, "
+        f"{train_time:.0f} s, {speed:,.0f} samples/s"
+    )
+    return Result(
+        line,
+        metrics={
+            "test_error": test["error"],
+            "test_errors": wrong_count,
+            "test_n": n_test,
+            "test_loss": test["loss"],
+            "untrained_test_error": untrained["error"],
+            "train_loss": history[-1]["train_loss"] if history else None,
+            "train_error": history[-1]["train_error"] if history else None,
+            "epochs": len(history),
+            "train_samples": len(train_input),
+            "time_s": train_time,
+            "samples_per_s": speed,
+        },
+    )
 
 
 def check(result: Result) -> list:
     """The lecture's point: the trained net is far better than chance and than itself untrained."""
     m = result.metrics
-    return [verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5),
-            verdict("test error below half the untrained net's", m["test_error"], "<",
-                    0.5 * m["untrained_test_error"])]
+    return [
+        verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5),
+        verdict("test error below half the untrained net's", m["test_error"], "<", 0.5 * m["untrained_test_error"]),
+    ]

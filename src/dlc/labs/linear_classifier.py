@@ -25,8 +25,8 @@ of LDA and logistic regression are within 5 points of the Bayes classifier's.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -41,10 +41,10 @@ BAYES_GAP = 0.05  # the check: LDA and logistic regression within this of the Ba
 
 @dataclass
 class Config:
-    n: int = 1000             # training points per data set (and as many test points)
-    lr: float = 1.0           # gradient step of logistic regression (on the mean loss)
-    steps: int = 2000         # full-batch gradient steps
-    xor_std: float = 0.25     # spread of the four XOR clusters around (+-1, +-1)
+    n: int = 1000  # training points per data set (and as many test points)
+    lr: float = 1.0  # gradient step of logistic regression (on the mean loss)
+    steps: int = 2000  # full-batch gradient steps
+    xor_std: float = 0.25  # spread of the four XOR clusters around (+-1, +-1)
     TINY = {"n": 200, "steps": 500}
 
     def __post_init__(self):
@@ -53,6 +53,7 @@ class Config:
 
 
 # -- the Gaussian model and LDA ----------------------------------------------------
+
 
 def gaussian_classes(n: int, generator: torch.Generator):
     """Two Gaussian classes with one shared covariance, equal priors; x, y in {0, 1}, truth."""
@@ -85,13 +86,14 @@ def fit_lda(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 
 # -- logistic regression -------------------------------------------------------------
 
+
 def logistic_loss(features, y, w, b):
     """Mean negative log-likelihood L = mean_n softplus(-s_n (w.phi_n + b)), s_n = 2 y_n - 1,
     and its gradient, written out: dL/dw = -mean_n s_n sigmoid(-s_n (w.phi_n + b)) phi_n,
     and the same without phi_n for b. Returns (L, dL/dw, dL/db)."""
     sign = 2.0 * y.to(features.dtype) - 1
     margin = sign * (features @ w + b)
-    weight = -sign * torch.sigmoid(-margin) / len(sign)      # dL / d(w.phi_n + b)
+    weight = -sign * torch.sigmoid(-margin) / len(sign)  # dL / d(w.phi_n + b)
     return torch.nn.functional.softplus(-margin).mean(), features.T @ weight, weight.sum()
 
 
@@ -118,6 +120,7 @@ def error_rate(w, b, features, y) -> float:
 
 # -- feature design --------------------------------------------------------------------
 
+
 def raw(x: torch.Tensor) -> torch.Tensor:
     return x
 
@@ -129,7 +132,7 @@ def xor_features(x: torch.Tensor) -> torch.Tensor:
 
 def quadratic_features(x: torch.Tensor) -> torch.Tensor:
     """(x1, x2, x1^2, x2^2): a circle becomes a line in this space."""
-    return torch.cat([x, x ** 2], 1)
+    return torch.cat([x, x**2], 1)
 
 
 def xor_set(n: int, std: float, seed: int):
@@ -156,6 +159,7 @@ def fit_with(phi: Callable, x, y, cfg: Config):
 
 # -- figures -------------------------------------------------------------------------
 
+
 def _features_figure(panels):
     import matplotlib.pyplot as plt
 
@@ -173,9 +177,11 @@ def _gaussian_figure(x, y, lines):
     fig, ax = plt.subplots(figsize=(6.5, 5))
     (w, b) = next(iter(lines.values()))
     lo, hi = x.min(0).values, x.max(0).values
-    gx, gy = torch.meshgrid(torch.linspace(float(lo[0]), float(hi[0]), 150, dtype=torch.float64),
-                            torch.linspace(float(lo[1]), float(hi[1]), 150, dtype=torch.float64),
-                            indexing="xy")
+    gx, gy = torch.meshgrid(
+        torch.linspace(float(lo[0]), float(hi[0]), 150, dtype=torch.float64),
+        torch.linspace(float(lo[1]), float(hi[1]), 150, dtype=torch.float64),
+        indexing="xy",
+    )
     posterior = torch.sigmoid(w[0] * gx + w[1] * gy + b)
     shade = ax.contourf(gx.numpy(), gy.numpy(), posterior.numpy(), levels=10, cmap="coolwarm_r", alpha=0.25)
     fig.colorbar(shade, ax=ax, label="P(Y = 1 | x), true model")
@@ -189,9 +195,12 @@ def _gaussian_figure(x, y, lines):
     return fig
 
 
-@lab("linear-classifier", source="EE-559 3.2-3.3",
-     summary="Gaussian model, LDA and logistic regression; designed features make XOR separable",
-     config=Config)
+@lab(
+    "linear-classifier",
+    source="EE-559 3.2-3.3",
+    summary="Gaussian model, LDA and logistic regression; designed features make XOR separable",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     seed = max(ctx.seed, 0)
     gen = torch.Generator().manual_seed(seed)
@@ -202,10 +211,13 @@ def run(cfg: Config, ctx) -> Result:
     bayes = linear_posterior(truth["mu"][0], truth["mu"][1], truth["cov"], truth["prior1"])
     lda = fit_lda(x, y)
     w, b, gauss_losses = fit_logistic(x, y, cfg.lr, cfg.steps)
-    gauss = {name: error_rate(*wb, x_test, y_test)
-             for name, wb in (("bayes", bayes), ("lda", lda), ("logistic", (w, b)))}
-    ctx.save_figure(_gaussian_figure(x, y, {"Bayes (true parameters)": bayes, "LDA": lda,
-                                            "logistic regression": (w, b)}), "gaussian")
+    gauss = {
+        name: error_rate(*wb, x_test, y_test) for name, wb in (("bayes", bayes), ("lda", lda), ("logistic", (w, b)))
+    }
+    ctx.save_figure(
+        _gaussian_figure(x, y, {"Bayes (true parameters)": bayes, "LDA": lda, "logistic regression": (w, b)}),
+        "gaussian",
+    )
     ctx.print("Gaussian classes, test error: " + ", ".join(f"{k} {v:.2%}" for k, v in gauss.items()))
 
     # 3.3: XOR and the disc, with raw and designed features.
@@ -221,31 +233,51 @@ def run(cfg: Config, ctx) -> Result:
             fits[f"{name}_{kind}"] = err
             for step in range(0, cfg.steps, max(1, cfg.steps // 100)):
                 ctx.log(set=name, features=kind, step=step, loss=losses[step])
-            label = {"raw": "(x1, x2)", "designed": "(x1, x2, x1 x2)" if name == "xor"
-                     else "(x1, x2, x1^2, x2^2)"}[kind]
+            label = {"raw": "(x1, x2)", "designed": "(x1, x2, x1 x2)" if name == "xor" else "(x1, x2, x1^2, x2^2)"}[
+                kind
+            ]
             panels.append((predict, px, py, f"{name}, phi = {label}: train error {err:.1%}"))
             ctx.print(f"{name} with {kind} features {label}: training error {err:.2%}")
     ctx.save_figure(_features_figure(panels), "features")
 
-    line = (f"XOR training error {fits['xor_raw']:.1%} with (x1, x2), {fits['xor_designed']:.1%} "
-            f"with (x1, x2, x1 x2); disc {fits['disc_raw']:.1%} -> {fits['disc_designed']:.1%} with "
-            f"squares; Gaussians: LDA {gauss['lda']:.1%}, logistic {gauss['logistic']:.1%}, "
-            f"Bayes {gauss['bayes']:.1%} test error")
-    return Result(line, metrics={
-        "xor_raw_error": fits["xor_raw"], "xor_designed_error": fits["xor_designed"],
-        "disc_raw_error": fits["disc_raw"], "disc_designed_error": fits["disc_designed"],
-        "gauss_bayes_error": gauss["bayes"], "gauss_lda_error": gauss["lda"],
-        "gauss_logistic_error": gauss["logistic"],
-        "gauss_logistic_final_loss": gauss_losses[-1], "gauss_logistic_first_loss": gauss_losses[0]})
+    line = (
+        f"XOR training error {fits['xor_raw']:.1%} with (x1, x2), {fits['xor_designed']:.1%} "
+        f"with (x1, x2, x1 x2); disc {fits['disc_raw']:.1%} -> {fits['disc_designed']:.1%} with "
+        f"squares; Gaussians: LDA {gauss['lda']:.1%}, logistic {gauss['logistic']:.1%}, "
+        f"Bayes {gauss['bayes']:.1%} test error"
+    )
+    return Result(
+        line,
+        metrics={
+            "xor_raw_error": fits["xor_raw"],
+            "xor_designed_error": fits["xor_designed"],
+            "disc_raw_error": fits["disc_raw"],
+            "disc_designed_error": fits["disc_designed"],
+            "gauss_bayes_error": gauss["bayes"],
+            "gauss_lda_error": gauss["lda"],
+            "gauss_logistic_error": gauss["logistic"],
+            "gauss_logistic_final_loss": gauss_losses[-1],
+            "gauss_logistic_first_loss": gauss_losses[0],
+        },
+    )
 
 
 def check(result: Result) -> list[Verdict]:
     """Lecture 3.3's XOR point and 3.2's: the fitted linear posteriors land near Bayes."""
     m = result.metrics
-    return [verdict("XOR training error with raw features (x1, x2)", m["xor_raw_error"], ">=", 0.25),
-            verdict("XOR training error with designed features (x1, x2, x1 x2)", m["xor_designed_error"],
-                    "==", 0),
-            verdict(f"Gaussian test error of LDA, vs Bayes + {BAYES_GAP:.0%}", m["gauss_lda_error"], "<=",
-                    m["gauss_bayes_error"] + BAYES_GAP),
-            verdict(f"Gaussian test error of logistic regression, vs Bayes + {BAYES_GAP:.0%}",
-                    m["gauss_logistic_error"], "<=", m["gauss_bayes_error"] + BAYES_GAP)]
+    return [
+        verdict("XOR training error with raw features (x1, x2)", m["xor_raw_error"], ">=", 0.25),
+        verdict("XOR training error with designed features (x1, x2, x1 x2)", m["xor_designed_error"], "==", 0),
+        verdict(
+            f"Gaussian test error of LDA, vs Bayes + {BAYES_GAP:.0%}",
+            m["gauss_lda_error"],
+            "<=",
+            m["gauss_bayes_error"] + BAYES_GAP,
+        ),
+        verdict(
+            f"Gaussian test error of logistic regression, vs Bayes + {BAYES_GAP:.0%}",
+            m["gauss_logistic_error"],
+            "<=",
+            m["gauss_bayes_error"] + BAYES_GAP,
+        ),
+    ]

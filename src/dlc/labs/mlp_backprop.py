@@ -31,11 +31,11 @@ from dlc.labs import Result, lab, verdict
 class Config:
     hidden: int = 50
     steps: int = 1000
-    lr: float = 0.1          # eta = lr / number of training samples (the loss is a sum)
-    zeta: float = 0.9        # targets scaled into tanh's range
-    init_std: float = 1e-6   # the practical's epsilon: weights ~ N(0, epsilon)
+    lr: float = 0.1  # eta = lr / number of training samples (the loss is a sum)
+    zeta: float = 0.9  # targets scaled into tanh's range
+    init_std: float = 1e-6  # the practical's epsilon: weights ~ N(0, epsilon)
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
-    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
+    test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"steps": 150}
 
     def __post_init__(self):
@@ -77,10 +77,10 @@ def backward_pass(w1, b1, w2, b2, t, x, s1, x1, s2, x2, dl_dw1, dl_db1, dl_dw2, 
     """Add dl/dparameter, summed over the batch, to the four gradient tensors."""
     x0 = x
     dl_dx2 = dloss(x2, t)
-    dl_ds2 = dsigma(s2) * dl_dx2      # through tanh: elementwise
-    dl_dx1 = dl_ds2 @ w2              # through the linear layer: the transposed weights
+    dl_ds2 = dsigma(s2) * dl_dx2  # through tanh: elementwise
+    dl_dx1 = dl_ds2 @ w2  # through the linear layer: the transposed weights
     dl_ds1 = dsigma(s1) * dl_dx1
-    dl_dw2.add_(dl_ds2.t() @ x1)      # outer products, summed over the samples
+    dl_dw2.add_(dl_ds2.t() @ x1)  # outer products, summed over the samples
     dl_db2.add_(dl_ds2.sum(0))
     dl_dw1.add_(dl_ds1.t() @ x0)
     dl_db1.add_(dl_ds1.sum(0))
@@ -89,6 +89,7 @@ def backward_pass(w1, b1, w2, b2, t, x, s1, x1, s2, x2, dl_dw1, dl_db1, dl_dw2, 
 def init_params(n_in: int, hidden: int, n_out: int, std: float, device=None, dtype=None):
     def normal(*shape):
         return torch.empty(*shape, device=device, dtype=dtype).normal_(0, std)
+
     return normal(hidden, n_in), normal(hidden), normal(n_out, hidden), normal(n_out)
 
 
@@ -98,8 +99,7 @@ def nb_errors(w1, b1, w2, b2, x, target) -> int:
     return int((x2.argmax(1) != target.argmax(1)).sum())
 
 
-def gradient_check(n: int = 20, n_in: int = 30, hidden: int = 7, n_out: int = 5,
-                   seed: int = 0) -> float:
+def gradient_check(n: int = 20, n_in: int = 30, hidden: int = 7, n_out: int = 5, seed: int = 0) -> float:
     """Largest relative error between backward_pass and torch.autograd, in float64.
 
     Weights of std 0.5 (not 1e-6) so that tanh is exercised away from its linear part.
@@ -107,27 +107,36 @@ def gradient_check(n: int = 20, n_in: int = 30, hidden: int = 7, n_out: int = 5,
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, n_in, dtype=torch.float64, generator=g)
     t = torch.randn(n, n_out, dtype=torch.float64, generator=g)
-    params = [torch.randn(*s, dtype=torch.float64, generator=g) * 0.5
-              for s in ((hidden, n_in), (hidden,), (n_out, hidden), (n_out,))]
+    params = [
+        torch.randn(*s, dtype=torch.float64, generator=g) * 0.5
+        for s in ((hidden, n_in), (hidden,), (n_out, hidden), (n_out,))
+    ]
     grads = [torch.zeros_like(p) for p in params]
     x0, s1, x1, s2, x2 = forward_pass(*params, x)
     backward_pass(*params, t, x0, s1, x1, s2, x2, *grads)
 
     leaves = [p.clone().requires_grad_() for p in params]
     loss(forward_pass(*leaves, x)[-1], t).backward()
-    return max(float((ours - p.grad).abs().max() / p.grad.abs().max())
-               for ours, p in zip(grads, leaves))
+    return max(float((ours - p.grad).abs().max() / p.grad.abs().max()) for ours, p in zip(grads, leaves))
 
 
-@lab("mlp-backprop", source="EE-559 3.4-3.6, practical 3",
-     summary="MLP with hand-written forward/backward passes (tanh, MSE, targets x0.9) on MNIST",
-     config=Config)
+@lab(
+    "mlp-backprop",
+    source="EE-559 3.4-3.6, practical 3",
+    summary="MLP with hand-written forward/backward passes (tanh, MSE, targets x0.9) on MNIST",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue
 
     train_input, train_target, test_input, test_target = prologue.load(
-        train_size=cfg.train_size, test_size=cfg.test_size, one_hot_labels=True, normalize=True, data_dir=ctx.data_dir,
-        device=ctx.device)
+        train_size=cfg.train_size,
+        test_size=cfg.test_size,
+        one_hot_labels=True,
+        normalize=True,
+        data_dir=ctx.data_dir,
+        device=ctx.device,
+    )
     train_target = train_target * cfg.zeta
     test_target = test_target * cfg.zeta
     n_train, n_test = train_input.size(0), test_input.size(0)
@@ -135,8 +144,7 @@ def run(cfg: Config, ctx) -> Result:
     grad_err = gradient_check(seed=ctx.seed if ctx.seed >= 0 else 0)
     ctx.print(f"gradient check against autograd (float64): max relative error {grad_err:.1e}")
 
-    w1, b1, w2, b2 = init_params(train_input.size(1), cfg.hidden, train_target.size(1),
-                                 cfg.init_std, device=ctx.device)
+    w1, b1, w2, b2 = init_params(train_input.size(1), cfg.hidden, train_target.size(1), cfg.init_std, device=ctx.device)
     grads = [torch.zeros_like(p) for p in (w1, b1, w2, b2)]
     eta = cfg.lr / n_train
     untrained_err = nb_errors(w1, b1, w2, b2, test_input, test_target)
@@ -155,38 +163,55 @@ def run(cfg: Config, ctx) -> Result:
         history["loss"].append(acc_loss)
         history["train error"].append(train_err / n_train)
         history["test error"].append(test_err / n_test)
-        ctx.log(step=step, loss=acc_loss, train_error=train_err / n_train,
-                test_error=test_err / n_test)
+        ctx.log(step=step, loss=acc_loss, train_error=train_err / n_train, test_error=test_err / n_test)
         if step == 1 or step % 100 == 0:
-            ctx.print(f"{step} acc_loss {acc_loss:.02f} "
-                      f"train_error {100 * train_err / n_train:.02f}% "
-                      f"test_error {100 * test_err / n_test:.02f}%")
+            ctx.print(
+                f"{step} acc_loss {acc_loss:.02f} "
+                f"train_error {100 * train_err / n_train:.02f}% "
+                f"test_error {100 * test_err / n_test:.02f}%"
+            )
 
     train_err = nb_errors(w1, b1, w2, b2, train_input, train_target)
     test_err = nb_errors(w1, b1, w2, b2, test_input, test_target)
-    ctx.save_figure(viz.curves({"train error": history["train error"],
-                                "test error": history["test error"]},
-                               xlabel="step", ylabel="error rate",
-                               title="full-batch gradient descent, backprop by hand"), "errors")
-    ctx.save_figure(viz.curves({"summed MSE": history["loss"]}, xlabel="step", ylabel="loss",
-                               logy=True), "loss")
+    ctx.save_figure(
+        viz.curves(
+            {"train error": history["train error"], "test error": history["test error"]},
+            xlabel="step",
+            ylabel="error rate",
+            title="full-batch gradient descent, backprop by hand",
+        ),
+        "errors",
+    )
+    ctx.save_figure(viz.curves({"summed MSE": history["loss"]}, xlabel="step", ylabel="loss", logy=True), "loss")
     return Result(
         f"test error {test_err / n_test:.2%} ({test_err} / {n_test}), train error "
         f"{train_err / n_train:.2%} after {cfg.steps} steps; gradients equal autograd's to "
         f"{grad_err:.0e}",
-        metrics={"train_error": train_err / n_train, "test_error": test_err / n_test,
-                 "first_loss": history["loss"][0], "final_loss": history["loss"][-1],
-                 "first_test_error": history["test error"][0],
-                 "untrained_test_error": untrained_err / n_test,
-                 "gradient_check_rel_error": grad_err, "steps": cfg.steps,
-                 "n_train": n_train, "n_test": n_test})
+        metrics={
+            "train_error": train_err / n_train,
+            "test_error": test_err / n_test,
+            "first_loss": history["loss"][0],
+            "final_loss": history["loss"][-1],
+            "first_test_error": history["test error"][0],
+            "untrained_test_error": untrained_err / n_test,
+            "gradient_check_rel_error": grad_err,
+            "steps": cfg.steps,
+            "n_train": n_train,
+            "n_test": n_test,
+        },
+    )
 
 
 def check(result: Result) -> list:
     """The practical's points: backprop by hand is autograd's, and the network learns."""
     m = result.metrics
-    return [verdict("hand-written gradients equal autograd's (max relative error, float64)",
-                    m["gradient_check_rel_error"], "<=", 1e-10),
-            verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5),
-            verdict("test error below half the untrained network's", m["test_error"], "<",
-                    0.5 * m["untrained_test_error"])]
+    return [
+        verdict(
+            "hand-written gradients equal autograd's (max relative error, float64)",
+            m["gradient_check_rel_error"],
+            "<=",
+            1e-10,
+        ),
+        verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5),
+        verdict("test error below half the untrained network's", m["test_error"], "<", 0.5 * m["untrained_test_error"]),
+    ]

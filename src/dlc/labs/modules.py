@@ -40,9 +40,9 @@ class Config:
     epochs: int = 10
     lr: float = 0.1
     batch_size: int = 100
-    hidden: int = 200       # the fully-connected hidden layer
+    hidden: int = 200  # the fully-connected hidden layer
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
-    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
+    test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "hidden"):
@@ -110,12 +110,13 @@ def count_parameters(model: nn.Module) -> int:
 def batch_difference(model: nn.Module, x: torch.Tensor) -> float:
     """max |output for the batch - outputs for its samples one by one|."""
     with torch.no_grad():
-        y_each = torch.cat([model(x[i:i + 1]) for i in range(len(x))])
+        y_each = torch.cat([model(x[i : i + 1]) for i in range(len(x))])
         return (model(x) - y_each).abs().max().item()
 
 
 def batch_timing(model: nn.Module, x: torch.Tensor, repeat: int = 3) -> tuple[float, float]:
     """Best-of-``repeat`` seconds for (one call on the batch, one call per sample)."""
+
     def best(fn):
         fn()
         times = []
@@ -126,19 +127,22 @@ def batch_timing(model: nn.Module, x: torch.Tensor, repeat: int = 3) -> tuple[fl
         return min(times)
 
     with torch.no_grad():
-        return (best(lambda: model(x)),
-                best(lambda: [model(x[i:i + 1]) for i in range(len(x))]))
+        return (best(lambda: model(x)), best(lambda: [model(x[i : i + 1]) for i in range(len(x))]))
 
 
-@lab("modules", source="EE-559 4.3, 4.6",
-     summary="write an nn.Module with its own Parameters (the lecture's MNIST convnet); batch = per-sample; it trains",
-     config=Config)
+@lab(
+    "modules",
+    source="EE-559 4.3, 4.6",
+    summary="write an nn.Module with its own Parameters (the lecture's MNIST convnet); batch = per-sample; it trains",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue
     from dlc.engine import Supervised, evaluate, fit
 
-    x, y, xt, yt = prologue.load(train_size=cfg.train_size, test_size=cfg.test_size, normalize=True,
-                                 flatten=False, data_dir=ctx.data_dir)
+    x, y, xt, yt = prologue.load(
+        train_size=cfg.train_size, test_size=cfg.test_size, normalize=True, flatten=False, data_dir=ctx.data_dir
+    )
 
     # 1. MyLinear computes nn.Linear's function (given the same parameters).
     mine, ref = MyLinear(20, 7).double(), nn.Linear(20, 7).double()
@@ -149,36 +153,46 @@ def run(cfg: Config, ctx) -> Result:
     # 2. The lecture's convnet, with MyLinear inside.
     model = Net(cfg.hidden)
     params = {n: tuple(p.shape) for n, p in model.named_parameters()}
-    ctx.print(f"Net: {count_parameters(model):,} parameters: "
-              + ", ".join(f"{n} {list(s)}" for n, s in params.items()))
+    ctx.print(f"Net: {count_parameters(model):,} parameters: " + ", ".join(f"{n} {list(s)}" for n, s in params.items()))
 
     # 3. Batch processing: one call on N samples = N calls on one sample each.
     probe = Net(cfg.hidden)
     t_batch, t_each = batch_timing(probe, x[:100])
     batch_diff = batch_difference(probe.double(), x[:100].double())
-    ctx.print(f"batch of 100 vs one by one: max difference {batch_diff:.1e} (float64); "
-              f"batch {t_batch * 1e3:.1f} ms, one by one {t_each * 1e3:.1f} ms")
+    ctx.print(
+        f"batch of 100 vs one by one: max difference {batch_diff:.1e} (float64); "
+        f"batch {t_batch * 1e3:.1f} ms, one by one {t_each * 1e3:.1f} ms"
+    )
 
     # 4. Registration: a list hides the layers, a ModuleList shows them.
     hidden_params, listed_params = count_parameters(ListMLP()), count_parameters(ModuleListMLP())
     ctx.print(f"parameters() of an MLP kept in a list: {hidden_params}; in a ModuleList: {listed_params}")
 
     # 5. Train it: the optimizer finds MyLinear's weights through parameters().
-    step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy",
-                      metric="error")
+    step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy", metric="error")
     history = fit(step, (x, y), ctx, epochs=cfg.epochs, batch_size=cfg.batch_size)  # writes curves.png
     test = evaluate(step, (xt, yt), ctx)
     first, last = history[0]["train_loss"], history[-1]["train_loss"]
 
-    metrics = {"linear_vs_nn_linear": linear_diff, "batch_vs_samples_max_diff": batch_diff,
-               "batch_speedup": t_each / max(t_batch, 1e-9), "parameters": count_parameters(model),
-               "list_parameters": hidden_params, "modulelist_parameters": listed_params,
-               "first_train_loss": first, "last_train_loss": last,
-               "test_error": test["error"], "test_accuracy": 1 - test["error"], "test_n": test["n"]}
-    line = (f"Net ({count_parameters(model):,} parameters, MyLinear inside) trained {cfg.epochs} epochs: "
-            f"train loss {first:.3f} -> {last:.3f}, test error {test['error']:.1%} "
-            f"({test['n'] - test['correct']}/{test['n']}); batch = one-by-one to {batch_diff:.0e}, "
-            f"{t_each / max(t_batch, 1e-9):.0f}x faster")
+    metrics = {
+        "linear_vs_nn_linear": linear_diff,
+        "batch_vs_samples_max_diff": batch_diff,
+        "batch_speedup": t_each / max(t_batch, 1e-9),
+        "parameters": count_parameters(model),
+        "list_parameters": hidden_params,
+        "modulelist_parameters": listed_params,
+        "first_train_loss": first,
+        "last_train_loss": last,
+        "test_error": test["error"],
+        "test_accuracy": 1 - test["error"],
+        "test_n": test["n"],
+    }
+    line = (
+        f"Net ({count_parameters(model):,} parameters, MyLinear inside) trained {cfg.epochs} epochs: "
+        f"train loss {first:.3f} -> {last:.3f}, test error {test['error']:.1%} "
+        f"({test['n'] - test['correct']}/{test['n']}); batch = one-by-one to {batch_diff:.0e}, "
+        f"{t_each / max(t_batch, 1e-9):.0f}x faster"
+    )
     return Result(line, metrics=metrics)
 
 
@@ -186,9 +200,9 @@ def check(result: Result) -> list:
     """The lecture's points: a module maps a batch as its samples one by one; only
     registered sub-modules are parameters; the hand-written module trains."""
     m = result.metrics
-    return [verdict("batch vs one-by-one outputs, max difference (float64)",
-                    m["batch_vs_samples_max_diff"], "<", 1e-12),
-            verdict("parameters() of layers kept in a plain list", m["list_parameters"], "==", 0),
-            verdict("last / first epoch's training loss", m["last_train_loss"] / m["first_train_loss"],
-                    "<", 0.5),
-            verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5)]
+    return [
+        verdict("batch vs one-by-one outputs, max difference (float64)", m["batch_vs_samples_max_diff"], "<", 1e-12),
+        verdict("parameters() of layers kept in a plain list", m["list_parameters"], "==", 0),
+        verdict("last / first epoch's training loss", m["last_train_loss"] / m["first_train_loss"], "<", 0.5),
+        verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5),
+    ]

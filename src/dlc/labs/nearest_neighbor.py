@@ -35,26 +35,30 @@ INPUT_DIMS = {False: 28 * 28, True: 3 * 32 * 32}  # MNIST, CIFAR-10 pixels
 
 @dataclass
 class Config:
-    cifar: bool = False          # the practical runs both; one per run here
-    random_dim: int = 100        # the random projection of the practical
+    cifar: bool = False  # the practical runs both; one per run here
+    random_dim: int = 100  # the random projection of the practical
     pca_dims: str = "100,50,10,3"
     reference_samples: int = 200  # test samples re-classified by the brute-force reference
     train_size: int | None = 1000  # prologue training images (--tiny 500, --full all)
-    test_size: int | None = 1000   # prologue test images (--tiny 100, --full all)
+    test_size: int | None = 1000  # prologue test images (--tiny 100, --full all)
     TINY = {"reference_samples": 100}
 
     def __post_init__(self):
         dims = pca_dims(self.pca_dims)
         if min(dims) < 1 or self.random_dim < 1 or self.reference_samples < 0:
-            raise UsageError("nearest-neighbor: projection dimensions (--pca_dims, --random_dim) must be "
-                             ">= 1 and --reference_samples >= 0")
+            raise UsageError(
+                "nearest-neighbor: projection dimensions (--pca_dims, --random_dim) must be "
+                ">= 1 and --reference_samples >= 0"
+            )
         # PCA of N samples of dimension D has min(N, D) directions.
         d = INPUT_DIMS[bool(self.cifar)]
         available = d if self.train_size is None else min(d, self.train_size)
         if max(dims) > available:
-            raise UsageError(f"nearest-neighbor: --pca_dims asks for {max(dims)} dimensions, but PCA of "
-                             f"{self.train_size or 'all the'} training samples of dimension {d} has "
-                             f"{available} directions; ask for fewer dimensions or a larger --train_size")
+            raise UsageError(
+                f"nearest-neighbor: --pca_dims asks for {max(dims)} dimensions, but PCA of "
+                f"{self.train_size or 'all the'} training samples of dimension {d} has "
+                f"{available} directions; ask for fewer dimensions or a larger --train_size"
+            )
 
 
 def pca_dims(text: str) -> list[int]:
@@ -64,15 +68,14 @@ def pca_dims(text: str) -> list[int]:
 
 # -- practical 2 ----------------------------------------------------------------
 
-def nearest_classification(train_input: torch.Tensor, train_target: torch.Tensor,
-                           x: torch.Tensor) -> torch.Tensor:
+
+def nearest_classification(train_input: torch.Tensor, train_target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The class of the training sample closest to the single sample ``x`` (brute force)."""
     dist = (train_input.double() - x.double()).pow(2).sum(1)
     return train_target[dist.argmin()]
 
 
-def nearest_indices(train_input: torch.Tensor, test_input: torch.Tensor,
-                    max_entries: int = 2 ** 24) -> torch.Tensor:
+def nearest_indices(train_input: torch.Tensor, test_input: torch.Tensor, max_entries: int = 2**24) -> torch.Tensor:
     """For every test sample, the index of its nearest training sample.
 
     Squared distances |t|^2 - 2 t.x + |x|^2 come from one matrix product per chunk of test
@@ -98,12 +101,12 @@ def project(x: torch.Tensor, mean: torch.Tensor | None = None, proj: torch.Tenso
     return x
 
 
-def compute_nb_errors(train_input, train_target, test_input, test_target,
-                      mean=None, proj=None) -> int:
+def compute_nb_errors(train_input, train_target, test_input, test_target, mean=None, proj=None) -> int:
     """Number of test samples the 1-NN classifier gets wrong (after the optional projection)."""
     if proj is not None and proj.size(1) != train_input.size(1):
-        raise DlcError(f"proj must be C x {train_input.size(1)} (one row per output dimension), "
-                       f"got {tuple(proj.shape)}")
+        raise DlcError(
+            f"proj must be C x {train_input.size(1)} (one row per output dimension), got {tuple(proj.shape)}"
+        )
     train = project(train_input, mean, proj)
     test = project(test_input, mean, proj)
     predicted = train_target[nearest_indices(train, test)]
@@ -111,6 +114,7 @@ def compute_nb_errors(train_input, train_target, test_input, test_target,
 
 
 # -- the figures ------------------------------------------------------------------
+
 
 def _errors_figure(rows, n_test, title):
     import matplotlib.pyplot as plt
@@ -120,8 +124,9 @@ def _errors_figure(rows, n_test, title):
     rates = [100 * r[1] / n_test for r in rows]
     bars = ax.bar(names, rates, color=["tab:gray", "tab:purple"] + ["tab:blue"] * (len(rows) - 2))
     for bar, (_, errs) in zip(bars, rows):
-        ax.annotate(f"{errs}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    ha="center", va="bottom", fontsize=8)
+        ax.annotate(
+            f"{errs}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=8
+        )
     ax.axhline(90, color="k", ls=":", lw=1, label="chance (90%)")
     ax.set_ylabel(f"test error % (count of {n_test})")
     ax.set_title(title)
@@ -135,16 +140,20 @@ def _to_images(x: torch.Tensor, cifar: bool) -> torch.Tensor:
     return x.reshape(-1, 3, 32, 32) if cifar else x.reshape(-1, 1, 28, 28)
 
 
-@lab("nearest-neighbor", source="EE-559 2.1, practical 2",
-     summary="1-NN on MNIST/CIFAR: no projection, random projection, PCA to 100/50/10/3 dims",
-     config=Config)
+@lab(
+    "nearest-neighbor",
+    source="EE-559 2.1, practical 2",
+    summary="1-NN on MNIST/CIFAR: no projection, random projection, PCA to 100/50/10/3 dims",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue, viz
 
     dims = pca_dims(cfg.pca_dims)
 
     train_input, train_target, test_input, test_target = prologue.load(
-        cifar=cfg.cifar, train_size=cfg.train_size, test_size=cfg.test_size, data_dir=ctx.data_dir)
+        cifar=cfg.cifar, train_size=cfg.train_size, test_size=cfg.test_size, data_dir=ctx.data_dir
+    )
     name = "CIFAR-10" if cfg.cifar else "MNIST"
     n_train, n_test, d = train_input.size(0), test_input.size(0), train_input.size(1)
     ctx.print(f"{name}: {n_train} train, {n_test} test samples of dimension {d}")
@@ -152,9 +161,10 @@ def run(cfg: Config, ctx) -> Result:
 
     # The configurations of practical 2, each as (name, mean, proj).
     mean, basis = PCA(train_input)
-    configs = [("no projection", None, None),
-               (f"random {cfg.random_dim}D", None,
-                torch.randn(cfg.random_dim, d, generator=gen))]
+    configs = [
+        ("no projection", None, None),
+        (f"random {cfg.random_dim}D", None, torch.randn(cfg.random_dim, d, generator=gen)),
+    ]
     configs += [(f"PCA {k}D", mean, basis[:k]) for k in dims]
     rows = []
     for label, m, p in configs:
@@ -166,46 +176,72 @@ def run(cfg: Config, ctx) -> Result:
     # The vectorised search against the practical's one-sample function, sample by sample.
     k = min(cfg.reference_samples, n_test)
     mismatches = 0
-    for label, m, p in (configs[0], configs[2]):
+    for _label, m, p in (configs[0], configs[2]):
         # in float64 once, so that each call below does not convert the training set again
         train, test = project(train_input, m, p).double(), project(test_input[:k], m, p)
         fast = train_target[nearest_indices(train, test)]
         slow = torch.stack([nearest_classification(train, train_target, t) for t in test])
         mismatches += int((fast != slow).sum())
-    ctx.print(f"vectorised vs brute-force reference on {k} test samples x 2 projections: "
-              f"{mismatches} mismatches")
+    ctx.print(f"vectorised vs brute-force reference on {k} test samples x 2 projections: {mismatches} mismatches")
 
     # Figures: the error counts; the mean and first principal directions; some neighbours.
     ctx.save_figure(_errors_figure(rows, n_test, f"1-NN on {name} ({n_train} train)"), "errors")
-    ctx.save_figure(viz.image_grid(_to_images(torch.cat([mean[None], basis[:15]]), cfg.cifar),
-                                   nrow=8, labels=["mean"] + [f"pc {i + 1}" for i in range(15)],
-                                   title="mean and first principal directions"), "pca")
+    ctx.save_figure(
+        viz.image_grid(
+            _to_images(torch.cat([mean[None], basis[:15]]), cfg.cifar),
+            nrow=8,
+            labels=["mean"] + [f"pc {i + 1}" for i in range(15)],
+            title="mean and first principal directions",
+        ),
+        "pca",
+    )
     shown = test_input[:8]
     nearest = nearest_indices(train_input, shown)
     labels = [f"test {int(t)}" for t in test_target[:8]] + [f"NN {int(train_target[i])}" for i in nearest]
-    ctx.save_figure(viz.image_grid(_to_images(torch.cat([shown, train_input[nearest]]), cfg.cifar),
-                                   nrow=8, labels=labels,
-                                   title="test samples (top) and their nearest training samples"),
-                    "neighbours")
+    ctx.save_figure(
+        viz.image_grid(
+            _to_images(torch.cat([shown, train_input[nearest]]), cfg.cifar),
+            nrow=8,
+            labels=labels,
+            title="test samples (top) and their nearest training samples",
+        ),
+        "neighbours",
+    )
 
     baseline = rows[0][1] / n_test
     best = min(rows, key=lambda r: r[1])
-    line = (f"{name} 1-NN: {100 * baseline:.1f}% test error without projection (chance {CHANCE:.0%}), "
-            + ", ".join(f"{lbl} {100 * e / n_test:.1f}%" for lbl, e in rows[1:])
-            + f"; vectorised = brute force on {k} samples ({mismatches} mismatches)")
-    return Result(line, metrics={
-        "dataset": name, "n_train": n_train, "n_test": n_test,
-        "nb_errors": {lbl: e for lbl, e in rows}, "baseline_error": baseline,
-        "best": best[0], "reference_samples": k, "reference_mismatches": mismatches})
+    line = (
+        f"{name} 1-NN: {100 * baseline:.1f}% test error without projection (chance {CHANCE:.0%}), "
+        + ", ".join(f"{lbl} {100 * e / n_test:.1f}%" for lbl, e in rows[1:])
+        + f"; vectorised = brute force on {k} samples ({mismatches} mismatches)"
+    )
+    return Result(
+        line,
+        metrics={
+            "dataset": name,
+            "n_train": n_train,
+            "n_test": n_test,
+            "nb_errors": {lbl: e for lbl, e in rows},
+            "baseline_error": baseline,
+            "best": best[0],
+            "reference_samples": k,
+            "reference_mismatches": mismatches,
+        },
+    )
 
 
 def check(result: Result) -> list[Verdict]:
     """Practical 2's points: the fast search is the brute-force one, and 1-NN is far from chance."""
     m = result.metrics
     mnist = m["dataset"] == "MNIST"
-    return [verdict("test samples compared with the brute-force reference", m["reference_samples"], ">", 0),
-            verdict("predictions where the vectorised 1-NN differs from brute force",
-                    m["reference_mismatches"], "==", 0),
-            verdict(f"{m['dataset']} test error without projection below "
-                    f"{'half of chance' if mnist else 'chance'} ({CHANCE:.0%})",
-                    m["baseline_error"], "<", CHANCE / 2 if mnist else CHANCE)]
+    return [
+        verdict("test samples compared with the brute-force reference", m["reference_samples"], ">", 0),
+        verdict("predictions where the vectorised 1-NN differs from brute force", m["reference_mismatches"], "==", 0),
+        verdict(
+            f"{m['dataset']} test error without projection below "
+            f"{'half of chance' if mnist else 'chance'} ({CHANCE:.0%})",
+            m["baseline_error"],
+            "<",
+            CHANCE / 2 if mnist else CHANCE,
+        ),
+    ]

@@ -41,18 +41,18 @@ from dlc.labs import Result, lab, verdict
 
 @dataclass
 class Config:
-    epochs: int = 10            # MNIST comparison: the prologue's data, batch 100
+    epochs: int = 10  # MNIST comparison: the prologue's data, batch 100
     batch_size: int = 100
     hidden: int = 200
-    lr_sgd: float = 0.1         # the course's SGD step
-    lr_momentum: float = 0.01   # with gamma = 0.9 the steady-state step is lr / (1 - gamma) = 0.1
+    lr_sgd: float = 0.1  # the course's SGD step
+    lr_momentum: float = 0.01  # with gamma = 0.9 the steady-state step is lr / (1 - gamma) = 0.1
     momentum: float = 0.9
     lr_rmsprop: float = 1e-3
-    lr_adam: float = 1e-3       # Adam's published default (b1 0.9, b2 0.999, eps 1e-8)
-    path_steps: int = 1000      # steps on the Rosenbrock function
-    check_steps: int = 25       # steps compared with torch.optim
+    lr_adam: float = 1e-3  # Adam's published default (b1 0.9, b2 0.999, eps 1e-8)
+    path_steps: int = 1000  # steps on the Rosenbrock function
+    check_steps: int = 25  # steps compared with torch.optim
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
-    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
+    test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"epochs": 4, "path_steps": 300}
 
     def __post_init__(self):
@@ -135,7 +135,7 @@ class Adam(ScratchOptimizer):
         t, m, s = state["t"], state["m"], state["s"]
         m.mul_(b1).add_((1 - b1) * g)
         s.mul_(b2).add_((1 - b2) * g * g)
-        m_hat, s_hat = m / (1 - b1 ** t), s / (1 - b2 ** t)
+        m_hat, s_hat = m / (1 - b1**t), s / (1 - b2**t)
         p.sub_(group["lr"] * m_hat / (s_hat.sqrt() + group["eps"]))
 
 
@@ -144,12 +144,12 @@ def optimizer_pairs(cfg: Config) -> dict:
     lr_m, mu = cfg.lr_momentum, cfg.momentum
     return {
         "SGD": (lambda ps: SGD(ps, cfg.lr_sgd), lambda ps: torch.optim.SGD(ps, lr=cfg.lr_sgd)),
-        "momentum": (lambda ps: Momentum(ps, lr_m, mu),
-                     lambda ps: torch.optim.SGD(ps, lr=lr_m, momentum=mu)),
-        "Nesterov": (lambda ps: Nesterov(ps, lr_m, mu),
-                     lambda ps: torch.optim.SGD(ps, lr=lr_m, momentum=mu, nesterov=True)),
-        "RMSProp": (lambda ps: RMSProp(ps, cfg.lr_rmsprop),
-                    lambda ps: torch.optim.RMSprop(ps, lr=cfg.lr_rmsprop)),
+        "momentum": (lambda ps: Momentum(ps, lr_m, mu), lambda ps: torch.optim.SGD(ps, lr=lr_m, momentum=mu)),
+        "Nesterov": (
+            lambda ps: Nesterov(ps, lr_m, mu),
+            lambda ps: torch.optim.SGD(ps, lr=lr_m, momentum=mu, nesterov=True),
+        ),
+        "RMSProp": (lambda ps: RMSProp(ps, cfg.lr_rmsprop), lambda ps: torch.optim.RMSprop(ps, lr=cfg.lr_rmsprop)),
         "Adam": (lambda ps: Adam(ps, cfg.lr_adam), lambda ps: torch.optim.Adam(ps, lr=cfg.lr_adam)),
     }
 
@@ -208,8 +208,9 @@ def trajectories_figure(paths: dict):
     """One panel per optimizer over the valley's contours, and f along the way in the last."""
     import matplotlib.pyplot as plt
 
-    xs, ys = torch.meshgrid(torch.linspace(-2, 2, 200, dtype=torch.float64),
-                            torch.linspace(-1, 3, 200, dtype=torch.float64), indexing="xy")
+    xs, ys = torch.meshgrid(
+        torch.linspace(-2, 2, 200, dtype=torch.float64), torch.linspace(-1, 3, 200, dtype=torch.float64), indexing="xy"
+    )
     z = rosenbrock(torch.stack([xs, ys])).log10().numpy()
     fig, axes = plt.subplots(2, 3, figsize=(12, 8))
     for ax, (name, path) in zip(axes.flat, paths.items()):
@@ -232,9 +233,12 @@ def trajectories_figure(paths: dict):
     return fig
 
 
-@lab("optimizers", source="EE-559 5.2-5.3",
-     summary="SGD, momentum, Nesterov, RMSProp and Adam from scratch; equal to torch.optim step by step",
-     config=Config)
+@lab(
+    "optimizers",
+    source="EE-559 5.2-5.3",
+    summary="SGD, momentum, Nesterov, RMSProp and Adam from scratch; equal to torch.optim step by step",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue
     from dlc.engine import MetricsLogger, Supervised, evaluate, fit
@@ -247,8 +251,9 @@ def run(cfg: Config, ctx) -> Result:
         diffs = step_by_step_difference(ours, theirs, cfg.check_steps, seed=ctx.seed)
         worst[name] = max(diffs)
         ctx.log(check=name, steps=cfg.check_steps, max_param_difference=worst[name])
-        ctx.print(f"{name:9s} vs torch.optim: max |parameter difference| over "
-                  f"{cfg.check_steps} steps = {worst[name]:.1e}")
+        ctx.print(
+            f"{name:9s} vs torch.optim: max |parameter difference| over {cfg.check_steps} steps = {worst[name]:.1e}"
+        )
 
     # 2. The shape of each update rule: paths on a 2-D valley.
     paths = {name: trajectory(make, cfg.path_steps) for name, make in PATH_SETTINGS.items()}
@@ -256,40 +261,57 @@ def run(cfg: Config, ctx) -> Result:
     ctx.save_figure(trajectories_figure(paths), "rosenbrock")
 
     # 3. The same optimizers training an MLP on the prologue's MNIST.
-    x, y, xt, yt = prologue.load(train_size=cfg.train_size, test_size=cfg.test_size, normalize=True,
-                                 data_dir=ctx.data_dir)
+    x, y, xt, yt = prologue.load(
+        train_size=cfg.train_size, test_size=cfg.test_size, normalize=True, data_dir=ctx.data_dir
+    )
     curves, test_error = {}, {}
     for name, (ours, _) in pairs.items():
         torch.manual_seed(max(ctx.seed, 0))  # the same initial weights and batch order for every optimizer
         model = nn.Sequential(nn.Linear(x.shape[1], cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 10))
         step = Supervised(model, ours(list(model.parameters())), loss="cross_entropy", metric="error")
         try:  # five small inner fits: no bar, no checkpoints; their epochs go to metrics.jsonl
-            history = fit(step, (x, y), ctx, epochs=cfg.epochs, batch_size=cfg.batch_size, name=name,
-                          callbacks=[MetricsLogger(every=0)])
+            history = fit(
+                step,
+                (x, y),
+                ctx,
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                name=name,
+                callbacks=[MetricsLogger(every=0)],
+            )
         except NonFiniteLoss as e:  # a step size too large: record the divergence, go on
             ctx.print(f"{name:9s} diverged: {e}")
             curves[name], test_error[name] = [float("nan")], float("nan")
             continue
         curves[name] = [r["train_loss"] for r in history]
         test_error[name] = evaluate(step, (xt, yt), ctx)["error"]
-        ctx.print(f"{name:9s} train loss {curves[name][0]:.3f} -> {curves[name][-1]:.3f}, "
-                  f"test error {test_error[name]:.1%}")
-    ctx.save_figure(viz.curves(curves, ylabel="train loss", logy=True,
-                               title=f"MLP 784-{cfg.hidden}-10 on MNIST ({len(x)} samples)"), "training")
+        ctx.print(
+            f"{name:9s} train loss {curves[name][0]:.3f} -> {curves[name][-1]:.3f}, test error {test_error[name]:.1%}"
+        )
+    ctx.save_figure(
+        viz.curves(
+            curves, ylabel="train loss", logy=True, title=f"MLP 784-{cfg.hidden}-10 on MNIST ({len(x)} samples)"
+        ),
+        "training",
+    )
 
     check = max(worst.values())
     finite = {k: v for k, v in test_error.items() if math.isfinite(v)}
     best = min(finite, key=finite.get) if finite else "none: all diverged"
-    metrics = {"max_param_difference": check,
-               **{f"{k}_max_param_difference": v for k, v in worst.items()},
-               **{f"{k}_rosenbrock_final": v for k, v in final_f.items()},
-               **{f"{k}_test_error": v for k, v in test_error.items()},
-               **{f"{k}_first_loss": c[0] for k, c in curves.items()},
-               **{f"{k}_last_loss": c[-1] for k, c in curves.items()}}
-    line = (f"own SGD/momentum/Nesterov/RMSProp/Adam equal torch.optim step by step (max diff {check:.1e}); "
-            f"MNIST test error: " + ", ".join(f"{k} {v:.1%}" if math.isfinite(v) else f"{k} diverged"
-                                              for k, v in test_error.items())
-            + f" (best {best})")
+    metrics = {
+        "max_param_difference": check,
+        **{f"{k}_max_param_difference": v for k, v in worst.items()},
+        **{f"{k}_rosenbrock_final": v for k, v in final_f.items()},
+        **{f"{k}_test_error": v for k, v in test_error.items()},
+        **{f"{k}_first_loss": c[0] for k, c in curves.items()},
+        **{f"{k}_last_loss": c[-1] for k, c in curves.items()},
+    }
+    line = (
+        f"own SGD/momentum/Nesterov/RMSProp/Adam equal torch.optim step by step (max diff {check:.1e}); "
+        f"MNIST test error: "
+        + ", ".join(f"{k} {v:.1%}" if math.isfinite(v) else f"{k} diverged" for k, v in test_error.items())
+        + f" (best {best})"
+    )
     if not math.isfinite(check):
         line = "own optimizers diverged from torch.optim: " + line
     return Result(line, metrics=metrics)
@@ -306,11 +328,26 @@ def check(result: Result) -> list:
     and momentum runs along the valley where plain SGD crawls."""
     m = result.metrics
     names = ("SGD", "momentum", "Nesterov", "RMSProp", "Adam")
-    return [verdict("max |parameter difference| with torch.optim, step by step (float64)",
-                    m["max_param_difference"], "<", 1e-12),
-            verdict("MNIST: the worst optimizer's last / first epoch's training loss",
-                    _worst(m[f"{k}_last_loss"] / m[f"{k}_first_loss"] for k in names), "<", 0.5),
-            verdict("MNIST: the worst optimizer's test error, below chance (90%)",
-                    _worst(m[f"{k}_test_error"] for k in names), "<", 0.9 * 0.5),
-            verdict("Rosenbrock: momentum's final f / SGD's",
-                    m["momentum_rosenbrock_final"] / m["SGD_rosenbrock_final"], "<", 0.1)]
+    return [
+        verdict(
+            "max |parameter difference| with torch.optim, step by step (float64)", m["max_param_difference"], "<", 1e-12
+        ),
+        verdict(
+            "MNIST: the worst optimizer's last / first epoch's training loss",
+            _worst(m[f"{k}_last_loss"] / m[f"{k}_first_loss"] for k in names),
+            "<",
+            0.5,
+        ),
+        verdict(
+            "MNIST: the worst optimizer's test error, below chance (90%)",
+            _worst(m[f"{k}_test_error"] for k in names),
+            "<",
+            0.9 * 0.5,
+        ),
+        verdict(
+            "Rosenbrock: momentum's final f / SGD's",
+            m["momentum_rosenbrock_final"] / m["SGD_rosenbrock_final"],
+            "<",
+            0.1,
+        ),
+    ]

@@ -36,14 +36,14 @@ from dlc.options import parse_list
 
 @dataclass
 class Config:
-    l1: float = 5e-3      # lambda of the L1 penalty
-    l2: float = 1e-2      # lambda of the L2 penalty
+    l1: float = 5e-3  # lambda of the L1 penalty
+    l2: float = 1e-2  # lambda of the L2 penalty
     lr: float = 0.1
     batch_size: int = 100
     epochs: int = 20
     sweep: str = "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2"  # lambdas for the sparsity-vs-lambda figure
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
-    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
+    test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"epochs": 10, "sweep": "1e-3,1e-2"}
 
     def __post_init__(self):
@@ -58,8 +58,17 @@ def soft_threshold(w: torch.Tensor, t: float) -> torch.Tensor:
     return w.sign() * (w.abs() - t).clamp(min=0)
 
 
-def train_linear(x, y, method: str, lam: float, lr: float, epochs: int, batch_size: int,
-                 init: tuple[torch.Tensor, torch.Tensor], seed: int = 0):
+def train_linear(
+    x,
+    y,
+    method: str,
+    lam: float,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    init: tuple[torch.Tensor, torch.Tensor],
+    seed: int = 0,
+):
     """Mini-batch SGD on cross-entropy (+ the method's penalty); returns (w, b)."""
     if method not in METHODS:
         raise DlcError(f"method must be one of {METHODS}, got {method!r}")
@@ -68,7 +77,7 @@ def train_linear(x, y, method: str, lam: float, lr: float, epochs: int, batch_si
     for _ in range(epochs):
         order = torch.randperm(len(x), generator=g)
         for i in range(0, len(x), batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             loss = F.cross_entropy(x[idx] @ w.t() + b, y[idx])
             if method == "L2":
                 loss = loss + lam * w.pow(2).sum()
@@ -144,8 +153,7 @@ def histogram_figure(weights: dict):
     bins = np.logspace(-8, 0, 50)
     for name, w in weights.items():
         a = w.abs().flatten().numpy()
-        ax.hist(a[a > 0], bins=bins, histtype="step", linewidth=1.5,
-                label=f"{name}: {(a == 0).sum()} exactly 0")
+        ax.hist(a[a > 0], bins=bins, histtype="step", linewidth=1.5, label=f"{name}: {(a == 0).sum()} exactly 0")
     ax.set_xscale("log")
     ax.set_xlabel("|w| (non-zero weights)")
     ax.set_ylabel("count")
@@ -154,15 +162,19 @@ def histogram_figure(weights: dict):
     return fig
 
 
-@lab("penalties", source="EE-559 5.4",
-     summary="L2 (weight decay) shrinks weights, L1 with a proximal step sets them exactly to zero",
-     config=Config)
+@lab(
+    "penalties",
+    source="EE-559 5.4",
+    summary="L2 (weight decay) shrinks weights, L1 with a proximal step sets them exactly to zero",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue
 
     sweep = parse_sweep(cfg.sweep)
-    x, y, xt, yt = prologue.load(train_size=cfg.train_size, test_size=cfg.test_size, normalize=True,
-                                 data_dir=ctx.data_dir)
+    x, y, xt, yt = prologue.load(
+        train_size=cfg.train_size, test_size=cfg.test_size, normalize=True, data_dir=ctx.data_dir
+    )
     layer = torch.nn.Linear(x.shape[1], 10)  # the usual random start, the same for every method
     init = (layer.weight.detach(), layer.bias.detach())
     lam = {"none": 0.0, "L2": cfg.l2, "L1 subgradient": cfg.l1, "L1 proximal": cfg.l1}
@@ -172,11 +184,17 @@ def run(cfg: Config, ctx) -> Result:
         w, b = train_linear(x, y, m, lam[m], cfg.lr, cfg.epochs, cfg.batch_size, init, ctx.seed)
         err = ((xt @ w.t() + b).argmax(1) != yt).float().mean().item()
         weights[m] = w
-        stats[m] = {"zeros": int((w == 0).sum()), "zero_fraction": (w == 0).float().mean().item(),
-                    "mean_abs": w.abs().mean().item(), "test_error": err}
+        stats[m] = {
+            "zeros": int((w == 0).sum()),
+            "zero_fraction": (w == 0).float().mean().item(),
+            "mean_abs": w.abs().mean().item(),
+            "test_error": err,
+        }
         ctx.log(method=m, lam=lam[m], **stats[m])
-        ctx.print(f"{m:15s} lambda {lam[m]:g}: {stats[m]['zeros']:5d} / {w.numel()} weights exactly 0, "
-                  f"mean |w| {stats[m]['mean_abs']:.4f}, test error {err:.1%}")
+        ctx.print(
+            f"{m:15s} lambda {lam[m]:g}: {stats[m]['zeros']:5d} / {w.numel()} weights exactly 0, "
+            f"mean |w| {stats[m]['mean_abs']:.4f}, test error {err:.1%}"
+        )
     ctx.save_figure(weights_figure(weights), "weights")
     ctx.save_figure(histogram_figure(weights), "histogram")
 
@@ -187,25 +205,36 @@ def run(cfg: Config, ctx) -> Result:
             w, _ = train_linear(x, y, m, v, cfg.lr, cfg.epochs, cfg.batch_size, init, ctx.seed)
             frac[m].append((w == 0).float().mean().item())
             ctx.log(sweep_method=m, lam=v, zero_fraction=frac[m][-1])
-    fig = viz.curves(frac, x=sweep, xlabel="lambda", ylabel="fraction of weights exactly 0",
-                     title="sparsity against the penalty's weight")
+    fig = viz.curves(
+        frac,
+        x=sweep,
+        xlabel="lambda",
+        ylabel="fraction of weights exactly 0",
+        title="sparsity against the penalty's weight",
+    )
     fig.axes[0].set_xscale("log")
     ctx.save_figure(fig, "sparsity")
 
     wd = weight_decay_difference()
     ctx.print(f"explicit L2 penalty vs SGD(weight_decay=2 lambda): max difference {wd:.1e}")
-    metrics = {"weight_decay_max_difference": wd, "n_weights": weights["none"].numel(), "sweep": sweep,
-               "sweep_L2_max_zero_fraction": max(frac["L2"]),
-               "sweep_L1_zero_fraction_gain": frac["L1 proximal"][sweep.index(max(sweep))]
-               - frac["L1 proximal"][sweep.index(min(sweep))],
-               **{f"{m}_{k}": v for m, s in stats.items() for k, v in s.items()},
-               **{f"sweep_{m}_{v:g}_zero_fraction": f for m, fs in frac.items() for v, f in zip(sweep, fs)}}
+    metrics = {
+        "weight_decay_max_difference": wd,
+        "n_weights": weights["none"].numel(),
+        "sweep": sweep,
+        "sweep_L2_max_zero_fraction": max(frac["L2"]),
+        "sweep_L1_zero_fraction_gain": frac["L1 proximal"][sweep.index(max(sweep))]
+        - frac["L1 proximal"][sweep.index(min(sweep))],
+        **{f"{m}_{k}": v for m, s in stats.items() for k, v in s.items()},
+        **{f"sweep_{m}_{v:g}_zero_fraction": f for m, fs in frac.items() for v, f in zip(sweep, fs)},
+    }
     s = stats
-    line = (f"exact zeros: L1 proximal {s['L1 proximal']['zero_fraction']:.0%}, L1 subgradient "
-            f"{s['L1 subgradient']['zero_fraction']:.0%}, L2 {s['L2']['zero_fraction']:.0%}, none "
-            f"{s['none']['zero_fraction']:.0%}; mean |w| none {s['none']['mean_abs']:.4f} -> "
-            f"L2 {s['L2']['mean_abs']:.4f}; test error none {s['none']['test_error']:.1%}, "
-            f"L1 {s['L1 proximal']['test_error']:.1%}, L2 {s['L2']['test_error']:.1%}")
+    line = (
+        f"exact zeros: L1 proximal {s['L1 proximal']['zero_fraction']:.0%}, L1 subgradient "
+        f"{s['L1 subgradient']['zero_fraction']:.0%}, L2 {s['L2']['zero_fraction']:.0%}, none "
+        f"{s['none']['zero_fraction']:.0%}; mean |w| none {s['none']['mean_abs']:.4f} -> "
+        f"L2 {s['L2']['mean_abs']:.4f}; test error none {s['none']['test_error']:.1%}, "
+        f"L1 {s['L1 proximal']['test_error']:.1%}, L2 {s['L2']['test_error']:.1%}"
+    )
     return Result(line, metrics=metrics)
 
 
@@ -218,17 +247,28 @@ def check(result: Result) -> list:
         verdict("fraction of weights exactly 0 with L1 (proximal)", m["L1 proximal_zero_fraction"], ">", 0.15),
         verdict("weights exactly 0 with L2", m["L2_zeros"], "==", 0),
         verdict("weights exactly 0 without a penalty", m["none_zeros"], "==", 0),
-        verdict("fraction of weights exactly 0 with the L1 subgradient", m["L1 subgradient_zeros"] / n,
-                "<", 0.01),
+        verdict("fraction of weights exactly 0 with the L1 subgradient", m["L1 subgradient_zeros"] / n, "<", 0.01),
         verdict("mean |w| with L2, relative to no penalty", m["L2_mean_abs"] / m["none_mean_abs"], "<", 1),
-        verdict("L1 (proximal) test error minus the unpenalised one",
-                m["L1 proximal_test_error"] - m["none_test_error"], "<", 0.1),
-        verdict("max difference, explicit L2 penalty vs SGD weight_decay", m["weight_decay_max_difference"],
-                "<", 1e-12),
-        verdict("largest fraction of exact zeros with L2 over the lambda sweep", m["sweep_L2_max_zero_fraction"],
-                "==", 0),
+        verdict(
+            "L1 (proximal) test error minus the unpenalised one",
+            m["L1 proximal_test_error"] - m["none_test_error"],
+            "<",
+            0.1,
+        ),
+        verdict(
+            "max difference, explicit L2 penalty vs SGD weight_decay", m["weight_decay_max_difference"], "<", 1e-12
+        ),
+        verdict(
+            "largest fraction of exact zeros with L2 over the lambda sweep", m["sweep_L2_max_zero_fraction"], "==", 0
+        ),
     ]
     if len(m["sweep"]) > 1:
-        out.append(verdict("L1 (proximal) exact zeros, largest swept lambda minus smallest",
-                           m["sweep_L1_zero_fraction_gain"], ">", 0))
+        out.append(
+            verdict(
+                "L1 (proximal) exact zeros, largest swept lambda minus smallest",
+                m["sweep_L1_zero_fraction_gain"],
+                ">",
+                0,
+            )
+        )
     return out

@@ -32,19 +32,19 @@ from dlc.labs import Result, Verdict, lab, verdict
 
 @dataclass
 class Config:
-    n: int = 1000               # points per data set
-    margin: float = 0.02        # half-width of the empty band around the separable set's line
-    max_epochs: int = 100       # the rule stops earlier on separable data
-    xor_std: float = 0.25       # spread of the four XOR clusters around (+-1, +-1)
+    n: int = 1000  # points per data set
+    margin: float = 0.02  # half-width of the empty band around the separable set's line
+    max_epochs: int = 100  # the rule stops earlier on separable data
+    xor_std: float = 0.25  # spread of the four XOR clusters around (+-1, +-1)
     TINY = {"n": 200, "max_epochs": 50}
 
     def __post_init__(self):
         if self.n < 4 or self.max_epochs < 1 or not 0 < self.margin < 0.5 or self.xor_std <= 0:
-            raise UsageError("perceptron: need n >= 4, max_epochs >= 1, 0 < margin < 0.5 and "
-                           "xor_std > 0")
+            raise UsageError("perceptron: need n >= 4, max_epochs >= 1, 0 < margin < 0.5 and xor_std > 0")
 
 
 # -- the learning rule ---------------------------------------------------------
+
 
 def train_perceptron(x: torch.Tensor, y: torch.Tensor, max_epochs: int):
     """Rosenblatt's rule on x (N x D) and y in {-1, +1}; returns w, b and the history.
@@ -80,8 +80,8 @@ def error_rate(w, b, x, y) -> float:
 
 # -- data ------------------------------------------------------------------------
 
-def separable_set(n: int, margin: float, generator: torch.Generator,
-                  w_star=(1.0, -0.6), b_star=0.2):
+
+def separable_set(n: int, margin: float, generator: torch.Generator, w_star=(1.0, -0.6), b_star=0.2):
     """Points uniform in [-1, 1]^2 labelled by sign(w*.x + b*), none closer than ``margin``
     to that line: linearly separable by construction. Returns x, y, w*, b*."""
     w_star = torch.tensor(w_star, dtype=torch.float64)
@@ -115,13 +115,15 @@ def novikoff_bound(x, y, w_star, b_star) -> tuple[float, float, float]:
 
 # -- figures -----------------------------------------------------------------------
 
+
 def _boundaries_figure(panels):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.8))
     for ax, (title, x, y, w, b) in zip(axes, panels):
-        viz.decision_regions(lambda p, w=w, b=b: predict(w, b, p.double()), x, y,
-                             classes=(-1, 1), cmap="coolwarm_r", ax=ax)
+        viz.decision_regions(
+            lambda p, w=w, b=b: predict(w, b, p.double()), x, y, classes=(-1, 1), cmap="coolwarm_r", ax=ax
+        )
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
@@ -142,9 +144,12 @@ def _history_figure(sep_hist, xor_hist):
     return fig
 
 
-@lab("perceptron", source="EE-559 3.1",
-     summary="Rosenblatt's perceptron: converges on separable data, cannot fit XOR",
-     config=Config)
+@lab(
+    "perceptron",
+    source="EE-559 3.1",
+    summary="Rosenblatt's perceptron: converges on separable data, cannot fit XOR",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     seed = max(ctx.seed, 0)
     gen = torch.Generator().manual_seed(seed)
@@ -165,32 +170,64 @@ def run(cfg: Config, ctx) -> Result:
         ctx.log(set="separable", **h)
     for h in xor_hist:
         ctx.log(set="xor", **h)
-    ctx.print(f"separable: {len(sep_hist)} epochs, {total_updates} updates (bound (R/gamma)^2 = "
-              f"({radius:.2f}/{gamma:.3f})^2 = {bound:.0f}), training error {sep_error:.2%}")
+    ctx.print(
+        f"separable: {len(sep_hist)} epochs, {total_updates} updates (bound (R/gamma)^2 = "
+        f"({radius:.2f}/{gamma:.3f})^2 = {bound:.0f}), training error {sep_error:.2%}"
+    )
     ctx.print(f"XOR: after {len(xor_hist)} epochs error {xor_final:.2%}, best epoch {xor_min:.2%}")
 
-    ctx.save_figure(_boundaries_figure([
-        (f"separable: 0 mistakes after {len(sep_hist)} epochs" if converged
-         else f"separable: NOT converged in {cfg.max_epochs} epochs", x, y, w, b),
-        (f"XOR: {xor_final:.1%} error after {len(xor_hist)} epochs", xx, xy, wx, bx)]), "boundaries")
+    ctx.save_figure(
+        _boundaries_figure(
+            [
+                (
+                    f"separable: 0 mistakes after {len(sep_hist)} epochs"
+                    if converged
+                    else f"separable: NOT converged in {cfg.max_epochs} epochs",
+                    x,
+                    y,
+                    w,
+                    b,
+                ),
+                (f"XOR: {xor_final:.1%} error after {len(xor_hist)} epochs", xx, xy, wx, bx),
+            ]
+        ),
+        "boundaries",
+    )
     ctx.save_figure(_history_figure(sep_hist, xor_hist), "history")
 
-    line = (f"separable set: {sep_error:.1%} training error after {len(sep_hist)} epochs "
-            f"({total_updates} updates <= bound {bound:.0f}); XOR: error never below "
-            f"{xor_min:.1%} in {len(xor_hist)} epochs")
-    return Result(line, metrics={
-        "separable_error": sep_error, "separable_epochs": len(sep_hist),
-        "separable_converged": converged, "separable_updates": total_updates,
-        "novikoff_bound": bound, "radius": radius, "gamma": gamma,
-        "xor_final_error": xor_final, "xor_min_error": xor_min, "xor_epochs": len(xor_hist)})
+    line = (
+        f"separable set: {sep_error:.1%} training error after {len(sep_hist)} epochs "
+        f"({total_updates} updates <= bound {bound:.0f}); XOR: error never below "
+        f"{xor_min:.1%} in {len(xor_hist)} epochs"
+    )
+    return Result(
+        line,
+        metrics={
+            "separable_error": sep_error,
+            "separable_epochs": len(sep_hist),
+            "separable_converged": converged,
+            "separable_updates": total_updates,
+            "novikoff_bound": bound,
+            "radius": radius,
+            "gamma": gamma,
+            "xor_final_error": xor_final,
+            "xor_min_error": xor_min,
+            "xor_epochs": len(xor_hist),
+        },
+    )
 
 
 def check(result: Result) -> list[Verdict]:
     """Novikoff's theorem on separable data, and XOR's impossibility, as measured."""
     m = result.metrics
-    return [verdict("training error on the separable set", m["separable_error"], "==", 0),
-            verdict("the rule stopped (a last epoch without a mistake; 1 = yes)", m["separable_converged"],
-                    "==", 1),
-            verdict("updates on the separable set, vs the (R / gamma)^2 bound", m["separable_updates"], "<=",
-                    m["novikoff_bound"]),
-            verdict("lowest XOR training error over the epochs", m["xor_min_error"], ">=", 0.25)]
+    return [
+        verdict("training error on the separable set", m["separable_error"], "==", 0),
+        verdict("the rule stopped (a last epoch without a mistake; 1 = yes)", m["separable_converged"], "==", 1),
+        verdict(
+            "updates on the separable set, vs the (R / gamma)^2 bound",
+            m["separable_updates"],
+            "<=",
+            m["novikoff_bound"],
+        ),
+        verdict("lowest XOR training error over the epochs", m["xor_min_error"], ">=", 0.25),
+    ]

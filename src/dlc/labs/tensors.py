@@ -32,9 +32,9 @@ from dlc.labs import Result, Verdict, lab, verdict
 
 @dataclass
 class Config:
-    eig_size: int = 20             # practical 1: a 20 x 20 Gaussian matrix
-    matmul_size: int = 2000        # practical 1 uses 5000 (--full)
-    mul_row_rows: int = 1000       # practical 1: the speed-up measured on a 1000 x 400 matrix
+    eig_size: int = 20  # practical 1: a 20 x 20 Gaussian matrix
+    matmul_size: int = 2000  # practical 1 uses 5000 (--full)
+    mul_row_rows: int = 1000  # practical 1: the speed-up measured on a 1000 x 400 matrix
     mul_row_cols: int = 400
     regression_samples: int = 10_000
     regression_noise: float = 1e-3  # std of the additive Gaussian noise on y
@@ -45,11 +45,11 @@ class Config:
         if min(self.eig_size, self.matmul_size, self.mul_row_rows, self.mul_row_cols) < 1:
             raise UsageError("tensors: every size option must be at least 1")
         if self.regression_samples < 2 or self.regression_noise < 0:
-            raise UsageError("tensors: --regression_samples needs >= 2 points and "
-                           "--regression_noise >= 0")
+            raise UsageError("tensors: --regression_samples needs >= 2 points and --regression_noise >= 0")
 
 
 # -- 1. views of one storage -------------------------------------------------
+
 
 def pattern_with_views() -> torch.Tensor:
     """The 13 x 13 matrix of practical 1, written with ``narrow`` views and ``fill_`` only.
@@ -57,10 +57,10 @@ def pattern_with_views() -> torch.Tensor:
     ``narrow(dim, start, length)`` returns a view: filling it writes into ``m`` itself.
     """
     m = torch.full((13, 13), 1.0)
-    for k in (1, 6, 11):                          # the rows and columns of 2s
+    for k in (1, 6, 11):  # the rows and columns of 2s
         m.narrow(0, k, 1).fill_(2.0)
         m.narrow(1, k, 1).fill_(2.0)
-    for i in (3, 8):                              # the four 2 x 2 blocks of 3s
+    for i in (3, 8):  # the four 2 x 2 blocks of 3s
         for j in (3, 8):
             m.narrow(0, i, 2).narrow(1, j, 2).fill_(3.0)
     return m
@@ -68,12 +68,14 @@ def pattern_with_views() -> torch.Tensor:
 
 def expected_pattern() -> torch.Tensor:
     """The same matrix from its rule, element by element, as an independent reference."""
+
     def value(i: int, j: int) -> float:
         if i % 5 == 1 or j % 5 == 1:
             return 2.0
         if i % 5 in (3, 4) and j % 5 in (3, 4):
             return 3.0
         return 1.0
+
     return torch.tensor([[value(i, j) for j in range(13)] for i in range(13)])
 
 
@@ -82,6 +84,7 @@ def shares_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 # -- 2. eigendecomposition ---------------------------------------------------
+
 
 def similar_matrix_eigenvalues(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Eigenvalues of M^-1 diag(1..n) M for a Gaussian M, sorted increasingly (real parts)."""
@@ -92,6 +95,7 @@ def similar_matrix_eigenvalues(n: int, generator: torch.Generator | None = None)
 
 
 # -- 3. flops ----------------------------------------------------------------
+
 
 def matmul_flops(n: int, generator: torch.Generator | None = None, repeats: int = 2) -> tuple[float, float]:
     """(seconds, floating-point products per second) of an n x n float32 matrix product.
@@ -106,10 +110,11 @@ def matmul_flops(n: int, generator: torch.Generator | None = None, repeats: int 
         t0 = time.perf_counter()
         torch.mm(a, b)
         best = min(best, time.perf_counter() - t0)
-    return best, n ** 3 / best
+    return best, n**3 / best
 
 
 # -- 4. strides: a Python loop against broadcasting ---------------------------
+
 
 def mul_row(m: torch.Tensor) -> torch.Tensor:
     """Row i multiplied by i + 1, with Python loops over every coefficient (the slow way)."""
@@ -128,6 +133,7 @@ def mul_row_fast(m: torch.Tensor) -> torch.Tensor:
 
 # -- 5. linear regression ----------------------------------------------------
 
+
 def least_squares(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The (a, b) minimising sum_n (a x_n + b - y_n)^2, for x of shape N x D.
 
@@ -138,8 +144,9 @@ def least_squares(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.linalg.lstsq(design, y.view(-1, 1)).solution.view(-1)
 
 
-def synthetic_regression(n: int, noise: float, generator: torch.Generator,
-                         coefficients: tuple[float, ...] = (2.5, -1.0)):
+def synthetic_regression(
+    n: int, noise: float, generator: torch.Generator, coefficients: tuple[float, ...] = (2.5, -1.0)
+):
     """y = a x + b + noise on x uniform in [0, 10]; returns x (N x 1), y (N), true (a, b)."""
     true = torch.tensor(coefficients, dtype=torch.float64)
     x = torch.rand(n, 1, generator=generator, dtype=torch.float64) * 10
@@ -148,6 +155,7 @@ def synthetic_regression(n: int, noise: float, generator: torch.Generator,
 
 
 # -- figures -------------------------------------------------------------------
+
 
 def _figure(pattern, eigenvalues, x, y, coef, true):
     import matplotlib.pyplot as plt
@@ -173,8 +181,10 @@ def _figure(pattern, eigenvalues, x, y, coef, true):
     residuals = y[:k] - (coef[0] * x[:k, 0] + coef[1])
     ax.scatter(x[:k, 0].numpy(), residuals.numpy(), s=4)
     ax.axhline(0, color="r", lw=1)
-    ax.set_title(f"least squares: a={coef[0]:.5f}, b={coef[1]:.5f}\n"
-                 f"(true {true[0]:g}, {true[1]:g}); residuals y - (a x + b)", fontsize=10)
+    ax.set_title(
+        f"least squares: a={coef[0]:.5f}, b={coef[1]:.5f}\n(true {true[0]:g}, {true[1]:g}); residuals y - (a x + b)",
+        fontsize=10,
+    )
     ax.set_xlabel("x")
     ax.set_ylabel("residual")
     fig.tight_layout()
@@ -196,9 +206,12 @@ def _speed_figure(flops, slow_s, fast_s, n):
     return fig
 
 
-@lab("tensors", source="EE-559 1.4-1.6, practical 1",
-     summary="tensor views and strides, eigenvalues, flops, loops vs vectorised, least squares",
-     config=Config)
+@lab(
+    "tensors",
+    source="EE-559 1.4-1.6, practical 1",
+    summary="tensor views and strides, eigenvalues, flops, loops vs vectorised, least squares",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
     gen = torch.Generator().manual_seed(max(ctx.seed, 0))
 
@@ -207,8 +220,10 @@ def run(cfg: Config, ctx) -> Result:
     pattern_errors = int((pattern != expected_pattern()).sum())
     view = pattern.narrow(0, 3, 2).narrow(1, 8, 2)
     view_shares = shares_storage(view, pattern)
-    ctx.print(f"pattern: {pattern_errors} wrong coefficients; a narrow() view shares the "
-              f"storage: {view_shares} (stride {view.stride()}, offset {view.storage_offset()})")
+    ctx.print(
+        f"pattern: {pattern_errors} wrong coefficients; a narrow() view shares the "
+        f"storage: {view_shares} (stride {view.stride()}, offset {view.storage_offset()})"
+    )
 
     # 2. eigenvalues of a similar matrix
     eig = similar_matrix_eigenvalues(cfg.eig_size, gen)
@@ -217,8 +232,7 @@ def run(cfg: Config, ctx) -> Result:
 
     # 3. flops of a matrix product
     seconds, flops = matmul_flops(cfg.matmul_size, gen)
-    ctx.print(f"{cfg.matmul_size} x {cfg.matmul_size} product: {seconds:.3f} s, "
-              f"{flops / 1e9:.2f} billion products/s")
+    ctx.print(f"{cfg.matmul_size} x {cfg.matmul_size} product: {seconds:.3f} s, {flops / 1e9:.2f} billion products/s")
 
     # 4. mul_row: loops vs broadcasting, timed side by side on the same matrix
     m = torch.randn(cfg.mul_row_rows, cfg.mul_row_cols, generator=gen)
@@ -233,30 +247,42 @@ def run(cfg: Config, ctx) -> Result:
     fast_s = max(fast_s, 1e-9)
     mul_row_equal = bool(torch.equal(slow, fast))
     speedup = slow_s / fast_s
-    ctx.print(f"mul_row {slow_s:.3f} s, mul_row_fast {fast_s * 1e6:.1f} us: "
-              f"speed-up x{speedup:,.0f}, equal: {mul_row_equal}")
+    ctx.print(
+        f"mul_row {slow_s:.3f} s, mul_row_fast {fast_s * 1e6:.1f} us: speed-up x{speedup:,.0f}, equal: {mul_row_equal}"
+    )
 
     # 5. least squares on synthetic data with known coefficients
     x, y, true = synthetic_regression(cfg.regression_samples, cfg.regression_noise, gen)
     coef = least_squares(x, y)
     coef_error = float((coef - true).abs().max())
-    ctx.print(f"least squares: a={coef[0]:.6f} b={coef[1]:.6f} (true {true[0]:g}, {true[1]:g}), "
-              f"max |error| {coef_error:.2e}")
+    ctx.print(
+        f"least squares: a={coef[0]:.6f} b={coef[1]:.6f} (true {true[0]:g}, {true[1]:g}), max |error| {coef_error:.2e}"
+    )
 
-    metrics = {"pattern_errors": pattern_errors, "view_shares_storage": view_shares,
-               "eig_max_error": eig_error, "matmul_seconds": seconds,
-               "matmul_products_per_s": flops, "mul_row_slow_s": slow_s,
-               "mul_row_fast_s": fast_s, "mul_row_speedup": speedup,
-               "mul_row_equal": mul_row_equal, "regression_max_error": coef_error,
-               "regression_coefficients": coef.tolist(), "regression_true": true.tolist()}
+    metrics = {
+        "pattern_errors": pattern_errors,
+        "view_shares_storage": view_shares,
+        "eig_max_error": eig_error,
+        "matmul_seconds": seconds,
+        "matmul_products_per_s": flops,
+        "mul_row_slow_s": slow_s,
+        "mul_row_fast_s": fast_s,
+        "mul_row_speedup": speedup,
+        "mul_row_equal": mul_row_equal,
+        "regression_max_error": coef_error,
+        "regression_coefficients": coef.tolist(),
+        "regression_true": true.tolist(),
+    }
     ctx.log(**{k: v for k, v in metrics.items() if not isinstance(v, list)})
     ctx.save_figure(_figure(pattern, eig, x, y, coef, true), "tensors")
     ctx.save_figure(_speed_figure(flops, slow_s, fast_s, cfg.matmul_size), "speed")
 
     ok = pattern_errors == 0 and eig_error < 1e-4 and mul_row_equal and coef_error < 1e-4
-    line = (f"{'all checks pass' if ok else 'A CHECK FAILED'}: pattern exact, eigenvalues to "
-            f"{eig_error:.0e}, {flops / 1e9:.1f} G products/s, mul_row speed-up x{speedup:,.0f}, "
-            f"least squares to {coef_error:.0e}")
+    line = (
+        f"{'all checks pass' if ok else 'A CHECK FAILED'}: pattern exact, eigenvalues to "
+        f"{eig_error:.0e}, {flops / 1e9:.1f} G products/s, mul_row speed-up x{speedup:,.0f}, "
+        f"least squares to {coef_error:.0e}"
+    )
     return Result(line, metrics=metrics)
 
 
@@ -264,9 +290,11 @@ def check(result: Result) -> list[Verdict]:
     """Practical 1's points, as measured: views write into one storage, a change of basis keeps
     the spectrum, broadcasting equals the loops and is far faster, least squares is exact."""
     m = result.metrics
-    return [verdict("wrong coefficients in the pattern built from views", m["pattern_errors"], "==", 0),
-            verdict("a narrow() view shares the pattern's storage (1 = yes)", m["view_shares_storage"], "==", 1),
-            verdict("max |eigenvalue - k| of M^-1 diag(1..n) M", m["eig_max_error"], "<", 1e-4),
-            verdict("mul_row_fast equals mul_row (1 = yes)", m["mul_row_equal"], "==", 1),
-            verdict("speed-up of mul_row_fast over the Python loops", m["mul_row_speedup"], ">", 10),
-            verdict("max |error| of the least-squares coefficients", m["regression_max_error"], "<", 1e-4)]
+    return [
+        verdict("wrong coefficients in the pattern built from views", m["pattern_errors"], "==", 0),
+        verdict("a narrow() view shares the pattern's storage (1 = yes)", m["view_shares_storage"], "==", 1),
+        verdict("max |eigenvalue - k| of M^-1 diag(1..n) M", m["eig_max_error"], "<", 1e-4),
+        verdict("mul_row_fast equals mul_row (1 = yes)", m["mul_row_equal"], "==", 1),
+        verdict("speed-up of mul_row_fast over the Python loops", m["mul_row_speedup"], ">", 10),
+        verdict("max |error| of the least-squares coefficients", m["regression_max_error"], "<", 1e-4),
+    ]

@@ -33,8 +33,7 @@ from dataclasses import dataclass
 import torch
 
 from dlc import prologue, viz
-from dlc.engine import (Callback, EarlyStopping, LRSchedule, MetricsLogger, Supervised, evaluate, fit,
-                        standard_callbacks)
+from dlc.engine import Callback, EarlyStopping, LRSchedule, MetricsLogger, Supervised, evaluate, fit, standard_callbacks
 from dlc.engine import checkpoint as ckpt
 from dlc.errors import DlcError
 from dlc.labs import Result, lab, verdict
@@ -47,13 +46,13 @@ SCHEDULES = ("constant", "step", "cosine", "one-cycle")
 @dataclass
 class Config:
     hidden: int = 200
-    lr: float = 0.1             # SGD; the peak of one-cycle, the start of the others
+    lr: float = 0.1  # SGD; the peak of one-cycle, the start of the others
     batch_size: int = 100
-    epochs: int = 30            # the length the schedules are built for
-    patience: int = 5           # early stopping in the final training
-    val_fraction: float = 0.2   # of the prologue's training set
+    epochs: int = 30  # the length the schedules are built for
+    patience: int = 5  # early stopping in the final training
+    val_fraction: float = 0.2  # of the prologue's training set
     train_size: int | None = 1000  # MNIST training images, split into train/val (--tiny 500, --full all)
-    test_size: int | None = 1000   # MNIST test images (--tiny 100, --full all 10,000)
+    test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
 
     def __post_init__(self):
         check_fraction("val_fraction", self.val_fraction)
@@ -77,9 +76,17 @@ def train_with(model, kind: str, cfg: Config, ctx, train, val, order_seed: int, 
     """SGD on ``model`` under the schedule ``kind``, with ``callbacks`` besides the schedule's;
     returns the step and the history."""
     step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy")
-    torch.manual_seed(order_seed)     # the same batches for every schedule
-    history = fit(step, train, ctx, epochs=cfg.epochs, batch_size=cfg.batch_size, val=val,
-                  callbacks=[*schedule(kind, cfg.epochs), *callbacks], name=name)
+    torch.manual_seed(order_seed)  # the same batches for every schedule
+    history = fit(
+        step,
+        train,
+        ctx,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        val=val,
+        callbacks=[*schedule(kind, cfg.epochs), *callbacks],
+        name=name,
+    )
     return step, history
 
 
@@ -92,14 +99,18 @@ class BestCheckpointPath(Callback):
         self.path = loop.checkpoint_path("best")
 
 
-@lab("training-protocol", source="EE-559 5.6",
-     summary="learning-rate schedules (step, cosine, one-cycle) and train/val/test with early stopping",
-     config=Config)
+@lab(
+    "training-protocol",
+    source="EE-559 5.6",
+    summary="learning-rate schedules (step, cosine, one-cycle) and train/val/test with early stopping",
+    config=Config,
+)
 def run(cfg: Config, ctx) -> Result:
-    x, y, test_x, test_y = prologue.load(train_size=cfg.train_size, test_size=cfg.test_size,
-                                         data_dir=ctx.data_dir, device=ctx.device, normalize=True)
+    x, y, test_x, test_y = prologue.load(
+        train_size=cfg.train_size, test_size=cfg.test_size, data_dir=ctx.data_dir, device=ctx.device, normalize=True
+    )
     train, val = split(x, y, cfg.val_fraction, ctx.seed)
-    make = lambda: MLP([x.shape[1], cfg.hidden, 10])         # noqa: E731
+    make = lambda: MLP([x.shape[1], cfg.hidden, 10])
     initial = copy.deepcopy(make().state_dict())
 
     # 1. The schedules, from the same start on the same batches.
@@ -108,17 +119,31 @@ def run(cfg: Config, ctx) -> Result:
         model = make()
         model.load_state_dict(initial)
         # Four short fits: their epoch records only (the figures below compare them).
-        _, histories[kind] = train_with(model, kind, cfg, ctx, train, val, ctx.seed + 1,
-                                        [MetricsLogger(every=0)], name=kind)
+        _, histories[kind] = train_with(
+            model, kind, cfg, ctx, train, val, ctx.seed + 1, [MetricsLogger(every=0)], name=kind
+        )
         h = histories[kind]
-        ctx.print(f"{kind:>9}: train loss {h[0]['train_loss']:.3f} -> {h[-1]['train_loss']:.4f}, "
-                  f"validation loss {h[-1]['val_loss']:.3f}, error {h[-1]['val_error']:.1%}")
-    ctx.save_figure(viz.curves({k: [r["lr"] for r in h] for k, h in histories.items()},
-                               ylabel="learning rate (at the epoch's start)",
-                               title="learning-rate schedules"), "schedules")
-    ctx.save_figure(viz.curves({k: [r["train_loss"] for r in h] for k, h in histories.items()},
-                               ylabel="training loss", logy=True,
-                               title=f"SGD, lr {cfg.lr}, {cfg.epochs} epochs"), "train-loss")
+        ctx.print(
+            f"{kind:>9}: train loss {h[0]['train_loss']:.3f} -> {h[-1]['train_loss']:.4f}, "
+            f"validation loss {h[-1]['val_loss']:.3f}, error {h[-1]['val_error']:.1%}"
+        )
+    ctx.save_figure(
+        viz.curves(
+            {k: [r["lr"] for r in h] for k, h in histories.items()},
+            ylabel="learning rate (at the epoch's start)",
+            title="learning-rate schedules",
+        ),
+        "schedules",
+    )
+    ctx.save_figure(
+        viz.curves(
+            {k: [r["train_loss"] for r in h] for k, h in histories.items()},
+            ylabel="training loss",
+            logy=True,
+            title=f"SGD, lr {cfg.lr}, {cfg.epochs} epochs",
+        ),
+        "train-loss",
+    )
 
     # 2. The protocol: choose on validation, stop early on validation, test once.
     chosen = min(SCHEDULES, key=lambda k: min(r["val_loss"] for r in histories[k]))
@@ -128,49 +153,87 @@ def run(cfg: Config, ctx) -> Result:
     where = BestCheckpointPath()
     # The run's standard callbacks (progress, metrics, TensorBoard, checkpoints of the last
     # and the best epoch), except the curves: the "protocol" figure below draws them.
-    step, history = train_with(model, chosen, cfg, ctx, train, val, ctx.seed + 1,
-                               [*standard_callbacks(ctx, name="final", curves=False), stopper, where],
-                               name="final")
+    step, history = train_with(
+        model,
+        chosen,
+        cfg,
+        ctx,
+        train,
+        val,
+        ctx.seed + 1,
+        [*standard_callbacks(ctx, name="final", curves=False), stopper, where],
+        name="final",
+    )
     restored_val = evaluate(step, val, ctx)["loss"]
     best_saved = ckpt.load(where.path)
-    same_weights = all(torch.equal(v.cpu(), best_saved["models"]["model"][k].cpu())
-                       for k, v in model.state_dict().items())
-    test = evaluate(step, (test_x, test_y), ctx)       # the only use of the test set
+    same_weights = all(
+        torch.equal(v.cpu(), best_saved["models"]["model"][k].cpu()) for k, v in model.state_dict().items()
+    )
+    test = evaluate(step, (test_x, test_y), ctx)  # the only use of the test set
     stopped = len(history)
-    ctx.save_figure(viz.curves({"train loss": [r["train_loss"] for r in history],
-                                "validation loss": [r["val_loss"] for r in history]},
-                               ylabel="cross-entropy", logy=True,
-                               title=f"final training ({chosen}), early stopping",
-                               marks={f"best ({stopper.best_epoch})": stopper.best_epoch}),
-                    "protocol")
+    ctx.save_figure(
+        viz.curves(
+            {"train loss": [r["train_loss"] for r in history], "validation loss": [r["val_loss"] for r in history]},
+            ylabel="cross-entropy",
+            logy=True,
+            title=f"final training ({chosen}), early stopping",
+            marks={f"best ({stopper.best_epoch})": stopper.best_epoch},
+        ),
+        "protocol",
+    )
 
     final = {k: h[-1]["train_loss"] for k, h in histories.items()}
-    line = ("final train loss: " + ", ".join(f"{k} {v:.4f}" for k, v in final.items())
-            + f"; chose {chosen} on validation, best epoch {stopper.best_epoch} of {stopped} "
-            f"restored (val loss {restored_val:.4f}); test error {test['error']:.1%}")
-    return Result(line, metrics={
-        "final_train_loss": final,
-        "first_train_loss": {k: h[0]["train_loss"] for k, h in histories.items()},
-        "final_val_loss": {k: h[-1]["val_loss"] for k, h in histories.items()},
-        "chosen": chosen, "best_epoch": stopper.best_epoch, "epochs_trained": stopped,
-        "best_val_loss": stopper.best, "restored_val_loss": restored_val,
-        "best_checkpoint_epoch": best_saved["epoch"], "restored_is_best_checkpoint": same_weights,
-        "test_error": test["error"], "test_loss": test["loss"]})
+    line = (
+        "final train loss: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in final.items())
+        + f"; chose {chosen} on validation, best epoch {stopper.best_epoch} of {stopped} "
+        f"restored (val loss {restored_val:.4f}); test error {test['error']:.1%}"
+    )
+    return Result(
+        line,
+        metrics={
+            "final_train_loss": final,
+            "first_train_loss": {k: h[0]["train_loss"] for k, h in histories.items()},
+            "final_val_loss": {k: h[-1]["val_loss"] for k, h in histories.items()},
+            "chosen": chosen,
+            "best_epoch": stopper.best_epoch,
+            "epochs_trained": stopped,
+            "best_val_loss": stopper.best,
+            "restored_val_loss": restored_val,
+            "best_checkpoint_epoch": best_saved["epoch"],
+            "restored_is_best_checkpoint": same_weights,
+            "test_error": test["error"],
+            "test_loss": test["loss"],
+        },
+    )
 
 
 def check(result: Result) -> list:
     """Every schedule learns; the protocol's early stopping restores the best checkpoint."""
     m = result.metrics
-    out = [verdict(f"{kind}: final training loss / first epoch's", m["final_train_loss"][kind]
-                   / m["first_train_loss"][kind], "<", 0.2) for kind in SCHEDULES]
+    out = [
+        verdict(
+            f"{kind}: final training loss / first epoch's",
+            m["final_train_loss"][kind] / m["first_train_loss"][kind],
+            "<",
+            0.2,
+        )
+        for kind in SCHEDULES
+    ]
     out += [
-        verdict("restored weights equal the best checkpoint's (1 = yes)", m["restored_is_best_checkpoint"],
-                "==", 1),
-        verdict("best checkpoint's epoch minus early stopping's best epoch",
-                m["best_checkpoint_epoch"] - m["best_epoch"], "==", 0),
-        verdict("restored model's validation loss vs the recorded best (relative difference)",
-                abs(m["restored_val_loss"] - m["best_val_loss"]) / max(abs(m["best_val_loss"]), 1e-12),
-                "<", 1e-6),
+        verdict("restored weights equal the best checkpoint's (1 = yes)", m["restored_is_best_checkpoint"], "==", 1),
+        verdict(
+            "best checkpoint's epoch minus early stopping's best epoch",
+            m["best_checkpoint_epoch"] - m["best_epoch"],
+            "==",
+            0,
+        ),
+        verdict(
+            "restored model's validation loss vs the recorded best (relative difference)",
+            abs(m["restored_val_loss"] - m["best_val_loss"]) / max(abs(m["best_val_loss"]), 1e-12),
+            "<",
+            1e-6,
+        ),
         verdict("test error (chance 90%)", m["test_error"], "<", 0.5),
     ]
     return out

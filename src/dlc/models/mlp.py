@@ -11,7 +11,7 @@ apply the softmax or sigmoid, which is numerically safer than doing it twice.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from torch import Tensor, nn
 
@@ -36,13 +36,14 @@ def make_activation(spec: Activation) -> nn.Module:
     if isinstance(spec, str):
         key = spec.lower().replace("-", "_")
         if key not in ACTIVATIONS:
-            raise DlcError(f"unknown activation {spec!r}; choose one of {sorted(ACTIVATIONS)} "
-                           f"or pass an nn.Module class such as nn.GELU")
+            raise DlcError(
+                f"unknown activation {spec!r}; choose one of {sorted(ACTIVATIONS)} "
+                f"or pass an nn.Module class such as nn.GELU"
+            )
         return ACTIVATIONS[key]()
     module = spec()
     if not isinstance(module, nn.Module):
-        raise DlcError(f"activation factory {spec!r} returned {type(module).__name__}, "
-                       f"not an nn.Module")
+        raise DlcError(f"activation factory {spec!r} returned {type(module).__name__}, not an nn.Module")
     return module
 
 
@@ -61,16 +62,20 @@ class MLP(nn.Module):
         input ``(N, sizes[0])`` -> output ``(N, sizes[-1])``.
     """
 
-    def __init__(self, sizes: Sequence[int], activation: Activation = "relu",
-                 output_activation: Activation = None, bias: bool = True):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: Activation = "relu",
+        output_activation: Activation = None,
+        bias: bool = True,
+    ):
         super().__init__()
         sizes = list(sizes)
         if len(sizes) < 2:
             raise DlcError(f"an MLP needs at least an input and an output size, got {sizes}")
         bad = [s for s in sizes if not isinstance(s, int) or isinstance(s, bool) or s < 1]
         if bad:
-            raise DlcError(f"MLP layer sizes must be positive integers, got {sizes} "
-                           f"(bad: {bad})")
+            raise DlcError(f"MLP layer sizes must be positive integers, got {sizes} (bad: {bad})")
         self.sizes = sizes
         layers: list[nn.Module] = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -84,6 +89,8 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.shape[1] != self.sizes[0]:
-            raise DlcError(f"MLP expects inputs of shape (N, {self.sizes[0]}), "
-                           f"got {tuple(x.shape)}; flatten or reshape the input first")
+            raise DlcError(
+                f"MLP expects inputs of shape (N, {self.sizes[0]}), "
+                f"got {tuple(x.shape)}; flatten or reshape the input first"
+            )
         return self.layers(x)

@@ -31,8 +31,10 @@ from dlc.errors import DlcError
 
 def _check_pairs(x: Tensor) -> None:
     if x.dim() != 4 or tuple(x.shape[1:]) != (2, 14, 14):
-        raise DlcError(f"digit-pair models expect inputs of shape (N, 2, 14, 14), "
-                       f"got {tuple(x.shape)}; use dlc.prologue.generate_pair_sets")
+        raise DlcError(
+            f"digit-pair models expect inputs of shape (N, 2, 14, 14), "
+            f"got {tuple(x.shape)}; use dlc.prologue.generate_pair_sets"
+        )
 
 
 def _features(in_channels: int) -> nn.Sequential:
@@ -43,8 +45,11 @@ def _features(in_channels: int) -> nn.Sequential:
     must take seconds on a CPU.
     """
     return nn.Sequential(
-        nn.Conv2d(in_channels, 16, kernel_size=5), nn.MaxPool2d(2), nn.ReLU(),
-        nn.Conv2d(16, 32, kernel_size=3), nn.ReLU(),
+        nn.Conv2d(in_channels, 16, kernel_size=5),
+        nn.MaxPool2d(2),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, kernel_size=3),
+        nn.ReLU(),
         nn.Flatten(),
     )
 
@@ -100,8 +105,7 @@ class DigitPairNet(nn.Module):
         self.share = share
         self.first = DigitNet(hidden)
         self.second = self.first if share else DigitNet(hidden)
-        self.compare = nn.Sequential(nn.Linear(20, compare_hidden), nn.ReLU(),
-                                     nn.Linear(compare_hidden, 2))
+        self.compare = nn.Sequential(nn.Linear(20, compare_hidden), nn.ReLU(), nn.Linear(compare_hidden, 2))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         _check_pairs(x)
@@ -114,8 +118,9 @@ class DigitPairNet(nn.Module):
         return self.compare(digits.flatten(1)), digits
 
 
-def pair_loss(outputs: tuple[Tensor, Tensor | None], target: Tensor,
-              classes: Tensor | None = None, aux_weight: float = 0.0) -> Tensor:
+def pair_loss(
+    outputs: tuple[Tensor, Tensor | None], target: Tensor, classes: Tensor | None = None, aux_weight: float = 0.0
+) -> Tensor:
     """Cross-entropy on "first <= second", plus ``aux_weight`` x the digit cross-entropy.
 
     ``classes`` (N x 2) are the two digits' classes; needed when ``aux_weight > 0``.
@@ -124,10 +129,10 @@ def pair_loss(outputs: tuple[Tensor, Tensor | None], target: Tensor,
     loss = F.cross_entropy(pair_logits, target)
     if aux_weight:
         if digit_logits is None or classes is None:
-            raise DlcError("an auxiliary digit loss needs a model with digit outputs "
-                           "(DigitPairNet) and the digit classes")
-        loss = loss + aux_weight * F.cross_entropy(digit_logits.reshape(-1, 10),
-                                                   classes.reshape(-1))
+            raise DlcError(
+                "an auxiliary digit loss needs a model with digit outputs (DigitPairNet) and the digit classes"
+            )
+        loss = loss + aux_weight * F.cross_entropy(digit_logits.reshape(-1, 10), classes.reshape(-1))
     return loss
 
 

@@ -11,18 +11,32 @@ Two layers, both checked against PyTorch in the tests:
 
 from dlc.scratch import functional, nn, optim
 from dlc.scratch.tensor import (
-                                DeviceError,
-                                GradError,
-                                ShapeError,
-                                Tensor,
-                                cat,
-                                format_tape,
-                                is_grad_enabled,
-                                no_grad,
-                                stack,
-                                tensor,
-                                unbroadcast,
+    DeviceError,
+    GradError,
+    ShapeError,
+    Tensor,
+    cat,
+    format_tape,
+    is_grad_enabled,
+    no_grad,
+    stack,
+    tensor,
+    unbroadcast,
 )
 
-__all__ = ["Tensor", "tensor", "cat", "stack", "no_grad", "is_grad_enabled", "format_tape",
-           "unbroadcast", "ShapeError", "DeviceError", "GradError", "functional", "nn", "optim"]
+__all__ = [
+    "Tensor",
+    "tensor",
+    "cat",
+    "stack",
+    "no_grad",
+    "is_grad_enabled",
+    "format_tape",
+    "unbroadcast",
+    "ShapeError",
+    "DeviceError",
+    "GradError",
+    "functional",
+    "nn",
+    "optim",
+]

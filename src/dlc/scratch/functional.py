@@ -27,9 +27,11 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     x = _as_tensor(x, weight)
     xd, wd = x.data, weight.data
     if wd.dim() != 2 or xd.dim() == 0 or xd.shape[-1] != wd.shape[1]:
-        raise ShapeError(f"linear: input of shape {_fmt(xd.shape)} does not fit a weight of "
-                         f"shape {_fmt(wd.shape)} (the input's last dimension must be "
-                         f"{wd.shape[1] if wd.dim() == 2 else 'in_features'})")
+        raise ShapeError(
+            f"linear: input of shape {_fmt(xd.shape)} does not fit a weight of "
+            f"shape {_fmt(wd.shape)} (the input's last dimension must be "
+            f"{wd.shape[1] if wd.dim() == 2 else 'in_features'})"
+        )
     if bias is None:
         _same_device("linear", x, weight)
         data = xd @ wd.t()
@@ -37,8 +39,10 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     else:
         _same_device("linear", x, weight, bias)
         if bias.data.shape != wd.shape[:1]:
-            raise ShapeError(f"linear: bias of shape {_fmt(bias.shape)} does not fit a weight "
-                             f"of shape {_fmt(wd.shape)}; expected ({wd.shape[0]},)")
+            raise ShapeError(
+                f"linear: bias of shape {_fmt(bias.shape)} does not fit a weight "
+                f"of shape {_fmt(wd.shape)}; expected ({wd.shape[0]},)"
+            )
         data = torch.addmm(bias.data, xd, wd.t()) if xd.dim() == 2 else xd @ wd.t() + bias.data
         parents = (x, weight, bias)
 
@@ -50,6 +54,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         if bias is None:
             return gx, gw
         return gx, gw, (g2.sum(0) if bias.requires_grad else None)
+
     return _result(data, parents, backward, "linear")
 
 
@@ -85,6 +90,7 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
     def backward(g):  # d/dx of log p_i = delta_ij - p_j
         return (g - data.exp() * g.sum(dim, keepdim=True),)
+
     return _result(data, (x,), backward, "log_softmax")
 
 
@@ -93,6 +99,7 @@ def softmax(x: Tensor, dim: int = -1) -> Tensor:
 
     def backward(g):  # Jacobian diag(p) - p p^T applied to g
         return (data * (g - (g * data).sum(dim, keepdim=True)),)
+
     return _result(data, (x,), backward, "softmax")
 
 
@@ -104,22 +111,24 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     t = target.data if isinstance(target, Tensor) else torch.as_tensor(target)
     z = logits.data
     if z.dim() != 2 or t.dim() != 1 or t.shape[0] != z.shape[0]:
-        raise ShapeError(f"cross_entropy: logits of shape {_fmt(z.shape)} and target of shape "
-                         f"{_fmt(t.shape)} do not fit; expected (N, C) and (N,) class indices")
+        raise ShapeError(
+            f"cross_entropy: logits of shape {_fmt(z.shape)} and target of shape "
+            f"{_fmt(t.shape)} do not fit; expected (N, C) and (N,) class indices"
+        )
     if t.dtype != torch.int64:
-        raise ShapeError(f"cross_entropy: target must hold class indices as int64, got "
-                         f"{t.dtype}")
+        raise ShapeError(f"cross_entropy: target must hold class indices as int64, got {t.dtype}")
     if t.device != z.device:
         from dlc.scratch.tensor import DeviceError
-        raise DeviceError(f"cross_entropy: logits on {z.device} and target on {t.device}; "
-                          f"move them to one device with .to(device)")
+
+        raise DeviceError(
+            f"cross_entropy: logits on {z.device} and target on {t.device}; move them to one device with .to(device)"
+        )
     logp = z - torch.logsumexp(z, 1, keepdim=True)
     picked = t.unsqueeze(1)
     try:
         nll = -logp.gather(1, picked).squeeze(1)
     except RuntimeError as e:
-        raise ShapeError(f"cross_entropy: a target index is outside [0, {z.shape[1]}) for "
-                         f"{z.shape[1]} classes") from e
+        raise ShapeError(f"cross_entropy: a target index is outside [0, {z.shape[1]}) for {z.shape[1]} classes") from e
     if reduction == "mean":
         data, scale = nll.mean(), 1.0 / z.shape[0]
     elif reduction == "sum":
@@ -127,8 +136,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     elif reduction == "none":
         data, scale = nll, None
     else:
-        raise InvalidArgument(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', "
-                         f"got {reduction!r}")
+        raise InvalidArgument(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
     def backward(g):
         grad = logp.exp()
@@ -136,6 +144,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
         if scale is None:
             return (grad * g.unsqueeze(1),)
         return (grad.mul_(g * scale),)
+
     return _result(data, (logits,), backward, "cross_entropy")
 
 
@@ -143,8 +152,10 @@ def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
     """Mean (or sum) of squared differences; shapes must be equal."""
     target = _as_tensor(target, prediction)
     if prediction.data.shape != target.data.shape:
-        raise ShapeError(f"mse_loss: prediction of shape {_fmt(prediction.shape)} and target "
-                         f"of shape {_fmt(target.shape)} differ; they must be equal")
+        raise ShapeError(
+            f"mse_loss: prediction of shape {_fmt(prediction.shape)} and target "
+            f"of shape {_fmt(target.shape)} differ; they must be equal"
+        )
     _same_device("mse_loss", prediction, target)
     diff = prediction.data - target.data
     if reduction == "mean":
@@ -156,8 +167,8 @@ def mse_loss(prediction: Tensor, target, reduction: str = "mean") -> Tensor:
 
     def backward(g):
         gp = diff * (g * scale)
-        return (gp if prediction.requires_grad else None,
-                -gp if target.requires_grad else None)
+        return (gp if prediction.requires_grad else None, -gp if target.requires_grad else None)
+
     return _result(data, (prediction, target), backward, "mse_loss")
 
 
@@ -169,15 +180,16 @@ def unfold(x: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
     up: that is exactly the gradient of unfold.
     """
     if x.dim() != 4:
-        raise ShapeError(f"unfold: needs a batch of images (N, C, H, W), got shape "
-                         f"{_fmt(x.shape)}")
+        raise ShapeError(f"unfold: needs a batch of images (N, C, H, W), got shape {_fmt(x.shape)}")
     size = tuple(x.data.shape[2:])
     kw = dict(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
     try:
         data = _unfold(x.data, **kw)
     except RuntimeError as e:
-        raise ShapeError(f"unfold: a kernel of size {kernel_size} (padding {padding}, "
-                         f"dilation {dilation}) does not fit images of size {size}") from e
+        raise ShapeError(
+            f"unfold: a kernel of size {kernel_size} (padding {padding}, "
+            f"dilation {dilation}) does not fit images of size {size}"
+        ) from e
     return _result(data, (x,), lambda g: (_fold(g, size, **kw),), "unfold")
 
 
@@ -192,22 +204,22 @@ def pad2d(x: Tensor, padding: int, value: float = 0.0) -> Tensor:
     return _result(data, (x,), lambda g: (g[..., p:-p, p:-p],), "pad2d")
 
 
-def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
-                     dilation: int = 1) -> int:
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-           dilation=1) -> Tensor:
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1) -> Tensor:
     """2-D cross-correlation as torch's conv2d: x (N, C, H, W), weight (O, C, kh, kw).
 
     Unfold the patches into columns and multiply by the flattened kernels; the backward
     pass follows from unfold and matmul.
     """
     if x.dim() != 4 or weight.dim() != 4 or x.shape[1] != weight.shape[1]:
-        raise ShapeError(f"conv2d: input of shape {_fmt(x.shape)} does not fit a weight of "
-                         f"shape {_fmt(weight.shape)}; expected input (N, C, H, W) and weight "
-                         f"(out_channels, C, kh, kw) with the same C")
+        raise ShapeError(
+            f"conv2d: input of shape {_fmt(x.shape)} does not fit a weight of "
+            f"shape {_fmt(weight.shape)}; expected input (N, C, H, W) and weight "
+            f"(out_channels, C, kh, kw) with the same C"
+        )
     n, _, h, w = x.shape
     out_ch, _, kh, kw = weight.shape
     (sh, sw), (ph, pw), (dh, dw) = _pair(stride), _pair(padding), _pair(dilation)

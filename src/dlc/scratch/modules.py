@@ -46,7 +46,7 @@ class Module:
     def __call__(self, *input):
         return self.forward(*input)
 
-    def to(self, device=None, dtype=None) -> "Module":
+    def to(self, device=None, dtype=None) -> Module:
         """Move parameters and gradients in place (the pairs keep their identity)."""
         for p, g in self.param():
             p.data = p.data.to(device=device, dtype=dtype)
@@ -66,9 +66,11 @@ class Linear(Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.weight.shape[1]:
-            raise ShapeError(f"Linear.forward: input of shape {tuple(x.shape)} does not fit "
-                             f"weight of shape {tuple(self.weight.shape)}; expected "
-                             f"(N, {self.weight.shape[1]})")
+            raise ShapeError(
+                f"Linear.forward: input of shape {tuple(x.shape)} does not fit "
+                f"weight of shape {tuple(self.weight.shape)}; expected "
+                f"(N, {self.weight.shape[1]})"
+            )
         self.input = x
         if self.bias is None:
             return x @ self.weight.t()
@@ -139,8 +141,10 @@ class LossMSE(Module):
 
     def forward(self, prediction, target):
         if prediction.shape != target.shape:
-            raise ShapeError(f"LossMSE.forward: prediction of shape {tuple(prediction.shape)} "
-                             f"and target of shape {tuple(target.shape)} must be equal")
+            raise ShapeError(
+                f"LossMSE.forward: prediction of shape {tuple(prediction.shape)} "
+                f"and target of shape {tuple(target.shape)} must be equal"
+            )
         self.diff = prediction - target
         return (self.diff * self.diff).mean()
 
@@ -154,9 +158,11 @@ class LossCrossEntropy(Module):
 
     def forward(self, logits, target):
         if logits.dim() != 2 or target.shape != logits.shape[:1]:
-            raise ShapeError(f"LossCrossEntropy.forward: logits of shape {tuple(logits.shape)} "
-                             f"and target of shape {tuple(target.shape)}; expected (N, C) and "
-                             f"(N,) class indices")
+            raise ShapeError(
+                f"LossCrossEntropy.forward: logits of shape {tuple(logits.shape)} "
+                f"and target of shape {tuple(target.shape)}; expected (N, C) and "
+                f"(N,) class indices"
+            )
         self.logp = logits - torch.logsumexp(logits, 1, keepdim=True)
         self.target = target.unsqueeze(1)
         return -self.logp.gather(1, self.target).mean()
@@ -201,8 +207,9 @@ class SGD:
 class Conv2d(Module):
     """2-D convolution as a matrix product on unfolded patches; backward folds them back."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
-                 padding=0, dilation=1, bias: bool = True):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, bias: bool = True
+    ):
         kh, kw = _pair(kernel_size)
         self.kernel_size = (kh, kw)
         self.stride, self.padding, self.dilation = _pair(stride), _pair(padding), _pair(dilation)
@@ -213,14 +220,15 @@ class Conv2d(Module):
         self.grad_bias = torch.zeros_like(self.bias) if bias else None
 
     def _unfold_args(self):
-        return dict(kernel_size=self.kernel_size, dilation=self.dilation,
-                    padding=self.padding, stride=self.stride)
+        return dict(kernel_size=self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride)
 
     def forward(self, x):
         if x.dim() != 4 or x.shape[1] != self.weight.shape[1]:
-            raise ShapeError(f"Conv2d.forward: input of shape {tuple(x.shape)} does not fit "
-                             f"weight of shape {tuple(self.weight.shape)}; expected "
-                             f"(N, {self.weight.shape[1]}, H, W)")
+            raise ShapeError(
+                f"Conv2d.forward: input of shape {tuple(x.shape)} does not fit "
+                f"weight of shape {tuple(self.weight.shape)}; expected "
+                f"(N, {self.weight.shape[1]}, H, W)"
+            )
         n, _, h, w = x.shape
         self.input_size = (h, w)
         self.columns = unfold(x, **self._unfold_args())  # (N, C*kh*kw, L)
@@ -228,8 +236,7 @@ class Conv2d(Module):
         out = self.weight.reshape(out_ch, -1) @ self.columns  # (N, out, L)
         if self.bias is not None:
             out = out + self.bias.reshape(1, out_ch, 1)
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride,
-                                                  self.padding, self.dilation)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (self.kernel_size, self.stride, self.padding, self.dilation)
         ho = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
         wo = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
         return out.reshape(n, out_ch, ho, wo)
@@ -270,8 +277,18 @@ class NearestUpsampling(Module):
 class Upsampling(Sequential):
     """The 2022 project's upsampling layer: nearest-neighbour upsampling, then Conv2d."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, scale_factor: int = 2,
-                 stride=1, padding=0, dilation=1, bias: bool = True):
-        super().__init__(NearestUpsampling(scale_factor),
-                         Conv2d(in_channels, out_channels, kernel_size, stride, padding,
-                                dilation, bias))
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        scale_factor: int = 2,
+        stride=1,
+        padding=0,
+        dilation=1,
+        bias: bool = True,
+    ):
+        super().__init__(
+            NearestUpsampling(scale_factor),
+            Conv2d(in_channels, out_channels, kernel_size, stride, padding, dilation, bias),
+        )

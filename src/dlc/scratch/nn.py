@@ -9,7 +9,7 @@ The backward pass is the tensor's business; modules only compose operations.
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -37,8 +37,9 @@ class Module:
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"{type(self).__name__}.__init__ must call "
-                                 f"super().__init__() before setting attributes")
+            raise AttributeError(
+                f"{type(self).__name__}.__init__ must call super().__init__() before setting attributes"
+            )
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):
@@ -71,7 +72,7 @@ class Module:
         for _, p in self.named_parameters():
             yield p
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         yield self
         for m in self._modules.values():
             yield from m.modules()
@@ -87,27 +88,30 @@ class Module:
         """Copy values in place (from a scratch or a torch state dict: same names)."""
         own = dict(self.named_parameters())
         if set(own) != set(state):
-            raise InvalidArgument(f"load_state_dict: names differ; missing "
-                           f"{sorted(set(own) - set(state))}, unexpected "
-                           f"{sorted(set(state) - set(own))}")
+            raise InvalidArgument(
+                f"load_state_dict: names differ; missing "
+                f"{sorted(set(own) - set(state))}, unexpected "
+                f"{sorted(set(state) - set(own))}"
+            )
         for name, p in own.items():
             value = state[name]
             value = value.data if isinstance(value, Tensor) else value
             if value.shape != p.data.shape:
-                raise InvalidArgument(f"load_state_dict: {name} has shape {tuple(p.shape)}, "
-                                 f"the state has {tuple(value.shape)}")
+                raise InvalidArgument(
+                    f"load_state_dict: {name} has shape {tuple(p.shape)}, the state has {tuple(value.shape)}"
+                )
             p.data = value.detach().to(dtype=p.data.dtype, device=p.data.device).clone()
 
     # -- modes and devices ----------------------------------------------------------
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         for m in self.modules():
             object.__setattr__(m, "training", mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
-    def to(self, device=None, dtype=None) -> "Module":
+    def to(self, device=None, dtype=None) -> Module:
         """Move every parameter (in place, so optimisers keep pointing at them)."""
         if isinstance(device, torch.dtype):
             device, dtype = None, device
@@ -117,12 +121,11 @@ class Module:
                 p.grad = p.grad.to(device=device, dtype=dtype)
         return self
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.to(dtype=torch.float64)
 
     def __repr__(self) -> str:
-        inner = "".join(f"\n  ({name}): " + repr(m).replace("\n", "\n  ")
-                        for name, m in self._modules.items())
+        inner = "".join(f"\n  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items())
         extra = self.extra_repr()
         return f"{type(self).__name__}({extra}{inner}{chr(10) if inner else ''})"
 
@@ -155,8 +158,9 @@ class Linear(Module):
 class Conv2d(Module):
     """2-D convolution (through unfold), initialised as torch does."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1,
-                 padding=0, dilation=1, bias: bool = True):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, bias: bool = True
+    ):
         super().__init__()
         kh, kw = F._pair(kernel_size)
         self.stride, self.padding, self.dilation = stride, padding, dilation
@@ -169,8 +173,10 @@ class Conv2d(Module):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, padding={self.padding}"
+        )
 
 
 class MaxPool2d(Module):

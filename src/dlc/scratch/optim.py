@@ -8,7 +8,7 @@ The gradient tensors are never modified: they may be shared with the backward pa
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
@@ -23,8 +23,10 @@ class Optimizer:
             raise InvalidArgument(f"{type(self).__name__}: got an empty parameter list")
         for p in self.params:
             if not isinstance(p, Tensor) or not p.requires_grad:
-                raise InvalidArgument(f"{type(self).__name__}: every parameter must be a scratch "
-                                 f"Tensor that requires a gradient, got {type(p).__name__}")
+                raise InvalidArgument(
+                    f"{type(self).__name__}: every parameter must be a scratch "
+                    f"Tensor that requires a gradient, got {type(p).__name__}"
+                )
         if lr < 0:
             raise InvalidArgument(f"{type(self).__name__}: lr must be >= 0, got {lr}")
         self.lr = lr
@@ -49,8 +51,15 @@ class SGD(Optimizer):
     Nesterov uses d + mu b instead of b (the gradient "looked ahead" by one step).
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False):
+    def __init__(
+        self,
+        params,
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ):
         super().__init__(params, lr)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise InvalidArgument("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
@@ -72,8 +81,16 @@ class SGD(Optimizer):
 class RMSprop(Optimizer):
     """Divide the step by a running root-mean-square of the gradient."""
 
-    def __init__(self, params, lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False):
+    def __init__(
+        self,
+        params,
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ):
         super().__init__(params, lr)
         self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
         self.momentum, self.centered = momentum, centered
@@ -107,9 +124,16 @@ class Adam(Optimizer):
     """Momentum on the gradient (m) and on its square (v), both corrected for their
     zero start; ``decoupled_weight_decay=True`` gives AdamW."""
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False,
-                 decoupled_weight_decay: bool = False):
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        decoupled_weight_decay: bool = False,
+    ):
         super().__init__(params, lr)
         self.beta1, self.beta2 = betas
         self.eps, self.weight_decay, self.amsgrad = eps, weight_decay, amsgrad
@@ -134,8 +158,8 @@ class Adam(Optimizer):
         if self.amsgrad:
             torch.maximum(state["v_max"], v, out=state["v_max"])
             v = state["v_max"]
-        bias1 = 1 - self.beta1 ** t
-        bias2 = 1 - self.beta2 ** t
+        bias1 = 1 - self.beta1**t
+        bias2 = 1 - self.beta2**t
         denom = (v.sqrt() / math.sqrt(bias2)).add_(self.eps)
         p.addcdiv_(m, denom, value=-self.lr / bias1)
 
@@ -143,7 +167,13 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with the weight decay applied to the weights, not added to the gradient."""
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad,
-                         decoupled_weight_decay=True)
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+    ):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, decoupled_weight_decay=True)

@@ -41,9 +41,10 @@ from __future__ import annotations
 import copy
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 from dlc.errors import DlcError
 
@@ -53,13 +54,12 @@ Evaluate = Callable[[dict, int, Any], "tuple[float, Any]"]
 
 # -- the schedule -----------------------------------------------------------------
 
+
 def _check(R: int, eta: int) -> None:
     if isinstance(R, bool) or not isinstance(R, int) or R < 1:
-        raise DlcError(f"Hyperband's maximum resource R must be a positive integer "
-                       f"(epochs), got {R!r}")
+        raise DlcError(f"Hyperband's maximum resource R must be a positive integer (epochs), got {R!r}")
     if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
-        raise DlcError(f"Hyperband's eta must be an integer >= 2 (the paper uses 3), "
-                       f"got {eta!r}")
+        raise DlcError(f"Hyperband's eta must be an integer >= 2 (the paper uses 3), got {eta!r}")
 
 
 def max_bracket(R: int, eta: int = 3) -> int:
@@ -81,11 +81,11 @@ def bracket_schedule(R: int, eta: int = 3, s: int | None = None) -> list[tuple[i
     s = s_max if s is None else s
     if not 0 <= s <= s_max:
         raise DlcError(f"bracket s must be in 0..{s_max} for R={R}, eta={eta}, got {s}")
-    n = -(-((s_max + 1) * eta ** s) // (s + 1))          # ceil((s_max+1)/(s+1) * eta^s)
+    n = -(-((s_max + 1) * eta**s) // (s + 1))  # ceil((s_max+1)/(s+1) * eta^s)
     rungs = []
     for i in range(s + 1):
-        n_i = n // eta ** i                               # floor(n eta^-i)
-        r_i = max(1, math.floor(Fraction(R * eta ** i, eta ** s) + Fraction(1, 2)))
+        n_i = n // eta**i  # floor(n eta^-i)
+        r_i = max(1, math.floor(Fraction(R * eta**i, eta**s) + Fraction(1, 2)))
         rungs.append((n_i, r_i))
     return rungs
 
@@ -116,25 +116,25 @@ def format_schedule(R: int, eta: int = 3) -> str:
         cells = []
         for s in brackets:
             rungs = schedule[s]
-            cells.append(f"{'':5}{rungs[i][0]:4d} {rungs[i][1]:5d}" if i < len(rungs)
-                         else " " * 15)
+            cells.append(f"{'':5}{rungs[i][0]:4d} {rungs[i][1]:5d}" if i < len(rungs) else " " * 15)
         lines.append(f"{i:3d} | " + " | ".join(cells))
     return "\n".join(lines)
 
 
 # -- the search -------------------------------------------------------------------
 
+
 @dataclass
 class Evaluation:
     """One call of ``evaluate``: which configuration, where in the search, what it cost."""
 
-    trial: int          # configuration number, in the order they were drawn
+    trial: int  # configuration number, in the order they were drawn
     config: dict
-    bracket: int        # s (-1 for random search)
-    rung: int           # i
-    resource: int       # total epochs the configuration has been trained for
+    bracket: int  # s (-1 for random search)
+    rung: int  # i
+    resource: int  # total epochs the configuration has been trained for
     loss: float
-    cost: int           # epochs this call trained
+    cost: int  # epochs this call trained
 
 
 @dataclass
@@ -175,8 +175,9 @@ class _Tracker:
         self.evaluations: list[Evaluation] = []
         self.best: tuple[float, Evaluation, Any] | None = None
 
-    def __call__(self, trial: int, config: dict, bracket: int, rung: int, resource: int,
-                 state: Any, done: int) -> tuple[float, Any]:
+    def __call__(
+        self, trial: int, config: dict, bracket: int, rung: int, resource: int, state: Any, done: int
+    ) -> tuple[float, Any]:
         loss, state = self.evaluate(config, resource, state)
         loss = float(loss)
         ev = Evaluation(trial, config, bracket, rung, resource, loss, resource - done)
@@ -189,15 +190,24 @@ class _Tracker:
 
     def result(self) -> SearchResult:
         if self.best is None:
-            raise DlcError("the search evaluated no configuration: the budget is smaller "
-                           "than one full training (R epochs); raise the budget or lower R")
+            raise DlcError(
+                "the search evaluated no configuration: the budget is smaller "
+                "than one full training (R epochs); raise the budget or lower R"
+            )
         loss, ev, state = self.best
         return SearchResult(ev.config, loss, ev.resource, ev.trial, state, self.evaluations)
 
 
-def hyperband(sample_config: SampleConfig, evaluate: Evaluate, R: int, eta: int = 3, *,
-              rng: random.Random | int | None = None, resume: bool = True,
-              keep_best_state: bool = True) -> SearchResult:
+def hyperband(
+    sample_config: SampleConfig,
+    evaluate: Evaluate,
+    R: int,
+    eta: int = 3,
+    *,
+    rng: random.Random | int | None = None,
+    resume: bool = True,
+    keep_best_state: bool = True,
+) -> SearchResult:
     """Run Hyperband (Algorithm 1 of Li et al. 2018) and return the best configuration.
 
     Args:
@@ -227,7 +237,7 @@ def hyperband(sample_config: SampleConfig, evaluate: Evaluate, R: int, eta: int 
                 start, start_done = (state, done) if resume else (None, 0)
                 loss, state = track(t, config, s, i, r_i, start, start_done)
                 scored.append((_key(loss), t, config, state, r_i))
-            keep = n_i // eta                             # top_k with k = floor(n_i / eta)
+            keep = n_i // eta  # top_k with k = floor(n_i / eta)
             scored.sort(key=lambda x: (x[0], x[1]))
             # Retraining needs no state: drop it rather than hold every model in memory.
             live = [(t, c, st if resume else None, r) for _, t, c, st, r in scored[:keep]]

@@ -13,9 +13,15 @@ from dlc.errors import DlcError
 from dlc.tune.hyperband import Evaluate, SampleConfig, SearchResult, _as_rng, _Tracker
 
 
-def random_search(sample_config: SampleConfig, evaluate: Evaluate, R: int, budget: int, *,
-                  rng: random.Random | int | None = None,
-                  keep_best_state: bool = True) -> SearchResult:
+def random_search(
+    sample_config: SampleConfig,
+    evaluate: Evaluate,
+    R: int,
+    budget: int,
+    *,
+    rng: random.Random | int | None = None,
+    keep_best_state: bool = True,
+) -> SearchResult:
     """Random search at a given budget: fresh configurations, each trained ``R`` epochs,
     as many as ``budget`` (epochs in total) pays for in full.
 
