@@ -12,6 +12,7 @@ file parsed). Writes benchmarks/results/cli_startup.json.
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -37,7 +38,8 @@ def package_with_labs(root: Path, count: int) -> Path:
     labs = sorted(p for p in (dest / "labs").glob("*.py") if not p.name.startswith("_"))
     for i in range(count - len(labs)):
         model = labs[i % len(labs)]
-        text = model.read_text(encoding="utf-8").replace('@lab("', f'@lab("copy{i}-', 1)
+        # the lab's id: the first string after "@lab(", wherever the formatter put it
+        text = re.sub(r'(@lab\(\s*")', rf"\g<1>copy{i}-", model.read_text(encoding="utf-8"), count=1)
         (dest / "labs" / f"copy{i}_{model.name}").write_text(text, encoding="utf-8")
     return root
 

@@ -1,5 +1,6 @@
 """Wall time of every lab at --tiny and at the default size, one `dlc run` process each
-(so torch's import is included, as a student sees it). Writes
+(so torch's import is included, as a student sees it), with its result line and its
+check's verdicts ("ok": exit code 0 and every verdict passed). Writes
 benchmarks/results/lab_timings.json.
 
     PYTORCH_DATA_DIR=../shared/data python benchmarks/time_labs.py [--sizes tiny default] [LAB ...]
@@ -33,14 +34,17 @@ def main() -> None:
                 t = time.perf_counter()
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 wall = time.perf_counter() - t
-                line = (proc.stdout.strip().splitlines() or [""])[0]
+                lines = proc.stdout.strip().splitlines() or [""]
+                line = lines[0]
+                checks = [v.strip() for v in lines[1:] if v.strip().startswith(("[pass]", "[FAIL]"))]
                 results.setdefault(lab, {})[size] = {
                     "wall_s": round(wall, 1),
-                    "ok": proc.returncode == 0,
+                    "ok": proc.returncode == 0 and bool(checks) and all(c.startswith("[pass]") for c in checks),
                     "result": line,
+                    "checks": checks,
                 }
                 print(
-                    f"{lab:20s} {size:8s} {wall:6.1f} s  {'ok' if proc.returncode == 0 else 'FAILED'}  {line[:90]}",
+                    f"{lab:20s} {size:8s} {wall:6.1f} s  {'ok' if results[lab][size]['ok'] else 'FAILED'}  {line[:90]}",
                     flush=True,
                 )
                 if proc.returncode:

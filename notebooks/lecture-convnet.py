@@ -16,7 +16,7 @@
 # network (two convolutions with max-pooling, two fully connected layers), MNIST inputs
 # normalised by the training mean and standard deviation, and ten epochs of plain SGD
 # (lr 0.1, batches of 100). On the full set it reaches about 1% test error. Here it runs
-# through `dlc`'s trainer; look at the loss and error curves, and at the digits it gets wrong.
+# through `dlc`'s training loop; look at the loss and error curves, and at the digits it gets wrong.
 
 # %%
 from dlc.labs import run_lab
@@ -49,9 +49,10 @@ for name, layer in net.named_children():
 print(f"total {sum(p.numel() for p in net.parameters()):,} parameters")
 
 # %% [markdown]
-# The training loop itself is the lecture's five lines; `dlc.engine.Trainer` adds the
-# progress bar, the metrics file, TensorBoard (`tensorboard --logdir runs`), checkpoints
-# and `dlc run lecture-convnet --resume RUN_DIR` after an interruption.
+# The training loop itself is the lecture's five lines: `dlc.engine.fit` walks the epochs and
+# batches and calls a *step* (here `Supervised`: forward, loss, backward, optimizer step);
+# callbacks add the progress bar, the metrics file, TensorBoard (`tensorboard --logdir runs`),
+# checkpoints and `dlc run lecture-convnet --resume RUN_DIR` after an interruption.
 #
 # ## Exercise
 # 1. The lecture takes the training images in their file order. Shuffle them at each epoch

@@ -197,6 +197,7 @@ def lab_parser(lab) -> argparse.ArgumentParser:
     )
     g = p.add_argument_group(f"{info.id} options (defaults are the source's own)")
     hints = typing.get_type_hints(lab.config)
+    comments = field_comments(lab.config)
     for f in dataclasses.fields(lab.config):
         tp, optional = _option_type(hints.get(f.name, f.type))
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -207,9 +208,33 @@ def lab_parser(lab) -> argparse.ArgumentParser:
             type=_converter(tp, optional),
             default=argparse.SUPPRESS,
             metavar=getattr(tp, "__name__", "VALUE").upper(),
-            help=f"({getattr(tp, '__name__', tp)}{' or all' if optional else ''}, default {_show(default)}{extra})",
+            help=(f"{comments[f.name]} " if f.name in comments else "")
+            + f"({getattr(tp, '__name__', tp)}{' or all' if optional else ''}, default {_show(default)}{extra})",
         )
     return p
+
+
+def field_comments(config: type) -> dict[str, str]:
+    """The comment beside each field of a Config class (and the comment lines right under
+    it), read from the source: the option's explanation in ``--help``."""
+    import inspect
+    import re
+
+    try:
+        lines = inspect.getsource(config).splitlines()
+    except (OSError, TypeError):
+        return {}
+    out: dict[str, str] = {}
+    last = None
+    for line in lines:
+        m = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.*)$", line)
+        if m:
+            last, out[m.group(1)] = m.group(1), m.group(2).strip()
+        elif last and re.match(r"\s+#\s*(.*)$", line):
+            out[last] += " " + line.strip().lstrip("#").strip()
+        else:
+            last = None
+    return out
 
 
 def _show(v) -> str:

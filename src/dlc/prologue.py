@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from dlc.errors import DlcError, InvalidArgument, UsageError
-from dlc.labs import SIZE_PRESETS
+from dlc.sizes import SIZE_PRESETS
 
 # (train, test) sample counts by size, from dlc's one table; None keeps every sample.
 SIZES = {k: (v["train_size"], v["test_size"]) for k, v in SIZE_PRESETS.items()}

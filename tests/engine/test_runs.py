@@ -9,7 +9,7 @@ from dlc.cli import main
 from dlc.engine import RunContext, Supervised, fit
 from dlc.engine.callbacks import Checkpoint, Curves, MetricsLogger
 from dlc.engine.runs import describe, find_runs, format_table
-from dlc.labs import Result
+from dlc.labs import Result, verdict
 
 
 @dataclass
@@ -30,7 +30,9 @@ def make_runs(root):
             batch_size=30,
             callbacks=[MetricsLogger(), Curves(), Checkpoint()],
         )
-        ctx.finish(Result("test error 1.00% (1/100), 2 epochs", metrics={"test_error": 0.01}))
+        result = Result("test error 1.00% (1/100), 2 epochs", metrics={"test_error": 0.01})
+        result.verdicts = [verdict("test error below chance", 0.01, "<", 0.5)]
+        ctx.finish(result)
         finished = ctx.dir
     with RunContext.open("lab-two", Cfg(), runs_dir=root, quiet=True) as ctx:
         m = nn.Linear(2, 2)
@@ -67,6 +69,7 @@ def test_show_run(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "result: test error 1.00%" in out
     assert "lr=0.25" in out and "test_error" in out
+    assert "[pass] test error below chance: 0.01 < 0.5" in out
     for name in ("config.json", "metrics.jsonl", "summary.json", "curves.png", "checkpoints/last.pt"):
         assert name in out
 

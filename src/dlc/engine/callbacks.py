@@ -56,14 +56,15 @@ def standard_callbacks(
     ctx,
     name: str | None = None,
     *,
+    checkpoints: bool = True,
     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
     curves: bool = True,
     epoch_lines: bool = True,
 ) -> list[Callback]:
     """What a run's fit has unless the lab says otherwise: a progress bar, the metrics
     file, TensorBoard, the curves figure and checkpoints (none without a run folder).
-    ``epoch_lines=False``: no line per epoch under the bar (for fits whose epochs are
-    single full-batch steps)."""
+    ``epoch_lines=False``: no line per epoch under the bar, and ``checkpoints=False``:
+    none written, for fits of seconds whose epochs are single full-batch steps."""
     if ctx is None:
         return []
     cbs: list[Callback] = [ProgressBar(epoch_lines)] if not ctx.quiet else []
@@ -71,7 +72,7 @@ def standard_callbacks(
     if curves:
         cbs.append(Curves())
     # checkpoints last: the state they save includes what the others did this epoch
-    return cbs + [Checkpoint(every=checkpoint_every)]
+    return cbs + ([Checkpoint(every=checkpoint_every)] if checkpoints else [])
 
 
 def _improved(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:

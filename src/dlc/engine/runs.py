@@ -132,12 +132,17 @@ def show_run(run_dir: str | Path) -> int:
     row = describe(run)
     print(f"{row['lab']}  {row['when']}  ({row['size']}, {row['duration']})")
     print(f"result: {row['result']}")
+    summary = _read_json(run / "summary.json")
+    for check in (summary or {}).get("checks") or []:
+        mark = "pass" if check.get("passed") else "FAIL"
+        measured, threshold = _fmt(check.get("measured")), _fmt(check.get("threshold"))
+        print(f"  [{mark}] {check.get('name')}: {measured} {check.get('op')} {threshold}")
     print(f"folder: {run}")
-    print("\nrun:    " + ", ".join(f"{k}={config.get(k)}" for k in ("size", "seed", "device", "force_cpu", "data_dir")))
+    keys = ("size", "seed", "device", "world_size", "force_cpu", "data_dir")
+    print("\nrun:    " + ", ".join(f"{k}={config.get(k)}" for k in keys if k in config))
     options = config.get("config") or {}
     if options:
         print("config: " + ", ".join(f"{k}={v}" for k, v in options.items()))
-    summary = _read_json(run / "summary.json")
     if summary and summary.get("metrics"):
         print("\nmetrics:")
         for k, v in summary["metrics"].items():

@@ -36,17 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from dlc.errors import UsageError
+from dlc.sizes import SIZE_PRESETS, SIZES
 
 _HERE = Path(__file__).parent
-
-# The one table of data sizes: a lab whose Config has these fields gets them from the
-# preset (tiny / default / full); None means the whole data set.
-SIZE_PRESETS: dict[str, dict[str, int | None]] = {
-    "tiny": {"train_size": 500, "test_size": 100},
-    "default": {"train_size": 1000, "test_size": 1000},
-    "full": {"train_size": None, "test_size": None},
-}
-SIZES = tuple(SIZE_PRESETS)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ import torch
 from dlc import viz
 from dlc.data import toy
 from dlc.engine import Supervised, evaluate, fit, predict, standard_callbacks
-from dlc.engine.callbacks import Checkpoint
 from dlc.errors import UsageError
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
@@ -70,10 +69,8 @@ def train_and_test(model, ctx, train, test, cfg: Config, name: str | None = None
     """Full-batch Adam with BCE-with-logits; returns test accuracy and mean BCE."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step = Supervised(model, optimizer, loss="bce_with_logits", metric="accuracy")
-    # The standard callbacks without a line per epoch and without checkpoints: a fit of a
-    # few seconds of many one-step (full-batch) epochs; a checkpoint per epoch would cost
-    # more than the training, and a rerun is quicker than a resume.
-    callbacks = [c for c in standard_callbacks(ctx, name, epoch_lines=False) if not isinstance(c, Checkpoint)]
+    # seconds of full-batch epochs: a rerun is quicker than a resume, so no checkpoints
+    callbacks = standard_callbacks(ctx, name, epoch_lines=False, checkpoints=False)
     history = fit(
         step, train, ctx, epochs=cfg.epochs, batch_size=len(train[0]), shuffle=False, callbacks=callbacks, name=name
     )

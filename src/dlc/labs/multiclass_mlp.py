@@ -20,7 +20,6 @@ import torch
 from dlc import viz
 from dlc.data import toy
 from dlc.engine import Supervised, evaluate, fit, standard_callbacks
-from dlc.engine.callbacks import Checkpoint
 from dlc.errors import UsageError
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
@@ -74,10 +73,8 @@ def run(cfg: Config, ctx) -> Result:
     model = make_model(cfg.hidden1, cfg.hidden2)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step = Supervised(model, optimizer, loss="cross_entropy", metric="accuracy")
-    # The standard callbacks without a line per epoch and without checkpoints: a fit of a
-    # few seconds of many one-step (full-batch) epochs; a checkpoint per epoch would cost
-    # more than the training, and a rerun is quicker than a resume.
-    callbacks = [c for c in standard_callbacks(ctx, epoch_lines=False) if not isinstance(c, Checkpoint)]
+    # seconds of full-batch epochs: a rerun is quicker than a resume, so no checkpoints
+    callbacks = standard_callbacks(ctx, epoch_lines=False, checkpoints=False)
     history = fit(
         step, (x_train, y_train), ctx, epochs=cfg.epochs, batch_size=cfg.n_train, shuffle=False, callbacks=callbacks
     )

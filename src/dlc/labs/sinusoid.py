@@ -26,7 +26,6 @@ import torch
 
 from dlc.data import toy
 from dlc.engine import LRSchedule, Supervised, fit, predict, standard_callbacks
-from dlc.engine.callbacks import Checkpoint
 from dlc.errors import UsageError
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
@@ -103,10 +102,8 @@ def run(cfg: Config, ctx) -> Result:
     model = make_model()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     step = Supervised(model, optimizer, loss="mse", metric=None)
-    # The standard callbacks without a line per epoch and without checkpoints: a fit of a
-    # few seconds of many one-step (full-batch) epochs; a checkpoint per epoch would cost
-    # more than the training, and a rerun is quicker than a resume.
-    callbacks = [c for c in standard_callbacks(ctx, epoch_lines=False) if not isinstance(c, Checkpoint)]
+    # seconds of full-batch epochs: a rerun is quicker than a resume, so no checkpoints
+    callbacks = standard_callbacks(ctx, epoch_lines=False, checkpoints=False)
     half = max(cfg.epochs // 2, 1)  # the tutorial's StepLR(250, 0.5) at 500 epochs
     if cfg.step_lr:
         callbacks.append(LRSchedule("step", step_size=half, gamma=0.5))
