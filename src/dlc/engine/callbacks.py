@@ -32,6 +32,7 @@ from typing import Any
 
 from dlc.errors import DlcError
 
+SPLITS = ("train_", "val_", "test_")  # the record prefixes of the training and held-out scores
 DEFAULT_CHECKPOINT_EVERY = 500  # steps between mid-epoch checkpoints (besides every epoch)
 
 
@@ -160,9 +161,9 @@ def format_record(record: dict, epochs: int | None = None) -> str:
     of = f"/{epochs}" if epochs else ""
     parts = [f"epoch {record['epoch']}{of}"]
     # score by score (in the record's order), each with its train then val value
-    scores = dict.fromkeys(k.split("_", 1)[1] for k in record if k.startswith(("train_", "val_")))
+    scores = dict.fromkeys(k.split("_", 1)[1] for k in record if k.startswith(SPLITS))
     for score in scores:
-        for split in ("train", "val"):
+        for split in ("train", "val", "test"):
             v = record.get(f"{split}_{score}")
             if not isinstance(v, float):
                 continue
@@ -246,7 +247,8 @@ class Curves(Callback):
 
     def on_fit_end(self, loop, history: list[dict]) -> None:
         if _main(loop) and history:
-            fig = training_curves(history, title=loop.name or "")
+            title = f"{loop.ctx.lab}: {loop.name}" if loop.name else loop.ctx.lab
+            fig = training_curves(history, title=f"{title}, training curves")
             loop.ctx.save_figure(fig, f"{loop.name}-curves" if loop.name else "curves")
 
 
@@ -254,16 +256,17 @@ def training_curves(history: list[dict], title: str = ""):
     """One panel per score (loss first), each with its training and validation curves."""
     import matplotlib.pyplot as plt
 
-    scores = list(dict.fromkeys(k.split("_", 1)[1] for k in history[0] if k.startswith(("train_", "val_"))))
+    scores = list(dict.fromkeys(k.split("_", 1)[1] for k in history[0] if k.startswith(SPLITS)))
     scores.sort(key=lambda k: k != "loss")
     fig, axes = plt.subplots(1, len(scores), figsize=(5 * len(scores), 3.6), squeeze=False)
     epochs = [r["epoch"] for r in history]
     for ax, what in zip(axes[0], scores):
-        for split in ("train", "val"):
+        for split in ("train", "val", "test"):
             key = f"{split}_{what}"
             if key in history[0]:
                 ax.plot(epochs, [r[key] for r in history], marker="o", markersize=3, label=split)
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(what.replace("_", " "))
         if "loss" in what and all(r.get(f"train_{what}", 1) > 0 for r in history):
             ax.set_yscale("log")

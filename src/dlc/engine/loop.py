@@ -46,6 +46,7 @@ def fit(
     epochs: int,
     batch_size: int = 100,
     val: Any = None,
+    val_name: str = "val",
     shuffle: bool = True,
     callbacks: Iterable[Callback] | None = None,
     name: str | None = None,
@@ -54,7 +55,10 @@ def fit(
     """Train with ``step`` over ``train`` for ``epochs`` epochs; returns one record per epoch.
 
     train, val: a tuple of tensors of equal length (e.g. ``(inputs, targets)``) or a
-        DataLoader; ``val`` is scored with ``step.evaluate`` at the end of each epoch.
+        DataLoader; ``val`` is scored with ``step.evaluate`` at the end of each epoch, into
+        ``<val_name>_<score>`` records: "val" for a validation set, "test" when a lab shows
+        the test curve (then nothing is selected on it: checkpoints and early stopping
+        watch the training loss unless told otherwise).
     ctx: the run (device, folder, rank); None: the CPU (or the models' device), nothing written.
     callbacks: None for the standard ones (:func:`~dlc.engine.callbacks.standard_callbacks`),
         else exactly those given (``[]`` for a quiet inner fit).
@@ -67,7 +71,9 @@ def fit(
         step, ctx, name, epochs, sync_every, standard_callbacks(ctx, name) if callbacks is None else list(callbacks)
     )
     loop.data = batches(train, batch_size, shuffle, loop.device, loop.world.rank, loop.world.world_size)
-    loop.val = val
+    if val_name not in ("val", "test"):
+        raise DlcError(f"val_name must be 'val' or 'test', got {val_name!r}")
+    loop.val, loop.val_name = val, val_name
     loop.steps_per_epoch = loop.data.steps
     step.to(loop.device)
     step.distribute()
@@ -206,7 +212,7 @@ class Loop:
             record.update({f"train_{k}": s / n for k, s in zip(self.keys, sums)})
         if self.val is not None:
             scores = evaluate(self.step, self.val, self.ctx)
-            record.update({f"val_{k}": v for k, v in scores.items() if k not in ("n", "correct")})
+            record.update({f"{self.val_name}_{k}": v for k, v in scores.items() if k not in ("n", "correct")})
         record["lr"] = self.lr
         record["samples_per_s"] = n / max(self.epoch_time, 1e-9)
         record["time_s"] = self.epoch_time + (time.perf_counter() - t0)

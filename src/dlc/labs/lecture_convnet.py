@@ -58,7 +58,10 @@ def run(cfg: Config, ctx) -> Result:
         ctx,
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
+        # the lecture shows the test error epoch by epoch; it is a curve to look at, never
+        # a score to choose by (lecture 2.4), so it is named "test" and selects nothing
         val=(test_input, test_target),
+        val_name="test",
         shuffle=cfg.shuffle,
     )
     test = evaluate(step, (test_input, test_target), ctx)
