@@ -16,7 +16,9 @@
 # it): over 20 layers that factor is raised to the 20th power. The first figure follows the
 # activations forward and the gradients backward through 20 layers for a naive N(0, 0.01)
 # init, PyTorch's default, Xavier and He. The second is practical 5: a shallow (2-128-2)
-# and a deep (2-4-8-...-128-2) net on the disc set, from initial weights of every size.
+# and a deep (2-4-8-...-128-2) net on the disc set, from initial weights of every size
+# (left), and from PyTorch's default and He's init (right). No single std lets the deep
+# net learn; He's init, a std per layer (sqrt(2 / fan-in)), does.
 
 # %%
 from dlc.labs import run_lab

@@ -2,12 +2,17 @@
 
 Checked against the course's description of the prologue (usage, sizes, dtypes, values,
 printed lines, both call styles) with the real MNIST and CIFAR-10 files, and compared with
-what `dlc.data.load` reads from those files.
+what `dlc.data.load` reads from those files. The one-hot targets of both generations of the
+prologue (0/1 by default, -1/+1 with the switch) are checked with a student script of each.
+
+The data is found through $PYTORCH_DATA_DIR only (as in a fresh clone); the tests that need
+it skip, saying so, when it does not hold the data set.
 """
 
 import argparse
 import importlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +21,15 @@ import pytest
 import torch
 
 from dlc import prologue
-from dlc.errors import DataError
-from tests.conftest import SHARED_DATA, requires_cifar, requires_mnist
+from dlc.errors import DataError, InvalidArgument
+from tests.conftest import requires_cifar, requires_mnist
 
 SCRIPTS = Path(__file__).parent / "prologue_scripts"
+
+
+def data_dir() -> Path:
+    """The data folder of the tests: $PYTORCH_DATA_DIR (``requires_mnist`` skips without it)."""
+    return Path(os.environ["PYTORCH_DATA_DIR"])
 
 
 @pytest.fixture(autouse=True)
@@ -66,20 +76,34 @@ def test_parser_has_the_documented_options_and_defaults():
     parser = prologue.make_parser()
     assert parser.description == "DLC prologue file for practical sessions."
     usage = parser.format_usage()
-    for option in ("[--full]", "[--tiny]", "[--force_cpu]", "[--seed SEED]", "[--cifar]", "[--data_dir DATA_DIR]"):
+    for option in (
+        "[--full]",
+        "[--tiny]",
+        "[--force_cpu]",
+        "[--seed SEED]",
+        "[--cifar]",
+        "[--data_dir DATA_DIR]",
+        "[--one_hot_minus_one]",
+    ):
         assert option in usage
     assert "-f" not in usage.replace("--f", "")  # Jupyter's -f is accepted, not advertised
+    assert "-1 with +1 at the class" in " ".join(parser.format_help().split())
     args = prologue.parse_args([])
-    assert (args.full, args.tiny, args.force_cpu, args.seed, args.cifar, args.data_dir) == (
+    assert (args.full, args.tiny, args.force_cpu, args.seed, args.cifar, args.data_dir, args.one_hot_minus_one) == (
         False,
         False,
         False,
         0,
         False,
         None,
+        False,
     )
-    args = prologue.parse_args(["--full", "--force_cpu", "--seed", "-1", "--cifar", "--data_dir", "/somewhere"])
+    assert prologue.one_hot_style_of(args) == "zero_one"
+    args = prologue.parse_args(
+        ["--full", "--force_cpu", "--seed", "-1", "--cifar", "--data_dir", "/somewhere", "--one_hot_minus_one"]
+    )
     assert (args.full, args.force_cpu, args.seed, args.cifar, args.data_dir) == (True, True, -1, True, "/somewhere")
+    assert args.one_hot_minus_one and prologue.one_hot_style_of(args) == "minus_one"
 
 
 def test_parser_tolerates_jupyter_and_the_host_scripts_arguments():
@@ -196,22 +220,36 @@ def test_cifar_channels_first_and_flattened():
 
 
 @requires_mnist
-def test_one_hot_labels_are_minus_one_with_a_plus_one_at_the_class():
-    _, train_target, _, test_target = prologue.load(size="tiny", one_hot_labels=True)
-    _, classes, _, _ = prologue.load(size="tiny")
+@pytest.mark.parametrize("style, off", [(None, 0.0), ("zero_one", 0.0), ("minus_one", -1.0)])
+def test_one_hot_labels_have_a_one_at_the_class_and_zeros_unless_minus_one(style, off):
+    keywords = {} if style is None else {"one_hot_style": style}  # None: the default style
+    _, train_target, _, test_target = prologue.load(size="tiny", one_hot_labels=True, **keywords)
+    _, classes, _, test_classes = prologue.load(size="tiny")
     assert train_target.shape == (500, 10) and train_target.dtype == torch.float32
     assert test_target.shape == (100, 10)
-    assert set(train_target.unique().tolist()) == {-1.0, 1.0}
-    assert torch.equal((train_target == 1).sum(1), torch.ones(500, dtype=torch.int64))
-    assert torch.equal(train_target.argmax(1), classes)
+    for one_hot, labels in ((train_target, classes), (test_target, test_classes)):
+        expected = torch.full((len(labels), 10), off)
+        expected[torch.arange(len(labels)), labels] = 1
+        assert torch.equal(one_hot, expected)
 
 
 def test_convert_to_one_hot_labels_on_any_targets():
     target = torch.tensor([3, 0, 2, 3, 1])
-    one_hot = prologue.convert_to_one_hot_labels(torch.zeros(5, 7, dtype=torch.float64), target)
-    expected = -torch.ones(5, 4, dtype=torch.float64)
+    like = torch.zeros(5, 7, dtype=torch.float64)
+    expected = torch.zeros(5, 4, dtype=torch.float64)
     expected[torch.arange(5), target] = 1
-    assert torch.equal(one_hot, expected)
+    assert torch.equal(prologue.convert_to_one_hot_labels(like, target), expected)  # 0/1 by default
+    assert torch.equal(prologue.convert_to_one_hot_labels(like, target, "zero_one"), expected)
+    assert torch.equal(prologue.convert_to_one_hot_labels(like, target, style="minus_one"), 2 * expected - 1)
+
+
+@pytest.mark.parametrize("style", ["-1/+1", "minus-one", "", None, True])
+def test_an_unknown_one_hot_style_is_refused_naming_both_styles(style):
+    target = torch.tensor([1, 0])
+    with pytest.raises(InvalidArgument, match="'zero_one', 'minus_one'"):
+        prologue.convert_to_one_hot_labels(torch.zeros(2, 3), target, style)
+    with pytest.raises(InvalidArgument, match="one_hot_style must be one of"):  # before any data is read
+        prologue.load(size="tiny", one_hot_labels=True, one_hot_style=style, data_dir="/nonexistent")
 
 
 @requires_mnist
@@ -238,9 +276,9 @@ def test_missing_data_is_a_data_error(tmp_path, monkeypatch):
 @requires_mnist
 def test_load_data_prints_the_documented_lines(legacy, capsys, tmp_path, monkeypatch):
     # The course's example, word for word: no --data_dir, no $PYTORCH_DATA_DIR, ./data.
+    (tmp_path / "data").symlink_to(data_dir(), target_is_directory=True)
     monkeypatch.delenv("PYTORCH_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "data").symlink_to(SHARED_DATA, target_is_directory=True)
     module = legacy()
     train_input, train_target, test_input, test_target = module.load_data()
     assert lines(capsys.readouterr()) == [
@@ -254,11 +292,12 @@ def test_load_data_prints_the_documented_lines(legacy, capsys, tmp_path, monkeyp
 
 @requires_mnist
 def test_load_data_tiny_with_data_dir_option(legacy, capsys, monkeypatch):
+    where = data_dir()
     monkeypatch.delenv("PYTORCH_DATA_DIR", raising=False)
-    module = legacy("--tiny", "--data_dir", str(SHARED_DATA))
+    module = legacy("--tiny", "--data_dir", str(where))
     train_input, _, test_input, _ = module.load_data(flatten=False)
     assert lines(capsys.readouterr()) == [
-        f"data_dir {SHARED_DATA}",
+        f"data_dir {where}",
         "* Using MNIST",
         "** Reduce the data-set to the tiny setup",
         "** Use 500 train and 100 test samples",
@@ -303,14 +342,48 @@ def test_the_2018_call_style_takes_the_options_first(legacy, capsys):
     assert "** Use 500 train and 100 test samples" in lines(capsys.readouterr())
     assert train_input.shape == (500, 1, 28, 28) and test_target.shape == (100, 10)
     assert abs(train_input.mean().item()) < 1e-4
-    assert set(train_target.unique().tolist()) == {-1.0, 1.0}
+    assert set(train_target.unique().tolist()) == {0.0, 1.0}
+    # The 2018 prologue's -1/+1 targets are asked for in that namespace too.
+    options = module.parser.parse_args(["--tiny", "--one_hot_minus_one"])
+    assert set(module.load_data(options, one_hot_labels=True)[3].unique().tolist()) == {-1.0, 1.0}
     # A namespace with only some options takes the rest from the module's `args`.
     assert module.load_data(argparse.Namespace(tiny=True))[0].shape == (500, 784)
     # The original positional order still holds, and wrong arguments say so.
     assert module.load_data(False, True)[1].shape == (1000, 10)
+    with pytest.raises(TypeError):  # the style is a keyword: the original four stay the only positionals
+        module.load_data(False, True, False, True, "minus_one")
     with pytest.raises(TypeError):
         module.load_data(options, cifar=False, colour=True)
     capsys.readouterr()
+
+
+@requires_mnist
+def test_load_data_one_hot_style_by_flag_or_by_keyword(legacy, capsys):
+    module = legacy("--tiny")
+    assert module.args.one_hot_minus_one is False
+    assert set(module.load_data(one_hot_labels=True)[1].unique().tolist()) == {0.0, 1.0}
+    minus = module.load_data(one_hot_labels=True, one_hot_style="minus_one")[1]
+    assert set(minus.unique().tolist()) == {-1.0, 1.0}
+    module = legacy("--tiny", "--one_hot_minus_one")
+    train_target, test_target = module.load_data(one_hot_labels=True)[1::2]
+    assert torch.equal(train_target, minus) and set(test_target.unique().tolist()) == {-1.0, 1.0}
+    # The keyword wins over the flag; labels without one_hot_labels are classes either way.
+    assert set(module.load_data(one_hot_labels=True, one_hot_style="zero_one")[1].unique().tolist()) == {0.0, 1.0}
+    assert module.load_data()[1].dtype == torch.int64
+    for line in lines(capsys.readouterr()):  # the printed lines are the original's, no more
+        assert line.startswith(("data_dir ", "* Using MNIST", "** Reduce the data-set", "** Use 500 train")), line
+    with pytest.raises(ValueError, match="'zero_one', 'minus_one'"):
+        module.load_data(one_hot_labels=True, one_hot_style="pm1")
+    assert capsys.readouterr().out == ""  # refused before anything is printed or read
+
+
+def test_the_drop_ins_convert_to_one_hot_labels_follows_the_flag(legacy):
+    target = torch.tensor([2, 0, 1])
+    expected = torch.eye(3)[target]
+    assert torch.equal(legacy().convert_to_one_hot_labels(torch.zeros(3, 5), target), expected)
+    assert torch.equal(
+        legacy("--one_hot_minus_one").convert_to_one_hot_labels(torch.zeros(3, 5), target), 2 * expected - 1
+    )
 
 
 # -- mini-project 1: pairs -----------------------------------------------------
@@ -388,32 +461,90 @@ def test_mnist_to_pairs_on_synthetic_digits():
 # -- the course's own script, run as the students run it --------------------------
 
 
-@requires_mnist
-def test_minimal_example_script_runs_unchanged(tmp_path):
-    env = dict(os.environ, PYTORCH_DATA_DIR=str(SHARED_DATA))
+def run_script(name, *argv, cwd):
+    """Run a script of tests/prologue_scripts as a student would: ``python script.py ARGS``."""
+    env = dict(os.environ, PYTORCH_DATA_DIR=str(data_dir()))
+    env.setdefault("OMP_NUM_THREADS", "1")  # small models: one thread, kind to a shared machine
     done = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPTS / "minimal_example.py"),
-            "--tiny",
-            "--force_cpu",
-            "-f",
-            str(tmp_path / "kernel.json"),
-            "--its-own-option",
-            "3",
-        ],
+        [sys.executable, str(SCRIPTS / name), *argv],
         capture_output=True,
         text=True,
         env=env,
-        cwd=tmp_path,
-        timeout=300,
+        cwd=cwd,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
-        f"data_dir {SHARED_DATA}",
+    return done.stdout
+
+
+def numbers(stdout, label):
+    """The numbers of the lines ``<label> <number>`` (``label`` is a regular expression)."""
+    return [float(x) for x in re.findall(rf"^{label} (\S+)$", stdout, re.MULTILINE)]
+
+
+@requires_mnist
+def test_minimal_example_script_runs_unchanged(tmp_path):
+    stdout = run_script(
+        "minimal_example.py",
+        "--tiny",
+        "--force_cpu",
+        "-f",
+        str(tmp_path / "kernel.json"),
+        "--its-own-option",
+        "3",
+        cwd=tmp_path,
+    )
+    assert stdout.splitlines() == [
+        f"data_dir {data_dir()}",
         "* Using MNIST",
         "** Reduce the data-set to the tiny setup",
         "** Use 500 train and 100 test samples",
         "train_input torch.Size([500, 784]) train_target torch.Size([500])",
         "test_input torch.Size([100, 784]) test_target torch.Size([100])",
     ]
+
+
+# Scripts of the two generations of the prologue. From 2019 on its code built one-hot targets
+# with `new_zeros` (0, and 1 at the class); the course page and the 2018 code say -1 and +1.
+# Each script learns with its own style and fails, silently, with the other: why the default
+# is 0/1 and why -1/+1 is kept behind `--one_hot_minus_one`.
+
+
+@requires_mnist
+def test_a_2019_mse_relu_script_learns_with_the_default_zero_one_targets(tmp_path):
+    stdout = run_script("mse_relu_zero_one.py", "--tiny", "--force_cpu", cwd=tmp_path)
+    losses, (error,) = numbers(stdout, r"epoch \d+ loss"), numbers(stdout, "test error")
+    assert len(losses) == 30
+    assert losses[-1] < 0.2 * losses[0]  # the loss falls well below its start
+    assert error < 30  # percent, against 90 for chance
+
+
+@requires_mnist
+def test_the_same_script_learns_nothing_with_minus_one_targets(tmp_path):
+    # The ReLU output cannot go below 0: pushed towards -1, every output unit dies, and the
+    # loss sticks at 1 per entry (the issue: "stays at its initial loss for 1,000 epochs").
+    stdout = run_script("mse_relu_zero_one.py", "--tiny", "--force_cpu", "--one_hot_minus_one", cwd=tmp_path)
+    losses, (error,) = numbers(stdout, r"epoch \d+ loss"), numbers(stdout, "test error")
+    assert losses[-1] > 0.9 * losses[0]
+    assert losses[-10:] == [losses[-1]] * 10  # flat: no gradient reaches anything any more
+    assert error > 75  # chance, or about
+
+
+@requires_mnist
+def test_a_2018_torch_equal_error_count_is_sensible_with_the_minus_one_switch(tmp_path):
+    stdout = run_script("wta_equal_minus_one.py", "--tiny", "--force_cpu", "--one_hot_minus_one", cwd=tmp_path)
+    (untrained,), (train,), (test,) = (
+        numbers(stdout, k) for k in ("untrained test error", "train error", "test error")
+    )
+    losses = numbers(stdout, r"epoch \d+ loss")
+    assert losses[-1] < 0.5 * losses[0]
+    assert train < 20 and test < 35 and test < untrained / 2
+
+
+@requires_mnist
+def test_the_same_error_count_says_100_percent_with_the_default_targets(tmp_path):
+    # The model learns (its loss falls) but no -1/+1 winner row equals a 0/1 target row.
+    stdout = run_script("wta_equal_minus_one.py", "--tiny", "--force_cpu", cwd=tmp_path)
+    losses = numbers(stdout, r"epoch \d+ loss")
+    assert losses[-1] < 0.5 * losses[0]
+    assert numbers(stdout, "train error") == [100.0] and numbers(stdout, "test error") == [100.0]

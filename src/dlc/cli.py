@@ -144,19 +144,9 @@ def cmd_list() -> int:
 
 
 def _option_type(tp) -> tuple[type, bool]:
-    """The base type of a dataclass field's annotation, and whether it may be None."""
-    import typing
+    from dlc.options import field_type
 
-    if isinstance(tp, str):
-        parts = [t.strip() for t in tp.split("|")]
-        base = {"int": int, "float": float, "str": str, "bool": bool}.get(parts[0], str)
-        return base, "None" in parts
-    origin = typing.get_origin(tp)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        args = typing.get_args(tp)
-        rest = [a for a in args if a is not type(None)]
-        return (rest[0] if rest else str), type(None) in args
-    return tp, False
+    return field_type(tp)
 
 
 def _converter(tp: type, optional: bool):

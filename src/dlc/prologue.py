@@ -3,16 +3,29 @@
 Every practical of the course starts with ``import dlc_practical_prologue as prologue`` and
 ``prologue.load_data()``: the first 1,000 training and 1,000 test images (``--tiny``: 500 and
 100; ``--full``: all of them) as float tensors with values 0..255, their classes as int64.
+With ``one_hot_labels`` the classes come as one-hot rows instead, in one of two styles
+(:data:`ONE_HOT_STYLES`), because the course had two generations of the prologue:
+
+- ``"zero_one"`` (the default): 0 everywhere and 1 at the class, as the prologue's code
+  builds them from 2019 on (``input.new_zeros(...)`` then 1 at the class); the code the
+  students actually ran, and what scripts of those years (a ReLU output trained with the
+  MSE, for instance) need to learn anything.
+- ``"minus_one"``: -1 everywhere and +1 at the class, as the course page describes them and
+  the 2018 prologue built them (``.fill_(-1)``); a ``torch.equal`` comparison with a -1/+1
+  winner-takes-all row, or a tanh output scaled by 0.9, needs these. The labs that follow
+  the course page (``mlp-backprop``, ``gradient-descent``) ask for it explicitly.
 Mini-project 1 adds ``generate_pair_sets(nb)``: pairs of 14 x 14 digits, and whether the
 first digit is smaller than or equal to the second.
 
 This module is that behaviour as functions with explicit arguments, for the labs:
 
     train_input, train_target, test_input, test_target = load(train_size=500, test_size=100)
+    one_hot = load(size="tiny", one_hot_labels=True, one_hot_style="minus_one")
     pairs = generate_pair_sets(1000)
 
 The top-level module ``dlc_practical_prologue`` wraps it with the original interface: it
-reads the command line when imported, keeps the options in ``args`` and prints what it does.
+reads the command line when imported, keeps the options in ``args`` and prints what it does
+(its ``--one_hot_minus_one`` option and ``load_data(one_hot_style=...)`` choose the style).
 The files themselves are read by :mod:`dlc.data`; a missing data set raises its ``DataError``.
 """
 
@@ -29,6 +42,12 @@ from dlc.sizes import SIZE_PRESETS
 
 # (train, test) sample counts by size, from dlc's one table; None keeps every sample.
 SIZES = {k: (v["train_size"], v["test_size"]) for k, v in SIZE_PRESETS.items()}
+
+# One-hot target styles: the value everywhere but at the class (which is always 1).
+#   "zero_one"  : 0 / 1, the prologue's code from 2019 on (new_zeros); the default.
+#   "minus_one" : -1 / +1, the course page and the 2018 prologue (fill_(-1)).
+ONE_HOT_STYLES = {"zero_one": 0.0, "minus_one": -1.0}
+DEFAULT_ONE_HOT_STYLE = "zero_one"
 
 
 # -- the command line ---------------------------------------------------------
@@ -64,6 +83,14 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help="Where are the PyTorch data located (default $PYTORCH_DATA_DIR or './data')",
     )
+    # Not an option of the original prologue: it chooses between its two generations.
+    parser.add_argument(
+        "--one_hot_minus_one",
+        action="store_true",
+        default=False,
+        help="One-hot targets of -1 with +1 at the class, as the course page and the 2018 prologue "
+        "(default False: 0 with 1 at the class, as the prologue's code from 2019 on)",
+    )
     # Jupyter starts its kernels with ``-f <connection file>``; accept it and say nothing.
     parser.add_argument("-f", "--file", nargs="?", help=argparse.SUPPRESS)
     return parser
@@ -96,6 +123,22 @@ def data_dir_of(data_dir: str | None = None) -> str:
     return os.environ.get("PYTORCH_DATA_DIR") or "./data"
 
 
+def one_hot_style_of(options: argparse.Namespace) -> str:
+    """The one-hot style the parsed options ask for: 'minus_one' with --one_hot_minus_one."""
+    return "minus_one" if getattr(options, "one_hot_minus_one", False) else DEFAULT_ONE_HOT_STYLE
+
+
+def check_one_hot_style(style: str) -> str:
+    """``style`` if it is one of :data:`ONE_HOT_STYLES`, else an :class:`InvalidArgument`."""
+    if not isinstance(style, str) or style not in ONE_HOT_STYLES:
+        raise InvalidArgument(
+            f"one_hot_style must be one of {', '.join(map(repr, ONE_HOT_STYLES))}, got {style!r}: "
+            "'zero_one' for 0 with 1 at the class (the prologue's code from 2019 on), "
+            "'minus_one' for -1 with +1 at the class (the course page, the 2018 prologue)"
+        )
+    return style
+
+
 def seed(value: int) -> None:
     """Seed torch as the prologue does: a negative seed leaves the generators alone."""
     if value >= 0:
@@ -105,12 +148,17 @@ def seed(value: int) -> None:
 # -- the data sets -------------------------------------------------------------
 
 
-def convert_to_one_hot_labels(input: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Targets as N x C rows of -1 with a single +1 at each sample's class.
+def convert_to_one_hot_labels(
+    input: torch.Tensor, target: torch.Tensor, style: str = DEFAULT_ONE_HOT_STYLE
+) -> torch.Tensor:
+    """Targets as N x C rows with a single 1 at each sample's class.
 
-    C is ``target.max() + 1``; the rows have ``input``'s dtype and device.
+    ``style`` says what the other entries are: ``"zero_one"`` (the default) 0, as the
+    prologue's code from 2019 on; ``"minus_one"`` -1, as the course page and the 2018
+    prologue. C is ``target.max() + 1``; the rows have ``input``'s dtype and device.
     """
-    one_hot = input.new_full((target.size(0), int(target.max()) + 1), -1.0)
+    off = ONE_HOT_STYLES[check_one_hot_style(style)]
+    one_hot = input.new_full((target.size(0), int(target.max()) + 1), off)
     one_hot.scatter_(1, target.view(-1, 1), 1.0)
     return one_hot
 
@@ -146,6 +194,7 @@ def load(
     device: str | torch.device = "cpu",
     verbose: bool = False,
     size: str | None = None,
+    one_hot_style: str = DEFAULT_ONE_HOT_STYLE,
 ):
     """The prologue's data: ``(train_input, train_target, test_input, test_target)``.
 
@@ -153,7 +202,9 @@ def load(
     - ``train_size``, ``test_size``: how many samples to keep (None: all), the first ones of
       each set in the files' order; or ``size``: a row of the size presets, 'tiny' (500
       train, 100 test), 'default' (1000, 1000) or 'full' (all).
-    - ``one_hot_labels``: targets as N x C float rows of -1 with +1 at the class.
+    - ``one_hot_labels``: targets as N x C float rows with 1 at the class and, by
+      ``one_hot_style``, 0 elsewhere (``"zero_one"``, the default: the prologue's code from
+      2019 on) or -1 elsewhere (``"minus_one"``: the course page, the 2018 prologue).
     - ``normalize``: subtract the training inputs' mean and divide by their standard deviation
       (two scalars, computed on the training samples kept), for both sets.
     - ``flatten``: inputs as N x D instead of N x C x H x W.
@@ -161,6 +212,7 @@ def load(
     Inputs are float32 with values 0..255 (before normalisation), targets int64.
     ``verbose`` prints the original prologue's lines.
     """
+    check_one_hot_style(one_hot_style)  # checked even without one_hot_labels: a typo is a typo
     if size is not None:
         if size not in SIZES:
             raise UsageError(f"size must be one of {', '.join(map(repr, SIZES))}, got {size!r}")
@@ -189,8 +241,8 @@ def load(
     test_input, test_target = test_input.to(device), test_target.to(device)
 
     if one_hot_labels:
-        train_target = convert_to_one_hot_labels(train_input, train_target)
-        test_target = convert_to_one_hot_labels(test_input, test_target)
+        train_target = convert_to_one_hot_labels(train_input, train_target, one_hot_style)
+        test_target = convert_to_one_hot_labels(test_input, test_target, one_hot_style)
 
     if normalize:
         # The test set is scaled with the training statistics: it stands for unseen data.

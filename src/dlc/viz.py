@@ -51,6 +51,25 @@ def curves(
     return fig
 
 
+def label_regions(fig, names: Sequence[str], xlabel: str = "x1", ylabel: str = "x2", cmap: str = "coolwarm"):
+    """Axis names and a legend for a :func:`decision_regions` figure: for each class (in
+    order, the k-th colour along ``cmap``) its points (solid) and its predicted region (pale)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    ax = fig.axes[0]
+    colours = plt.get_cmap(cmap)
+    handles = []
+    for k, name in enumerate(names):
+        colour = colours(k / max(len(names) - 1, 1))
+        handles.append(Line2D([], [], ls="", marker="o", ms=4, color=colour, label=f"test point, {name}"))
+        handles.append(Patch(fc=colour, alpha=0.3, label=f"predicted {name}"))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
+    return fig
+
+
 def decision_regions(
     predict: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,

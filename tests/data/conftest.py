@@ -27,10 +27,10 @@ def mnist_loads():
     import time
 
     import dlc.data as data
-    from tests.conftest import have_mnist
+    from tests.data.available import requires_mnist
 
-    if not have_mnist():
-        pytest.skip("MNIST not found in $PYTORCH_DATA_DIR")
+    if requires_mnist.args[0]:  # the skip condition: MNIST not found
+        pytest.skip(requires_mnist.kwargs["reason"])
     import torch  # noqa: F401  (imported before timing: the timing is of the data, not of torch)
 
     t0 = time.perf_counter()
@@ -42,3 +42,17 @@ def mnist_loads():
     test2 = data.load("mnist", train=False)
     cached = time.perf_counter() - t0
     return {"train": train, "test": test, "again": (train2, test2), "cold_s": cold, "cached_s": cached}
+
+
+@pytest.fixture
+def dead_pid():
+    """The pid of a process that has exited (and been reaped): what a SIGKILLed writer leaves in its names."""
+    import subprocess
+    import sys
+
+    from dlc.data import debris
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    assert not debris.pid_alive(proc.pid)
+    return proc.pid

@@ -160,3 +160,100 @@ def test_class_names_from_meta_files(tmp_path):
     (tmp_path / "batches.meta.txt").unlink()
     (tmp_path / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"x%d" % i for i in range(10)]}))
     assert cifar.read_class_names(tmp_path)[3] == "x3"
+
+
+# -- labels no CIFAR-10 batch can hold -------------------------------------------------------
+
+BAD_PY_LABELS = [
+    (2**64, "label 18446744073709551616 of record 2 is out of range"),  # int64 overflow
+    (2**63, "label 9223372036854775808 of record 2 is out of range"),
+    (-(2**63) - 1, "label -9223372036854775809 of record 2 is out of range"),
+    (10, "label 10 of record 2 is out of range 0..9"),
+    (1.5, "label 1.5 of record 2 is not an integer"),  # would be truncated to 1
+    (True, "label True of record 2 is not an integer"),
+    ("3", "label '3' of record 2 is not an integer"),
+    (None, "label None of record 2 is not an integer"),
+]
+
+
+@pytest.mark.parametrize("bad,message", BAD_PY_LABELS)
+def test_pickle_labels_out_of_range_or_not_integers(tmp_path, bad, message):
+    images, labels = _batch(4)
+    labels = [int(v) for v in labels]
+    labels[2] = bad
+    p = tmp_path / "test_batch"
+    p.write_bytes(pickle.dumps({"data": images.reshape(4, -1), "labels": labels}))
+    with pytest.raises(DataError) as e:
+        cifar.read_py_batch(p, count=None)
+    assert type(e.value) is DataError and str(p) in str(e.value) and message in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "labels,message",
+    [
+        (np.array([0, 1, 2**64 - 1], np.uint64), "label 18446744073709551615 of record 2 is out of range"),
+        (np.array([0, 1, 2**63], np.uint64), "label 9223372036854775808 of record 2"),  # int64 would wrap it
+        (np.array([0.0, 1.0, 2.0]), "float64 array"),
+        (np.array([[0, 1, 2]]), "of shape (1, 3)"),
+        (7, "'labels' is int"),
+        ({"a": 1}, "'labels' is dict"),
+    ],
+)
+def test_pickle_labels_of_the_wrong_kind(tmp_path, labels, message):
+    images, _ = _batch(3)
+    p = tmp_path / "data_batch_1"
+    p.write_bytes(pickle.dumps({"data": images.reshape(3, -1), "labels": labels}))
+    with pytest.raises(DataError) as e:
+        cifar.read_py_batch(p, count=None)
+    assert type(e.value) is DataError and str(p) in str(e.value) and message in str(e.value)
+
+
+def test_pickle_data_of_the_wrong_kind(tmp_path):
+    p = tmp_path / "data_batch_1"
+    for data_value in ([[0] * 3072, [0] * 5], [[0] * 3072], np.zeros((2, 3072), np.int64)):
+        p.write_bytes(pickle.dumps({"data": data_value, "labels": [0, 1]}))
+        with pytest.raises(DataError, match="expected a uint8 N x 3072 array") as e:
+            cifar.read_py_batch(p, count=None)
+        assert type(e.value) is DataError and str(p) in str(e.value)
+
+
+def test_huge_pickle_label_through_load_names_the_file(tmp_path):
+    images, labels = _batch(seed=8)
+    labels = [int(v) for v in labels]
+    labels[9_999] = 2**64 + 3
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(pickle.dumps({"data": images.reshape(10_000, -1), "labels": labels}))
+    with pytest.raises(DataError, match="label 18446744073709551619 of record 9999 is out of range") as e:
+        data.load("cifar10", train=False, data_dir=tmp_path)
+    assert str(folder / "test_batch") in str(e.value)
+
+
+@pytest.mark.parametrize("bad", [10, 127, 255])
+def test_binary_labels_out_of_range_through_load(tmp_path, bad):
+    images, labels = _batch(seed=6)
+    labels[1234] = bad
+    p = formats.write(tmp_path / "cifar-10-batches-bin" / "test_batch.bin", formats.cifar_bin_bytes(images, labels))
+    with pytest.raises(DataError, match=f"label {bad} of record 1234 is out of range 0..9") as e:
+        data.load("cifar10", train=False, data_dir=tmp_path)
+    assert type(e.value) is DataError and str(p) in str(e.value)
+
+
+def test_binary_batch_is_sized_before_it_is_read(tmp_path, monkeypatch):
+    images, labels = _batch(10)
+    p = formats.write(tmp_path / "data_batch_1.bin", formats.cifar_bin_bytes(images, labels))
+    monkeypatch.setattr(type(p), "read_bytes", lambda self: pytest.fail("read a batch of the wrong size"))
+    with pytest.raises(DataError, match="10 records, expected 10000") as e:
+        cifar.read_bin_batch(p)
+    assert str(p) in str(e.value)
+
+
+def test_damaged_class_name_files(tmp_path):
+    (tmp_path / "batches.meta.txt").write_bytes(b"\xff\xfe" + b"x\n" * 10)
+    with pytest.raises(DataError) as e:
+        cifar.read_class_names(tmp_path)
+    assert str(tmp_path / "batches.meta.txt") in str(e.value)
+    (tmp_path / "batches.meta.txt").unlink()
+    for names in (7, [1] * 10, None):  # not a list of names: the official ones are used
+        (tmp_path / "batches.meta").write_bytes(pickle.dumps({"label_names": names}))
+        assert cifar.read_class_names(tmp_path) == cifar.CLASSES

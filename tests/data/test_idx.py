@@ -167,3 +167,79 @@ def test_unknown_name_and_split():
         data.load("imagenet")
     with pytest.raises(DataError, match="unknown split"):
         data.load("mnist", train="validation")
+
+
+# -- headers whose sizes overflow or exceed the file -------------------------------------------
+
+# 2**22 * 2**21 * 2**21 = 2**64 bytes: wraps to 0 in 64-bit arithmetic (np.prod), so a
+# 16-byte file looked exactly the size its header announces; 3 x (2**32 - 1): ~2**96 bytes
+OVERFLOWING = [
+    (2**22, 2**21, 2**21),
+    (2**32 - 1, 2**32 - 1, 2**32 - 1),
+    (2**32 - 1, 28, 28),
+    (0xFFFF, 2**16, 2**32 - 1),
+]
+
+
+@pytest.mark.parametrize("dims", OVERFLOWING)
+@pytest.mark.parametrize("gz", [False, True])
+def test_header_sizes_that_overflow_or_exceed_the_file(tmp_path, dims, gz):
+    p = formats.write(tmp_path / ("i.gz" if gz else "i"), formats.idx_bytes(np.zeros(0), dims=dims))
+    with pytest.raises(DataError) as e:
+        idx.read_idx(p)
+    msg = str(e.value)
+    expected = 16 + dims[0] * dims[1] * dims[2]  # exact, in Python integers
+    assert type(e.value) is DataError and str(p) in msg
+    assert f"header says {dims[0]} items" in msg and f"({expected:,} bytes)" in msg
+    assert "delete it and fetch it again" in msg
+
+
+def test_label_header_larger_than_the_file(tmp_path):
+    p = formats.write(tmp_path / "l", formats.idx_bytes(np.zeros(3), dims=(2**32 - 1,)))
+    with pytest.raises(DataError, match=r"header says 4294967295 items .* it is truncated") as e:
+        idx.read_idx(p)
+    assert str(p) in str(e.value)
+
+
+def test_gzip_header_is_refused_before_decompressing(tmp_path, monkeypatch):
+    """A .gz whose header announces more than any gzip file of its size can hold: refused unread."""
+    p = formats.write(tmp_path / "i.gz", formats.idx_bytes(np.zeros((2, 28, 28)), dims=(10**9, 28, 28)))
+    monkeypatch.setattr(idx, "_read_up_to", lambda f, n: pytest.fail(f"read {n} bytes of the values"))
+    with pytest.raises(DataError, match="cannot hold that much") as e:
+        idx.read_idx(p)
+    assert str(p) in str(e.value)
+
+
+def test_overflowing_header_through_load_names_the_file(tmp_path):
+    images, labels = formats.mnist_like(10_000, seed=5)
+    ip, lp = formats.write_mnist_split(tmp_path / "MNIST" / "raw", images, labels)
+    formats.write(ip, formats.idx_bytes(np.zeros(0), dims=(2**22, 2**21, 2**21)))
+    with pytest.raises(DataError) as e:
+        data.load("mnist", train=False, data_dir=tmp_path)
+    assert type(e.value) is DataError and str(ip) in str(e.value)
+
+
+def test_gzip_damage_past_the_values(tmp_path):
+    """Cut in the gzip trailer, a wrong CRC, extra values: each found, though the values read fine."""
+    images, labels = formats.mnist_like(20)
+    whole = gzip.compress(formats.idx_bytes(images))
+    cases = {
+        "cut.gz": whole[:-4],  # the trailer's length field is missing
+        "crc.gz": whole[:-8] + bytes(b ^ 0xFF for b in whole[-8:-4]) + whole[-4:],  # a wrong CRC-32
+        "more.gz": gzip.compress(formats.idx_bytes(images) + b"\0" * 10),  # values beyond the header's count
+    }
+    for name, content in cases.items():
+        p = tmp_path / name
+        p.write_bytes(content)
+        with pytest.raises(DataError) as e:
+            idx.read_idx(p)
+        assert type(e.value) is DataError and str(p) in str(e.value), name
+    assert "trailing bytes" in str(e.value)
+
+
+def test_unreadable_file_is_a_data_error(tmp_path):
+    p = tmp_path / "t10k-labels-idx1-ubyte"
+    p.mkdir()  # a folder where the file should be
+    with pytest.raises(DataError) as e:
+        idx.read_idx(p)
+    assert str(p) in str(e.value)

@@ -5,7 +5,14 @@ import pytest
 import torch
 
 import dlc.data as data
-from tests.conftest import requires_cifar, requires_mnist
+from dlc.data import MNIST, cache, idx
+from tests.data.available import (
+    requires_cats_vs_dogs,
+    requires_cifar,
+    requires_fashion_mnist,
+    requires_mnist,
+    requires_text,
+)
 
 # label counts of the official MNIST files
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -43,21 +50,35 @@ def test_mnist_pixel_statistics(mnist_loads):
 
 
 @requires_mnist
-def test_cached_load_is_identical_and_served_from_the_cache(mnist_loads, private_cache):
+def test_cached_load_is_identical_and_served_from_the_cache(mnist_loads, monkeypatch):
     train2, test2 = mnist_loads["again"]
     assert torch.equal(train2[0], mnist_loads["train"][0]) and torch.equal(train2[1], mnist_loads["train"][1])
     assert torch.equal(test2[0], mnist_loads["test"][0])
-    # the shared data folder is read-only, so the cache went to DLC_CACHE_DIR (timings:
+    # the cache is beside the raw files when their folder is writable, else in DLC_CACHE_DIR
+    # (a read-only shared data folder); either way one stamped pair per split (timings:
     # benchmarks/bench_data_cache.py)
-    assert len(list(private_cache.rglob("*.npy"))) >= 4
+    for split in ("train", "test"):
+        found, _ = MNIST.find(split)
+        k = cache.key(found.files, f"mnist-{split}-idx")
+        places = [
+            folder
+            for folder in cache.locations(found.folder)
+            if all(
+                p.is_file()
+                for p in (
+                    *cache._paths(folder, f"mnist-{split}-idx", k),
+                    cache._stamp_path(folder, f"mnist-{split}-idx", k),
+                )
+            )
+        ]
+        assert places, f"no cache of the {split} split in {cache.locations(found.folder)}"
+    monkeypatch.setattr(idx, "read_pair", lambda *a, **k: pytest.fail("the raw files were parsed again"))
+    x, y = data.load("mnist", train=False)
+    assert torch.equal(x, mnist_loads["test"][0]) and torch.equal(y, mnist_loads["test"][1])
 
 
-@requires_mnist
+@requires_fashion_mnist
 def test_fashion_mnist():
-    from tests.conftest import _data_dir
-
-    if not (_data_dir() / "FashionMNIST" / "raw").is_dir():
-        pytest.skip("Fashion-MNIST not in $PYTORCH_DATA_DIR")
     x, y = data.load("fashion-mnist", train=False)
     assert x.shape == (10_000, 28, 28) and x.dtype == torch.uint8 and y.dtype == torch.int64
     assert torch.bincount(y).tolist() == [1000] * 10  # balanced by design
@@ -93,12 +114,10 @@ def test_cifar10_test_split():
 
 @requires_cifar
 def test_cifar_class_names_from_the_release():
-    from dlc.data import cifar
-    from tests.conftest import _data_dir
+    from dlc.data import CIFAR10, cifar
 
-    folder = _data_dir() / "cifar-10-batches-bin"
-    if folder.is_dir():
-        assert cifar.read_class_names(folder) == cifar.CLASSES
+    found, _ = CIFAR10.find("test")
+    assert cifar.read_class_names(found.folder) == cifar.CLASSES
 
 
 @requires_cifar
@@ -114,11 +133,8 @@ def test_cifar_pickle_release_equals_binary_release(tmp_path):
     assert torch.equal(x, x2) and torch.equal(y, y2) and y2.dtype == torch.int64
 
 
+@requires_text
 def test_tinyshakespeare():
-    from tests.conftest import _data_dir
-
-    if _data_dir() is None or not (_data_dir() / "text").is_dir():
-        pytest.skip("text corpora not in $PYTORCH_DATA_DIR")
     text = data.load("tinyshakespeare")
     assert isinstance(text, str) and len(text) == 1_115_394
     assert len(set(text)) == 65 and text.startswith("First Citizen:")
@@ -128,12 +144,11 @@ def test_tinyshakespeare():
     assert len(data.load("eng-fra", full=True)) == 142_787
 
 
+@requires_cats_vs_dogs
 def test_cats_vs_dogs_listing_and_decoding():
     from dlc.data.images import decode_all
-    from tests.conftest import _data_dir
 
-    if _data_dir() is None or not (_data_dir() / "cats-vs-dogs").is_dir():
-        pytest.skip("cats-vs-dogs not in $PYTORCH_DATA_DIR")
+    pytest.importorskip("PIL", reason="decoding photos needs Pillow (pip install 'dlc[images]')")
     train = data.load("cats-vs-dogs", train=True)
     val = data.load("cats-vs-dogs", train="validation")
     assert len(train) == 500 and len(val) == 200

@@ -5,21 +5,24 @@ import pytest
 import dlc.data as data
 from dlc import cli
 from tests.data import formats
+from tests.data.available import requires_mnist
 
 
 def test_report_on_the_real_folder(capsys):
-    from tests.conftest import _data_dir
+    from dlc.data import CIFAR10, MNIST, REGISTRY
+    from tests.data.available import found
 
-    if _data_dir() is None:
-        pytest.skip("no $PYTORCH_DATA_DIR")
+    if not any(found(s) for s in REGISTRY.values()):
+        pytest.skip("no data set found ($PYTORCH_DATA_DIR, ./data): nothing to report on")
     assert cli.main(["data"]) == 0
     out = capsys.readouterr().out
     for name in data.names():
         assert name in out
     lines = {line.split()[0]: line for line in out.splitlines() if line and line.split()[0] in data.names()}
-    if (_data_dir() / "MNIST" / "raw").is_dir():
-        assert "ok" in lines["mnist"] and "60000 + 10000" in lines["mnist"] and str(_data_dir()) in lines["mnist"]
-    if (_data_dir() / "cifar-10-batches-bin").is_dir():
+    if found(MNIST):
+        folder = MNIST.find("train")[0].folder
+        assert "ok" in lines["mnist"] and "60000 + 10000" in lines["mnist"] and str(folder) in lines["mnist"]
+    if found(CIFAR10) and CIFAR10.find("train")[0].layout.fmt == "cifar-bin":
         assert "50000 + 10000" in lines["cifar10"] and "184.4 MB" in lines["cifar10"]
 
 
@@ -44,11 +47,8 @@ def test_report_missing_and_invalid(tmp_path, monkeypatch, capsys):
     assert "INVALID" in out and "header says 60000 items" in out and "truncated" in out
 
 
+@requires_mnist
 def test_fetch_when_already_present(capsys):
-    from tests.conftest import have_mnist
-
-    if not have_mnist():
-        pytest.skip("MNIST not found")
     assert cli.main(["data", "fetch", "mnist"]) == 0
     assert "already here" in capsys.readouterr().out
 

@@ -58,12 +58,10 @@ def test_text_missing_message(tmp_path, monkeypatch):
 
 def test_tinyshakespeare_download_checks_md5(tmp_path, monkeypatch):
     """Served through a file:// URL: the real corpus passes its md5; other text does not."""
-    from tests.conftest import _data_dir
-
-    real = _data_dir() / "text" / "tinyshakespeare.txt" if _data_dir() else None
-    if real is None or not real.is_file():
-        pytest.skip("tinyshakespeare not in $PYTORCH_DATA_DIR")
-    monkeypatch.delenv("PYTORCH_DATA_DIR")
+    real, searched = text.TINYSHAKESPEARE.find()
+    if real is None:
+        pytest.skip(f"the real Tiny Shakespeare is not found (searched {', '.join(map(str, searched))})")
+    monkeypatch.delenv("PYTORCH_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     res = text.TINYSHAKESPEARE.downloads[0]
     monkeypatch.setattr(text.TINYSHAKESPEARE, "downloads", [type(res)(res.filename, res.md5, (real.as_uri(),))])
@@ -75,7 +73,7 @@ def test_tinyshakespeare_download_checks_md5(tmp_path, monkeypatch):
     monkeypatch.setattr(text.TINYSHAKESPEARE, "downloads", [type(res)(res.filename, res.md5, (fake.as_uri(),))])
     with pytest.raises(DataError, match="md5 mismatch"):
         data.load("tinyshakespeare", data_dir=tmp_path / "e", download=True)
-    assert not (tmp_path / "e" / "text").exists() or not list((tmp_path / "e" / "text").iterdir())
+    assert not (tmp_path / "e").exists()  # the failed download removed the folders it created
 
 
 def _photos(root, split, n_per_class):
@@ -108,6 +106,50 @@ def test_corrupt_photo(tmp_path):
         images.decode(bad)
     with pytest.raises(DataError, match="not a JPEG or PNG"):
         images.CATS_VS_DOGS.verify(data.load("cats-vs-dogs", data_dir=tmp_path))
+
+
+def _png(width: int, height: int) -> bytes:
+    """A PNG header of the given size, correct checksums, no pixels (written by hand)."""
+    import struct
+    import zlib
+
+    ihdr = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    iend = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + iend
+
+
+@pytest.mark.parametrize(
+    "name,content,why",
+    [
+        ("bomb.png", _png(100_000, 100_000), "refused to decode"),  # DecompressionBombError before
+        ("cut.png", _png(40, 30), "cannot decode"),  # a header, no pixels
+        ("zero.jpg", b"", "cannot decode"),
+        ("folder.jpg", None, "cannot decode"),
+    ],
+)
+def test_damaged_photos_are_data_errors(tmp_path, name, content, why):
+    pytest.importorskip("PIL", reason="decoding photos needs Pillow (pip install 'dlc[images]')")
+    p = tmp_path / name
+    p.mkdir() if content is None else p.write_bytes(content)
+    with pytest.raises(DataError, match=why) as e:
+        images.decode(p)
+    assert type(e.value) is DataError and str(p) in str(e.value)
+    if content is None:
+        with pytest.raises(DataError, match="cannot read the file") as e:
+            images.CATS_VS_DOGS.verify([(p, 0)])
+        assert str(p) in str(e.value)
+
+
+def test_damaged_text_files_are_data_errors(tmp_path):
+    import gzip
+
+    whole = gzip.compress(b"a\tb\n" * 1000)
+    for name, content in [("cut.txt.gz", whole[: len(whole) // 2]), ("bad.txt.gz", whole[:20] + b"\xff" * 30)]:
+        p = tmp_path / name
+        p.write_bytes(content)
+        with pytest.raises(DataError, match="corrupt or truncated") as e:
+            text.read_text(p)
+        assert str(p) in str(e.value)
 
 
 def test_missing_pillow_says_how_to_install(tmp_path, monkeypatch):

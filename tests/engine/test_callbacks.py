@@ -309,10 +309,11 @@ def test_callbacks_none_is_the_standard_set_and_a_list_is_exactly_that(tmp_path)
         assert {p.name for p in ctx.dir.iterdir()} >= {"metrics.jsonl", "curves.png", "tensorboard", "checkpoints"}
     with RunContext.open("callbacks-test", Cfg(), runs_dir=tmp_path, quiet=True, force_cpu=True) as ctx:
         fit(supervised(model()), (x, y), ctx, epochs=1, batch_size=50, callbacks=[])
-        assert {p.name for p in ctx.dir.iterdir()} == {"config.json", "metrics.jsonl"}
+        # .lock: the folder is in use by this process
+        assert {p.name for p in ctx.dir.iterdir()} == {"config.json", "metrics.jsonl", ".lock"}
         assert (ctx.dir / "metrics.jsonl").read_text() == ""
         fit(supervised(model()), (x, y), ctx, epochs=2, batch_size=50, callbacks=[MetricsLogger(every=0)])
-        assert {p.name for p in ctx.dir.iterdir()} == {"config.json", "metrics.jsonl"}
+        assert {p.name for p in ctx.dir.iterdir()} == {"config.json", "metrics.jsonl", ".lock"}
         lines = (ctx.dir / "metrics.jsonl").read_text().splitlines()
         assert len(lines) == 2 and all('"kind": "epoch"' in line for line in lines)
 

@@ -53,6 +53,37 @@ def _final(runs_dir):
     return runs[0], torch.load(runs[0] / "final.pt", weights_only=True)
 
 
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (from /proc), children first."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _wait_gone(pids: list[int], timeout: float = 30) -> None:
+    """Wait until the processes have exited (zombies count as gone: their files are closed)."""
+    deadline = time.time() + timeout
+    for pid in pids:
+        while time.time() < deadline:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                break
+            if state in ("Z", "X"):
+                break
+            time.sleep(0.01)
+
+
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
     _, one = run(1, tmp_path / "one", "--batch", "40", "--epochs", "3")
     folder, two = run(2, tmp_path / "two", "--batch", "40", "--epochs", "3")
@@ -71,6 +102,7 @@ def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path):
     assert json.loads((folder / "config.json").read_text())["world_size"] == 2
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs /proc to find torchrun's workers")
 def test_two_processes_killed_then_resumed_end_as_uninterrupted(tmp_path):
     args = ["--batch", "40", "--epochs", "6", "--every", "4"]
     _, reference = run(2, tmp_path / "ref", *args)
@@ -96,8 +128,16 @@ def test_two_processes_killed_then_resumed_end_as_uninterrupted(tmp_path):
             time.sleep(0.05)
         assert last is not None, "no checkpoint was written in time"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        # torchrun starts its workers in sessions of their own: killing its process group
+        # leaves them running (and writing the run folder). Kill the whole tree.
+        tree = [proc.pid, *_descendants(proc.pid)]
+        for pid in tree:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         proc.wait()
+        _wait_gone(tree[1:])
     folder = last.parents[1]
     assert not (folder / "final.pt").exists(), "the run finished before it could be killed"
     killed_at = torch.load(last, weights_only=False)["step"]

@@ -3,18 +3,15 @@ run with the same seed ends (CPU): same weights, same history, same metrics file
 
 In-process tests stop a two-fit "lab" at chosen steps (an exception stands for
 SIGKILL: what is on disk is what the last checkpoint wrote; ``os.kill(SIGINT)`` for
-Ctrl-C). The command-line test interrupts real ``dlc run`` processes with SIGINT and
-SIGKILL and resumes them with ``--resume``.
+Ctrl-C). Real signals at random points, real ``dlc run`` processes interrupted and
+resumed, and damaged or foreign checkpoints are the fault-injection suite's
+(tests/faults/).
 """
 
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
@@ -24,7 +21,6 @@ from dlc.engine import RunContext, Supervised, evaluate, fit
 from dlc.engine import checkpoint as ckpt
 from dlc.engine.callbacks import Callback, Checkpoint, EarlyStopping, LRSchedule, MetricsLogger, standard_callbacks
 from dlc.errors import DlcError
-from tests.conftest import requires_mnist
 
 TIMINGS = ("time_s", "samples_per_s")
 
@@ -216,73 +212,143 @@ def test_a_resumed_fit_keeps_its_scheduled_learning_rate(tmp_path, schedule):
         assert torch.equal(w, weights_after[k])
 
 
-# -- the command line, with real signals -------------------------------------------------
+# -- a finished run, more epochs, what a run folder holds ------------------------------------
 
 
-def _dlc(*args):
-    return [sys.executable, "-m", "dlc", *args]
+@dataclass
+class OneFit:
+    epochs: int = 3
+    lr: float = 0.5
+    schedule: bool = False
 
 
-def _wait_for(path: Path, proc, newer_than: int = 0, timeout: float = 120) -> None:
-    t0 = time.time()
-    while not (path.is_file() and path.stat().st_mtime_ns > newer_than):
-        if proc.poll() is not None:
-            pytest.fail(f"the run ended (rc {proc.returncode}) before {path} was written: {proc.stderr.read()}")
-        if time.time() - t0 > timeout:
-            proc.kill()
-            pytest.fail(f"no checkpoint {path} after {timeout} s")
-        time.sleep(0.005)
+def one_fit(root, cfg=None, resume=None, finish=True):
+    """A run of one shuffled fit with dropout (the random state matters), finished with a summary."""
+    from dlc.labs import Result
+
+    cfg = cfg or OneFit()
+    with RunContext.open("resume-test", cfg, runs_dir=root, quiet=True, force_cpu=True, resume=resume) as ctx:
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(64, 2, generator=g)
+        y = (x[:, 0] > x[:, 1]).long()
+        m = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 2))
+        extra = [LRSchedule("step", step_size=1, gamma=0.9)] if cfg.schedule else []
+        h = fit(
+            Supervised(m, torch.optim.SGD(m.parameters(), lr=cfg.lr)),
+            (x, y),
+            ctx,
+            epochs=cfg.epochs,
+            batch_size=16,
+            callbacks=[MetricsLogger(), Checkpoint(every=3), *extra],
+        )
+        if finish:
+            ctx.finish(Result(f"loss {h[-1]['train_loss']:.4f}", metrics={"loss": h[-1]["train_loss"]}))
+        return ctx.dir, without_timings(h), m.state_dict()
 
 
-@requires_mnist
-def test_cli_interrupted_by_sigint_then_sigkill_resumes_to_the_same_result(tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    # --tiny: 500 images, 5 batches per epoch; 6 epochs = 30 steps. A lab's fit has the
-    # standard checkpoints: at each epoch's end (every 5 steps here), and where Ctrl-C
-    # arrives (mid-epoch, most likely)
-    args = ["run", "lecture-convnet", "--tiny", "--force_cpu", "--quiet", "--epochs", "6", "--shuffle", "true"]
-    kw = dict(env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ref = subprocess.Popen(_dlc(*args, "--runs_dir", str(tmp_path / "ref")), **kw)
+def files_of(run):
+    return {str(p.relative_to(run)): (p.read_bytes(), p.stat().st_mtime_ns) for p in run.rglob("*") if p.is_file()}
 
-    runs = tmp_path / "runs"
-    first = subprocess.Popen(_dlc(*args, "--runs_dir", str(runs)), **kw)
-    while not list(runs.glob("lecture-convnet/*/config.json")):
-        time.sleep(0.005)
-    (d,) = [p.parent for p in runs.glob("lecture-convnet/*/config.json")]
-    last = d / "checkpoints" / "last.pt"
-    _wait_for(last, first)
-    first.send_signal(signal.SIGINT)
-    _, err = first.communicate(timeout=120)
-    assert first.returncode == 130, err
-    assert "--resume" in err
-    stopped = ckpt.load(last)["step"]
-    assert 0 < stopped < 30 and not (d / "summary.json").exists()
 
-    mtime = last.stat().st_mtime_ns
-    second = subprocess.Popen(
-        _dlc("run", "lecture-convnet", "--quiet", "--runs_dir", str(runs), "--resume", str(d)), **kw
-    )
-    _wait_for(last, second, newer_than=mtime)
-    second.send_signal(signal.SIGKILL)
-    second.wait(timeout=60)
-    assert second.returncode == -signal.SIGKILL
-    assert stopped < ckpt.load(last)["step"] < 30 and not (d / "summary.json").exists()
+def test_resuming_a_finished_run_says_so_and_changes_nothing(tmp_path):
+    from dlc.engine.context import RunFinished
 
-    third = subprocess.run(
-        _dlc("run", "lecture-convnet", "--quiet", "--runs_dir", str(runs), "--resume", str(d)), timeout=300, **kw
-    )
-    assert third.returncode == 0, third.stderr
-    out, err = ref.communicate(timeout=300)
-    assert ref.returncode == 0, err
+    d, _, _ = one_fit(tmp_path)
+    before = files_of(d)
+    summary = json.loads((d / "summary.json").read_text())
+    with pytest.raises(RunFinished, match="is a finished run .*nothing to resume, and nothing was changed") as e:
+        one_fit(tmp_path, resume=d)
+    assert "more --epochs" in str(e.value) and summary["line"] in str(e.value)
+    assert files_of(d) == before  # summary.json's duration included: not rewritten
+    assert json.loads((d / "summary.json").read_text())["duration_s"] == summary["duration_s"]
 
-    (ref_dir,) = list((tmp_path / "ref" / "lecture-convnet").iterdir())
-    a = json.loads((ref_dir / "summary.json").read_text())
-    b = json.loads((d / "summary.json").read_text())
-    for k in TIMINGS:
-        a["metrics"].pop(k), b["metrics"].pop(k)
-    assert a["metrics"] == b["metrics"]
-    assert a["metrics"]["epochs"] == 6
-    ra = [json.loads(s) for s in (ref_dir / "metrics.jsonl").read_text().splitlines()]
-    rb = [json.loads(s) for s in (d / "metrics.jsonl").read_text().splitlines()]
-    assert without_timings(ra) == without_timings(rb)
-    assert len([r for r in rb if r.get("kind") == "step"]) == 30
+
+def test_a_finished_run_resumed_with_more_epochs_trains_further(tmp_path):
+    """Only epochs may change on resume: 3 epochs then 3 more end where 6 at once end."""
+    _, history, weights = one_fit(tmp_path / "straight", OneFit(epochs=6))
+    d, _, _ = one_fit(tmp_path / "runs", OneFit(epochs=3))
+    assert json.loads((d / "config.json").read_text())["config"]["epochs"] == 3
+    got_dir, got_history, got_weights = one_fit(tmp_path / "runs", OneFit(epochs=6), resume=d)
+    assert got_dir == d and got_history == history
+    for k, w in weights.items():
+        assert torch.equal(w, got_weights[k]), k
+    assert json.loads((d / "config.json").read_text())["config"]["epochs"] == 6
+    assert json.loads((d / "summary.json").read_text())["config"]["epochs"] == 6
+    with pytest.raises(DlcError, match="is a finished run"):
+        one_fit(tmp_path / "runs", OneFit(epochs=6), resume=d)
+
+
+def test_a_fit_cannot_be_shortened_nor_its_schedule_stretched(tmp_path):
+    d, _, _ = one_fit(tmp_path, OneFit(epochs=3))
+    before = files_of(d)
+    with pytest.raises(DlcError, match="already trained 3 epochs .* resume with at least 3 epochs"):
+        one_fit(tmp_path, OneFit(epochs=2), resume=d)
+    assert files_of(d) == before  # config.json still says 3 epochs: nothing was committed
+    d2, _, _ = one_fit(tmp_path / "sched", OneFit(epochs=3, schedule=True))
+    with pytest.raises(DlcError, match="schedule was laid out over 3 epochs and cannot be stretched"):
+        one_fit(tmp_path / "sched", OneFit(epochs=5, schedule=True), resume=d2)
+
+
+def test_a_checkpoint_records_whose_it_is(tmp_path):
+    d, _, _ = one_fit(tmp_path, finish=False)
+    state = ckpt.load(d / "checkpoints" / "last.pt")
+    config = json.loads((d / "config.json").read_text())
+    assert state["format"] == ckpt.FORMAT and state["version"] == ckpt.VERSION
+    ident = state["identity"]
+    assert ident["lab"] == "resume-test" and ident["run_id"] == config["run_id"] and ident["seed"] == 0
+    assert ident["options"] == {"lr": 0.5, "schedule": False}  # epochs is not part of it
+    assert ident["config_hash"] == ckpt.identity("resume-test", "x", d, OneFit(epochs=99), 0)["config_hash"]
+    assert ident["config_hash"] != ckpt.identity("resume-test", "x", d, OneFit(lr=0.1), 0)["config_hash"]
+    assert ident["config_hash"] != ckpt.identity("resume-test", "x", d, OneFit(), 1)["config_hash"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "its config.json is not valid JSON"),
+        (b"\xff\xfe{}", "its config.json is not valid JSON"),
+        ('["resume-test"]', "that folder is a run of None"),
+        ('{"lab": "resume-test", "seed": "zero"}', "its config.json is damaged ('seed' is str"),
+        ('{"lab": "resume-test", "config": [1, 2]}', "its config.json is damaged ('config' is list"),
+    ],
+    ids=["invalid JSON", "not UTF-8", "not an object", "a seed of text", "a config list"],
+)
+def test_a_resume_folder_with_a_bad_config_json_is_a_clear_error(tmp_path, content, message):
+    from dlc.engine.context import saved_run_config
+
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "config.json").write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DlcError, match="cannot resume") as e:
+        saved_run_config(d, "resume-test")
+    assert message in str(e.value)
+    with pytest.raises(DlcError, match=message.replace("(", r"\(")):
+        RunContext("resume-test", Cfg(), resume=d, quiet=True, force_cpu=True)
+    assert sorted(p.name for p in d.iterdir()) == ["config.json"]  # nothing written
+
+
+def test_a_run_killed_before_its_first_record_leaves_no_folder_after_the_next_run(tmp_path):
+    """The folder of a run killed before producing anything (config.json, an empty
+    metrics.jsonl, a temporary file, the lock of a dead process) goes with the next run;
+    one whose lock is held (a run that has just started) stays."""
+    from dlc.io import pid_alive
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert not pid_alive(pid)
+    lab = tmp_path / "resume-test"
+    killed = lab / "20200101-000000"
+    killed.mkdir(parents=True)
+    (killed / "config.json").write_text("{}")
+    (killed / "metrics.jsonl").write_text("")
+    (killed / f".config.json.tmp{pid}").write_text("{")
+    (killed / ".lock").write_text(json.dumps({"pid": pid, "host": os.uname().nodename}))
+    with RunContext.open("resume-test", Cfg(), runs_dir=tmp_path, quiet=True) as busy:
+        with RunContext.open("resume-test", Cfg(), runs_dir=tmp_path, quiet=True) as ctx:
+            ctx.log(x=1)
+        assert not killed.exists()
+        assert busy.dir.exists()  # held by its (live) run, though empty so far
+        busy.log(x=1)
+    assert sorted(lab.iterdir()) == sorted([busy.dir, ctx.dir])

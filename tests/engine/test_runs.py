@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import pytest
 import torch
 from torch import nn
 
@@ -102,3 +103,45 @@ def test_describe_durations(tmp_path):
     finished, _ = make_runs(tmp_path)
     d = describe(finished)
     assert d["duration"].endswith(" s") and d["lab"] == "lab-one"
+
+
+DAMAGE = {
+    "config.json not JSON": ("config.json", "{oops"),
+    "config.json a list": ("config.json", "[1, 2]"),
+    "config.json not UTF-8": ("config.json", b"\xff\xfe\x00"),
+    "a lab that is a number": ("config.json", '{"lab": 3, "size": "tiny"}'),
+    "a config that is text": ("config.json", '{"lab": "lab-one", "config": "lr=1"}'),
+    "summary.json not JSON": ("summary.json", '{"line": "test error'),
+    "summary a string": ("summary.json", '"done"'),
+    "a duration of text": ("summary.json", '{"line": "ok", "duration_s": "ten seconds"}'),
+    "a start time that is a number": ("summary.json", '{"line": "ok", "started": 1700000000}'),
+    "a line that is a list": ("summary.json", '{"line": ["ok"]}'),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_list_runs_skips_a_damaged_run_folder_and_says_so(tmp_path, capsys, monkeypatch, damage):
+    monkeypatch.setenv("COLUMNS", "250")
+    finished, unfinished = make_runs(tmp_path)
+    name, content = DAMAGE[damage]
+    (unfinished / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    capsys.readouterr()
+    assert main(["runs", "--runs_dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert str(finished) in out and str(unfinished) not in out  # the others are listed
+    (line,) = err.splitlines()  # one line, naming the folder and what is wrong
+    assert line.startswith(f"dlc runs: skipped the damaged run folder {unfinished}: {name}"), line
+    assert main(["runs", "show", str(unfinished)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{unfinished} is a damaged run folder ({name}" in err and "Traceback" not in err
+
+
+def test_list_runs_tolerates_damaged_metrics_lines(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    _, unfinished = make_runs(tmp_path)
+    with open(unfinished / "metrics.jsonl", "a") as f:
+        f.write('[1, 2]\n{"kind": "epoch", "epo')  # a record of another shape, then half a record
+    capsys.readouterr()
+    assert main(["runs", "--runs_dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "unfinished after epoch 1; resumable" in out and err == ""

@@ -1,8 +1,11 @@
 """autograd: the scratch engine's gradients equal torch.autograd's on random DAGs."""
 
+import pytest
 import torch
 
+from dlc.errors import UsageError
 from dlc.labs import autograd as lab
+from dlc.labs import run_lab
 from dlc.scratch import format_tape
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -54,3 +57,24 @@ def test_any_random_dag_matches_torch():
         assert lab.compare_with_torch(lab.random_dag(ops, seed)) <= 1e-10
 
     check()
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("dags", 1),
+    ("ops", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("autograd", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_random_dags_show_progress_unless_quiet(quiet, runs_dir, capsys):
+    run_lab("autograd", size="tiny", runs_dir=runs_dir, quiet=quiet, dags=3, ops=3)
+    err = capsys.readouterr().err
+    assert ("random DAGs vs torch.autograd" in err) is not quiet

@@ -4,7 +4,7 @@ from torch.autograd import Function
 
 from dlc.errors import DlcError, UsageError
 from dlc.labs import autograd_function as af
-from dlc.labs import get, make_config
+from dlc.labs import get, make_config, run_lab
 from tests.labs.helpers import assert_checks, run_tiny
 
 
@@ -70,3 +70,19 @@ def test_unknown_activation_is_refused():
         af.mlp(8, "gelu", ours=True)
     with pytest.raises(UsageError, match="--activation"):
         make_config(get("autograd-function"), activation="gelu")
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("hidden", 1),
+    ("epochs", 1),
+    ("n", 2),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("autograd-function", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

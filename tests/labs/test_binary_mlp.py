@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
 from dlc.labs import run_lab
 from dlc.labs.binary_mlp import make_model, probabilities
 from tests.labs.helpers import assert_checks, run_tiny
@@ -57,3 +57,34 @@ def test_probabilities_are_the_sigmoid_of_the_logits():
 def test_hidden_size_zero_is_refused(runs_dir):
     with pytest.raises(DlcError, match="hidden"):
         run_lab("binary-mlp", size="tiny", runs_dir=runs_dir, quiet=True, hidden2=0)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("hidden1", 1),
+    ("hidden2", 1),
+    ("epochs", 1),
+    ("n_train", 2),
+    ("n_test", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("binary-mlp", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()
+
+
+def test_region_figures_name_their_axes_and_colours():
+    from dlc import viz
+
+    x = torch.randn(50, 2)
+    y = (x.norm(dim=1) > 1).long()
+    fig = viz.label_regions(
+        viz.decision_regions(lambda p: (p.norm(dim=1) > 1).long(), x, y, title="t"), ("core", "ring")
+    )
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "x1" and ax.get_ylabel() == "x2"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["test point, core", "predicted core", "test point, ring", "predicted ring"]

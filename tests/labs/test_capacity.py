@@ -4,6 +4,7 @@ import torch
 from dlc import stats
 from dlc.errors import UsageError
 from dlc.labs import capacity as C
+from dlc.labs import run_lab
 from tests.labs.helpers import assert_checks, run_tiny
 
 
@@ -51,7 +52,22 @@ def test_u_shape_detector():
 
 
 def test_too_high_degree_is_refused(runs_dir):
-    from dlc.labs import run_lab
 
     with pytest.raises(UsageError, match="n_train"):
         run_lab("capacity", size="tiny", runs_dir=runs_dir, quiet=True, max_degree=19, n_train=20)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("max_degree", 2),
+    ("n_train", 12),
+    ("repeats", 2),
+    ("n_test", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("capacity", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

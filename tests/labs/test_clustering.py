@@ -3,6 +3,7 @@ import torch
 
 from dlc.errors import UsageError
 from dlc.labs import clustering as K
+from dlc.labs import run_lab
 from tests.conftest import requires_mnist
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -53,8 +54,23 @@ def test_increases_counts_the_rises():
 
 
 def test_more_clusters_than_samples_is_refused(runs_dir):
-    from dlc.labs import run_lab
 
     with pytest.raises(UsageError, match="k <= train_size"):
         run_lab("clustering", size="tiny", runs_dir=runs_dir, quiet=True, k=501)
+    assert not runs_dir.exists()
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("k", 1),
+    ("iterations", 1),
+    ("toy_k", 1),
+    ("toy_n", 4),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("clustering", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
     assert not runs_dir.exists()

@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 from dlc.errors import DlcError, UsageError
 from dlc.labs import convolutions as cv
+from dlc.labs import run_lab
 from tests.conftest import requires_mnist
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -50,3 +51,35 @@ def test_bad_options_are_refused():
     for bad in ({"kernel": 0}, {"kernel": 29}, {"batch": 0}):
         with pytest.raises(UsageError):
             cv.Config(**bad)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("batch", 1),
+    ("filters", 1),
+    ("kernel", 1),
+    ("digits", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("convolutions", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()
+
+
+def test_every_kernel_of_the_figure_is_visible():
+    from dlc.labs.convolutions import FILTERS, filters_figure
+
+    fig = filters_figure(torch.rand(2, 1, 28, 28))
+    kernels = [ax for ax in fig.axes[1 : 1 + 2 * len(FILTERS) : 2]]  # row 0: input, then kernel and its pooled title
+    for ax, name in zip(kernels, FILTERS):
+        (image,) = ax.get_images()
+        lo, hi = image.get_clim()
+        weights = image.get_array()
+        # each kernel on its own symmetric scale: its largest weight takes the full colour
+        # (the blur's 4/16 on a -2..2 scale was all but white)
+        assert hi == pytest.approx(float(abs(weights).max())) and lo == -hi, name
+        assert len(ax.texts) == 9  # its weights are written in
+    assert fig._suptitle is not None and "red positive" in fig._suptitle.get_text()

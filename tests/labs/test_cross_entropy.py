@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from dlc.errors import DlcError, UsageError
 from dlc.labs import cross_entropy as ce
+from dlc.labs import run_lab
 from tests.labs.helpers import assert_checks, run_tiny
 
 
@@ -57,3 +58,17 @@ def test_bad_options_are_refused():
     for bad in ({"dtype": "float16"}, {"batch": 0}, {"logit_scale": -1.0}):
         with pytest.raises(UsageError):
             ce.Config(**bad)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("classes", 1),
+    ("batch", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("cross-entropy", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

@@ -77,7 +77,7 @@ def test_too_many_pairs_are_refused_before_a_run_folder_is_made(runs_dir, capsys
     code = main(["run", "digit-pairs", "--tiny", "--pairs", "6000", "--runs_dir", str(runs_dir), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2, err
-    assert err.startswith("dlc: error: ") and "pairs must be between 1 and 5,000" in err
+    assert err.startswith("dlc: error: ") and "--pairs must be at least 1 and at most 5,000" in err
     assert "Traceback" not in err
     assert not runs_dir.exists()
     assert MAX_PAIRS == 5000
@@ -150,3 +150,41 @@ def test_table_reports_the_gain_over_the_first_row():
 
     table = format_table(rows, Cfg, 0.55)
     assert "+8.0%" in table and "88.0% ± 2.0%" in table and "72,000" in table
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("pairs", 1),
+    ("rounds", 1),
+    ("epochs", 1),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("digit-pairs", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()
+
+
+@requires_mnist
+@pytest.mark.parametrize("quiet", [False, True])
+def test_rounds_show_progress_unless_quiet(quiet, runs_dir, capsys):
+    run_lab(
+        "digit-pairs",
+        size="tiny",
+        runs_dir=runs_dir,
+        quiet=quiet,
+        rounds=2,
+        pairs=20,
+        epochs=1,
+        batch_size=10,
+        models="baseline,sharing",
+    )
+    out, err = capsys.readouterr()
+    if quiet:
+        assert "round" not in err and "round" not in out.split("digit-pairs:")[0]
+    else:
+        assert "round 2/2, sharing" in err  # one bar over rounds x models x epochs, saying where it is
+        assert "round 1/2: test accuracy" in out and "round 2/2: test accuracy" in out  # a line per round

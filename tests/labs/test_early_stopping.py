@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
+from dlc.labs import run_lab
 from dlc.labs.early_stopping import corrupt
 from dlc.stats import split
 from tests.conftest import requires_mnist
@@ -45,3 +46,45 @@ def test_corrupt_redraws_about_the_given_fraction():
     assert torch.equal(corrupt(y, 0.0, seed=0), y)
     with pytest.raises(DlcError, match="label_noise"):
         corrupt(y, 1.5, seed=0)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("hidden", 1),
+    ("max_epochs", 1),
+    ("patience", 1),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("early-stopping", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()
+
+
+def test_the_figure_marks_best_and_stop_in_its_legend():
+    from dlc.labs.early_stopping import Config, stopping_figure
+
+    curves = {
+        "train loss": [2.0 / (k + 1) for k in range(30)],
+        "validation loss": [1.5 + abs(k - 6) / 10 for k in range(30)],
+    }
+    fig = stopping_figure(curves, best=7, stopped=9, cfg=Config())  # marks two epochs apart
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "best validation loss (epoch 7)" in labels and "early stop (epoch 9)" in labels
+    assert not ax.texts  # no labels beside the marks, where close marks overlapped
+    assert ax.get_title() and ax.get_xlabel() == "epoch" and ax.get_ylabel()
+
+
+@requires_mnist
+@pytest.mark.parametrize("quiet", [False, True])
+def test_both_trainings_show_progress_unless_quiet(quiet, runs_dir, capsys):
+    run_lab("early-stopping", runs_dir=runs_dir, quiet=quiet, max_epochs=3, hidden=8, train_size=100, test_size=20)
+    err = capsys.readouterr().err
+    if quiet:
+        assert "epoch" not in err
+    else:
+        assert "early epoch" in err and "no-stopping epoch 3/3" in err

@@ -3,6 +3,7 @@ import torch
 
 from dlc.errors import DlcError, UsageError
 from dlc.labs import evaluation as E
+from dlc.labs import run_lab
 from dlc.labs.evaluation import sample
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -62,8 +63,56 @@ def test_fold_misuse_counts_what_breaks_a_partition():
 
 
 def test_too_many_folds_are_refused_before_the_run(runs_dir):
-    from dlc.labs import run_lab
 
     with pytest.raises(UsageError, match="folds"):
         run_lab("evaluation", size="tiny", runs_dir=runs_dir, quiet=True, folds=61)
     assert not runs_dir.exists()
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("max_degree", 1),
+    ("n_train", 12),
+    ("n_val", 12),
+    ("n_test", 1),
+    ("folds", 2),
+    ("repeats", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("evaluation", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()
+
+
+def _overlapping_labels(fig) -> list[tuple[str, str]]:
+    """Pairs of visible tick labels of one axis whose drawn boxes intersect."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    clashes = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = [t for t in axis.get_ticklabels(which="both") if t.get_visible() and t.get_text()]
+            boxes = [t.get_window_extent(renderer) for t in labels]
+            for i in range(len(boxes)):
+                for j in range(i + 1, len(boxes)):
+                    if boxes[i].overlaps(boxes[j]):
+                        clashes.append((labels[i].get_text(), labels[j].get_text()))
+    return clashes
+
+
+def test_the_selection_figure_has_no_overlapping_tick_labels():
+    # the optimism panel's range (selected validation and test errors between ~0.02 and ~0.8)
+    # used to label every minor tick of its log axes, one on top of the other
+    g = torch.Generator().manual_seed(0)
+    val = (0.02 + 0.08 * torch.rand(200, generator=g)).tolist()
+    test = (0.04 + 0.06 * torch.rand(200, generator=g)).tolist() + [0.8]
+    fig = E._figure(list(range(11)), [1.0] * 11, [1.0] * 11, [1.0] * 11, 5, 4, (val + [0.06], test))
+    assert _overlapping_labels(fig) == []
+    left, right = fig.axes
+    assert left.get_title() and right.get_title() and right.get_xlabel() and right.get_ylabel()
+    assert {"selected on validation: 5", "selected by cross-validation: 4"} <= {
+        t.get_text() for t in left.get_legend().get_texts()
+    }

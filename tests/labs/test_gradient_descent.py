@@ -6,6 +6,7 @@ import torch
 
 from dlc.errors import UsageError
 from dlc.labs import gradient_descent as gd
+from dlc.labs import run_lab
 from tests.conftest import requires_mnist
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -61,3 +62,17 @@ def test_bad_lr_factors_are_refused():
         with pytest.raises(UsageError, match="lr_factors"):
             gd.Config(lr_factors=bad)
     assert gd.Config(lr_factors="0.1, 2").lr_factors == "0.1, 2"
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("epochs", 1),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("gradient-descent", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

@@ -2,9 +2,12 @@
 
 import random
 
+import pytest
 import torch
 
 from dlc import tune
+from dlc.errors import UsageError
+from dlc.labs import run_lab
 from dlc.labs.hyperband import DEPTHS, LR_RANGE, WIDTHS, build, describe, make_evaluate, sample_config
 from dlc.stats import split
 from tests.conftest import requires_mnist
@@ -62,3 +65,33 @@ def test_divergence_is_a_bad_score_not_a_crash():
     loss, state = evaluate(model_lr_huge, 3, None)
     assert loss == float("inf") and state["diverged"]
     assert build({"width": 4, "depth": 2, "lr": 0.1})[0].sizes == [784, 4, 4, 10]
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("R", 1),
+    ("eta", 2),
+    ("seeds", 1),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("hyperband", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()
+
+
+@requires_mnist
+@pytest.mark.parametrize("quiet", [False, True])
+def test_brackets_show_progress_unless_quiet(quiet, runs_dir, capsys):
+    run_lab("hyperband", size="tiny", runs_dir=runs_dir, quiet=quiet, R=3, seeds=1, train_size=100, test_size=20)
+    out, err = capsys.readouterr()
+    if quiet:
+        assert "bracket" not in err and "epoch/s" not in err
+    else:
+        # one bar over every epoch trained, saying which bracket and rung Hyperband is in
+        assert "seed 1/1: Hyperband, bracket s=1, rung 0 (3 configs x 1 epochs)" in err
+        assert "seed 1/1: random search" in err
+        assert "seed 0: Hyperband" in out  # a line per seed

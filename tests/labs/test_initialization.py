@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from dlc.errors import DlcError, UsageError
-from dlc.labs import get, make_config
+from dlc.labs import get, make_config, run_lab
 from dlc.labs import initialization as init
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -12,7 +12,7 @@ from tests.labs.helpers import assert_checks, run_tiny
 def test_he_keeps_activations_naive_does_not(runs_dir):
     result = run_tiny("initialization", runs_dir)
     assert_checks(result)
-    assert len(result.verdicts) == 6
+    assert len(result.verdicts) == 7
     m = result.metrics
     # the CURRICULUM check: He keeps the activation std within 2x across 20 ReLU layers...
     assert m["relu_he_activation_spread"] <= 2.0
@@ -24,6 +24,8 @@ def test_he_keeps_activations_naive_does_not(runs_dir):
     # started from N(0, 1e-3) does not (its signal dies across the layers)
     assert m["shallow_default_test_error"] < 0.15  # chance is 0.5
     assert m["deep_0.001_test_error"] > 0.4
+    # ...and the lecture's He init (a std per layer) rescues the deep net
+    assert m["deep_he_test_error"] < 0.3
     assert (result.run_dir / "layer_statistics.png").is_file()
     assert (result.run_dir / "std_sweep.png").is_file()
 
@@ -63,6 +65,49 @@ def test_models_and_data_are_practical_5():
 
 def test_bad_stds_are_refused():
     assert init.parse_stds("default, 1e-2") == [None, 0.01]
-    for bad in ("default,-1", "default,big", "", " , "):
+    assert init.parse_stds("he,xavier,1") == ["he", "xavier", 1.0]
+    for bad in ("default,-1", "default,big", "", " , ", "lecun", "default,nan"):
         with pytest.raises(UsageError, match="--stds"):
             make_config(get("initialization"), stds=bad)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs (never an IndexError).
+ZERO_COUNTS = [
+    ("n", 2),
+    ("epochs", 1),
+    ("layers", 2),
+    ("width", 1),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("initialization", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()
+
+
+def test_named_inits_set_every_layer_and_zero_the_biases():
+    model = init.initialize_(init.deep_model(), "he")
+    for layer in model:
+        if isinstance(layer, torch.nn.Linear):
+            assert torch.all(layer.bias == 0)
+    last = [m for m in model if isinstance(m, torch.nn.Linear)][-2]  # 64 -> 128: enough weights to measure
+    assert last.weight.std().item() == pytest.approx(math.sqrt(2 / 64), rel=0.1)
+    default = init.deep_model()
+    assert init.initialize_(default, None) is default  # PyTorch's own init is left alone
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_the_sweep_shows_progress_unless_quiet(quiet, runs_dir, capsys):
+    run_lab(
+        "initialization", size="tiny", runs_dir=runs_dir, quiet=quiet, n=50, epochs=2, stds="he,1", layers=2, width=4
+    )
+    out, err = capsys.readouterr()
+    if quiet:
+        assert "part 1:" not in err and "epoch/s" not in err
+        assert "deep-he" not in out  # no line per configuration either
+    else:
+        assert "part 1: deep-std1" in err  # the bar says which configuration trains
+        assert "deep-he " in out and "test error" in out  # a line per configuration

@@ -64,3 +64,18 @@ def test_the_network_is_the_lectures():
     h = torch.relu(torch.nn.functional.max_pool2d(net.conv2(h), 2))
     assert h.shape == (3, 64, 2, 2)
     assert net(x).shape == (3, 10)
+
+
+@requires_mnist
+def test_zero_epochs_evaluates_the_untrained_network_and_says_so(runs_dir):
+    result = run_tiny("lecture-convnet", runs_dir, force_cpu=True, epochs=0)
+    m = result.metrics
+    assert m["epochs"] == 0 and m["train_loss"] is None
+    assert m["test_error"] == m["untrained_test_error"] > 0.45
+    assert result.line.startswith(
+        f"no training (--epochs 0): the untrained network's test error is {m['test_error']:.2%}"
+    )
+    # the check states what an untrained network shows, and it holds
+    assert [v.name for v in result.verdicts] == ["untrained network's test error, near chance (90%)"]
+    assert result.passed
+    assert (result.run_dir / "misclassified.png").is_file()

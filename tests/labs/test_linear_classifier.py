@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
 from dlc.labs import linear_classifier as L
+from dlc.labs import run_lab
 from tests.labs.helpers import assert_checks, run_tiny
 
 
@@ -47,3 +48,17 @@ def test_lda_on_true_parameters_is_the_bayes_posterior():
 def test_lda_needs_both_classes():
     with pytest.raises(DlcError, match="both classes"):
         L.fit_lda(torch.randn(5, 2), torch.zeros(5, dtype=torch.long))
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("steps", 1),
+    ("n", 8),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("linear-classifier", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

@@ -64,3 +64,19 @@ def test_one_training_step_equals_autograd_sgd():
     for (p, _), q in zip(model.param(), params):
         expected = q.detach() - 0.1 * q.grad
         assert (p - expected).abs().max() <= 1e-10 * expected.abs().max()
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("epochs", 1),
+    ("n", 1),
+    ("hidden", 1),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("mini-framework", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

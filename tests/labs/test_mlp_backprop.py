@@ -1,8 +1,11 @@
 """mlp-backprop: hand-written backward passes equal autograd's, and the MLP learns MNIST."""
 
+import pytest
 import torch
 
+from dlc.errors import UsageError
 from dlc.labs import mlp_backprop as lab
+from dlc.labs import run_lab
 from tests.conftest import requires_mnist
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -51,3 +54,17 @@ def test_the_practicals_functions():
     w1, b1, w2, b2 = lab.init_params(784, 50, 10, 1e-6)
     assert w1.shape == (50, 784) and w2.shape == (10, 50)
     assert 0.5e-6 < w1.std() < 1.5e-6
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("steps", 1),
+    ("hidden", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("mlp-backprop", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

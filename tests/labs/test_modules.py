@@ -1,7 +1,10 @@
+import pytest
 import torch
 from torch import nn
 
+from dlc.errors import UsageError
 from dlc.labs import modules as mod
+from dlc.labs import run_lab
 from tests.conftest import requires_mnist
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -48,3 +51,18 @@ def test_mylinear_is_nn_linear():
     # the default initialisation has nn.Linear's range
     w = mod.MyLinear(400, 100).weight
     assert w.abs().max() <= 1 / 20 and w.std().item() > 0.8 / (20 * 3**0.5)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("epochs", 1),
+    ("hidden", 1),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("modules", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

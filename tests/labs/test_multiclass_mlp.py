@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
 from dlc.labs import run_lab
 from dlc.labs.multiclass_mlp import majority_accuracy, make_model
 from tests.labs.helpers import assert_checks, run_tiny
@@ -44,3 +44,20 @@ def test_majority_accuracy_is_the_constant_guess():
 def test_hidden_size_zero_is_refused(runs_dir):
     with pytest.raises(DlcError, match="hidden"):
         run_lab("multiclass-mlp", size="tiny", runs_dir=runs_dir, quiet=True, hidden1=0)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("epochs", 1),
+    ("hidden1", 1),
+    ("hidden2", 1),
+    ("n_train", 2),
+    ("n_test", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("multiclass-mlp", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

@@ -4,6 +4,7 @@ import torch
 from dlc import stats
 from dlc.errors import DlcError, UsageError
 from dlc.labs import nearest_neighbor as NN
+from dlc.labs import run_lab
 from tests.conftest import requires_cifar, requires_mnist
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -108,4 +109,18 @@ def test_pca_dims_are_checked_against_the_data(runs_dir):
         run_lab("nearest-neighbor", size="tiny", runs_dir=runs_dir, quiet=True, pca_dims="600")
     with pytest.raises(UsageError, match="'ten' is not a valid int"):
         run_lab("nearest-neighbor", size="tiny", runs_dir=runs_dir, quiet=True, pca_dims="100,ten")
+    assert not runs_dir.exists()
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("reference_samples", 1),
+    ("random_dim", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("nearest-neighbor", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
     assert not runs_dir.exists()

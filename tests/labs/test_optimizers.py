@@ -4,7 +4,9 @@ import math
 import pytest
 import torch
 
+from dlc.errors import UsageError
 from dlc.labs import optimizers as opt
+from dlc.labs import run_lab
 from tests.conftest import requires_mnist
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -73,3 +75,20 @@ def test_momentum_beats_sgd_on_rosenbrock():
     sgd = opt.trajectory(opt.PATH_SETTINGS["SGD"], 300)
     mom = opt.trajectory(opt.PATH_SETTINGS["momentum"], 300)
     assert opt.rosenbrock(mom[-1]) < opt.rosenbrock(sgd[-1]) < opt.rosenbrock(sgd[0])
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("epochs", 1),
+    ("batch_size", 1),
+    ("hidden", 1),
+    ("path_steps", 1),
+    ("check_steps", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("optimizers", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

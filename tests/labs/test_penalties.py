@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from dlc.errors import DlcError, UsageError
-from dlc.labs import get, make_config
+from dlc.labs import get, make_config, run_lab
 from dlc.labs import penalties as pen
 from tests.conftest import requires_mnist
 from tests.labs.helpers import assert_checks, run_tiny
@@ -65,3 +65,17 @@ def test_bad_sweeps_are_refused():
     for bad in ("", "1e-3,x", "1e-3,-1"):
         with pytest.raises(UsageError, match="--sweep"):
             make_config(get("penalties"), sweep=bad)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("epochs", 1),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("penalties", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

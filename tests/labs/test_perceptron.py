@@ -1,6 +1,9 @@
+import pytest
 import torch
 
+from dlc.errors import UsageError
 from dlc.labs import perceptron as P
+from dlc.labs import run_lab
 from tests.labs.helpers import assert_checks, run_tiny
 
 
@@ -33,3 +36,17 @@ def test_separable_set_has_its_margin():
     x, y, w, b = P.separable_set(500, 0.05, torch.Generator().manual_seed(0))
     assert len(x) == 500 and ((x @ w + b).abs() >= 0.05).all()
     assert torch.equal(torch.sign(x @ w + b), y)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("max_epochs", 1),
+    ("n", 4),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("perceptron", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

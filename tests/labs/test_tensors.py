@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from dlc.errors import UsageError
+from dlc.labs import run_lab
 from dlc.labs import tensors as T
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -62,3 +63,20 @@ def test_bad_sizes_are_refused(runs_dir):
 
     with pytest.raises(UsageError, match="at least 1"):
         run_lab("tensors", size="tiny", runs_dir=runs_dir, quiet=True, matmul_size=0)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("eig_size", 1),
+    ("matmul_size", 1),
+    ("mul_row_rows", 1),
+    ("mul_row_cols", 1),
+    ("regression_samples", 2),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("tensors", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from dlc.engine import LRSchedule, Supervised
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
+from dlc.labs import run_lab
 from dlc.labs.training_protocol import SCHEDULES, schedule
 from tests.conftest import requires_mnist
 from tests.labs.helpers import assert_checks, run_tiny
@@ -59,3 +60,19 @@ def test_constant_has_no_schedule_and_unknown_names_are_explained():
     assert isinstance(schedule("cosine", 10)[0], LRSchedule)
     with pytest.raises(DlcError, match="choose one of"):
         schedule("exponential", 10)
+
+
+# Every count option at 0 is refused before the run, with the minimum it needs.
+ZERO_COUNTS = [
+    ("epochs", 1),
+    ("patience", 1),
+    ("hidden", 1),
+    ("batch_size", 1),
+]
+
+
+@pytest.mark.parametrize("option, minimum", ZERO_COUNTS)
+def test_a_count_of_zero_is_refused_with_its_minimum(option, minimum, runs_dir):
+    with pytest.raises(UsageError, match=rf"--{option} must be (at least|>=) {minimum}\b"):
+        run_lab("training-protocol", size="tiny", runs_dir=runs_dir, quiet=True, **{option: 0})
+    assert not runs_dir.exists()

@@ -28,16 +28,28 @@ TEST_PY = ["test_batch"]
 
 
 def read_bin_batch(path: Path, count: int | None = BATCH, num_classes: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """One binary batch -> (uint8 N x 3 x 32 x 32, uint8 N), validated; ``count``: the N required."""
+    """One binary batch -> (uint8 N x 3 x 32 x 32, uint8 N), validated; ``count``: the N required.
+
+    The size is checked before the file is read, so a wrong file is refused without reading it.
+    """
     path = Path(path)
-    data = path.read_bytes()
-    if len(data) % RECORD:
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the file ({e.strerror or e}); check it or fetch it again") from e
+    if size % RECORD:
         raise DataError(
-            f"{path}: {len(data)} bytes is not a whole number of {RECORD}-byte records "
+            f"{path}: {size} bytes is not a whole number of {RECORD}-byte records "
             "(1 label + 3072 pixels): the file is truncated or not a CIFAR-10 binary batch"
         )
-    if count is not None and len(data) // RECORD != count:
-        raise DataError(f"{path}: {len(data) // RECORD} records, expected {count}: wrong or incomplete batch")
+    if count is not None and size // RECORD != count:
+        raise DataError(f"{path}: {size // RECORD} records, expected {count}: wrong or incomplete batch")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read the file ({e.strerror or e}); check it or fetch it again") from e
+    if len(data) != size:
+        raise DataError(f"{path}: the file changed while it was read; try again")
     records = np.frombuffer(data, dtype=np.uint8).reshape(-1, RECORD)
     labels = records[:, 0]
     _check_labels(labels, path, num_classes)
@@ -108,19 +120,47 @@ def read_py_batch(path: Path, count: int | None = BATCH, num_classes: int = 10) 
     labels = _get(d, "labels") if isinstance(d, dict) else None
     if data is None or labels is None:
         raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict with 'data' and 'labels')")
-    data = np.asarray(data)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise DataError(f"{path}: 'data' is {data.dtype} {data.shape}, expected uint8 N x 3072")
-    try:
-        labels = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError) as e:
-        raise DataError(f"{path}: 'labels' is not a list of integers") from e
-    if labels.ndim != 1 or len(labels) != len(data):
-        raise DataError(f"{path}: {len(data)} images but {labels.size} labels")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        what = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise DataError(f"{path}: 'data' is {what}, expected a uint8 N x 3072 array: not a CIFAR-10 batch")
+    labels = _labels(labels, path, num_classes)
+    if len(labels) != len(data):
+        raise DataError(f"{path}: {len(data)} images but {len(labels)} labels: the batch is corrupt")
     if count is not None and len(data) != count:
         raise DataError(f"{path}: {len(data)} images, expected {count}: wrong or incomplete batch")
-    _check_labels(labels, path, num_classes)
     return data.reshape(-1, 3, 32, 32), labels.astype(np.uint8)
+
+
+def _labels(labels, path: Path, num_classes: int) -> np.ndarray:
+    """A batch's labels as int64, each checked to be an integer in 0..num_classes-1.
+
+    Checked as Python integers before any conversion, so a label like 2**64 is reported
+    as itself (a conversion to int64 would overflow or wrap it into range).
+    """
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise DataError(f"{path}: 'labels' is a {labels.dtype} array of shape {labels.shape}, expected N integers")
+        values = labels.tolist()
+    elif isinstance(labels, (list, tuple)):
+        values = list(labels)
+    else:
+        raise DataError(f"{path}: 'labels' is {type(labels).__name__}, expected a list of integers")
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise DataError(
+                f"{path}: label {_short(v)} of record {i} is not an integer: "
+                "the file is corrupt or not a CIFAR-10 batch"
+            )
+        if not 0 <= v < num_classes:
+            raise DataError(
+                f"{path}: label {_short(v)} of record {i} is out of range 0..{num_classes - 1}: the file is corrupt"
+            )
+    return np.array(values, dtype=np.int64)
+
+
+def _short(v) -> str:
+    r = repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
 
 
 def _check_labels(labels: np.ndarray, path: Path, num_classes: int) -> None:
@@ -143,13 +183,20 @@ def read_class_names(folder: Path) -> tuple[str, ...]:
     folder = Path(folder)
     txt = folder / "batches.meta.txt"
     if txt.is_file():
-        names = tuple(n.strip() for n in txt.read_text().splitlines() if n.strip())
+        try:
+            text = txt.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(f"{txt}: cannot read the class names ({e}); delete the file or fetch the data again") from e
+        names = tuple(n.strip() for n in text.splitlines() if n.strip())
         if len(names) == 10:
             return names
     meta = folder / "batches.meta"
     if meta.is_file():
         d = safe_load_pickle(meta)
         names = _get(d, "label_names") if isinstance(d, dict) else None
-        if names and len(names) == 10:
-            return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+        if isinstance(names, (list, tuple)) and len(names) == 10 and all(isinstance(n, (str, bytes)) for n in names):
+            try:
+                return tuple(n.decode() if isinstance(n, bytes) else n for n in names)
+            except UnicodeDecodeError as e:
+                raise DataError(f"{meta}: class names are not UTF-8 text ({e}): the file is corrupt") from e
     return CLASSES

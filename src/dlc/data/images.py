@@ -8,6 +8,7 @@ transfer-learning lab picks its own image size. Pillow is an optional dependency
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,11 @@ def decode(path: Path | str, size: int | tuple[int, int] | None = 64, crop: bool
                     im = im.crop((left, top, left + side, top + side))
                 im = im.resize((w, h), Image.BILINEAR)
             array = np.asarray(im, dtype=np.uint8)
-    except (OSError, ValueError) as e:  # PIL.UnidentifiedImageError is an OSError
+    except Image.DecompressionBombError as e:  # a header announcing billions of pixels
+        raise DataError(f"{path}: refused to decode the image ({e}): corrupt or not a photo of the data set") from e
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as e:
+        # PIL.UnidentifiedImageError and "image file is truncated" are OSErrors; some of
+        # Pillow's decoders report a damaged file with SyntaxError, EOFError or struct.error
         raise DataError(f"{path}: cannot decode the image ({e}): corrupt or not an image") from e
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
@@ -124,8 +129,11 @@ class ImageFolders:
     def verify(self, items: list[tuple[Path, int]]) -> None:
         """Check every file starts like a JPEG or PNG (cheap: the first bytes only)."""
         for p, _ in items:
-            with open(p, "rb") as f:
-                head = f.read(4)
+            try:
+                with open(p, "rb") as f:
+                    head = f.read(4)
+            except OSError as e:
+                raise DataError(f"{p}: cannot read the file ({e.strerror or e})") from e
             if not (head.startswith(JPEG_MAGIC) or head.startswith(PNG_MAGIC)):
                 raise DataError(f"{p}: not a JPEG or PNG file (starts with {head!r})")
 

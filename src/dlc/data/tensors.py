@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlc.data import cache, cifar, download, idx, locate
+from dlc.data import cache, cifar, debris, download, idx, locate
 from dlc.data.download import Resource
 from dlc.errors import DataError
 
@@ -105,13 +105,17 @@ class TensorSet:
         return np.ascontiguousarray(images), labels.astype(np.int64)
 
     def _check(self, split: str):
+        """What a cached pair must satisfy to be served (the raw files' own checks, the cheap ones)."""
         shape = (self.counts[split], *self.image_shape)
+        num_classes = len(self.classes)
 
         def check(images: np.ndarray, labels: np.ndarray) -> None:
             if images.shape != shape or images.dtype != np.uint8:
                 raise ValueError("cached images have the wrong shape or type")
             if labels.shape != shape[:1] or labels.dtype != np.int64:
                 raise ValueError("cached labels have the wrong shape or type")
+            if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+                raise ValueError(f"cached labels are out of range 0..{num_classes - 1}")
 
         return check
 
@@ -153,27 +157,29 @@ class TensorSet:
         root = locate.download_root(data_dir)
         if self.file_downloads:
             target = root / self.download_subdir
-            for split in splits:
-                for res in self.file_downloads[split]:
-                    name = res.filename[:-3] if res.filename.endswith(".gz") else res.filename
-                    if locate.resolve_file(target, name) is None:
-                        download.download(res, target, quiet=quiet)
+            with debris.new_folders_removed_on_error(target):  # an offline first run leaves no empty folders
+                for split in splits:
+                    for res in self.file_downloads[split]:
+                        name = res.filename[:-3] if res.filename.endswith(".gz") else res.filename
+                        if locate.resolve_file(target, name) is None:
+                            download.download(res, target, quiet=quiet)
             return target
         if self.archives:
             failures = []
-            for res in self.archives:  # alternatives: the first one that downloads is enough
-                try:
-                    archive = download.download(res, root, quiet=quiet)
-                except DataError as e:
-                    failures.append(str(e))
-                    continue
-                try:
-                    download.extract_tar(archive, root)
-                finally:
-                    archive.unlink(missing_ok=True)
-                found, _ = self.find(splits[0], data_dir)
-                return found.folder if found else root
-            raise DataError("\n".join(failures))
+            with debris.new_folders_removed_on_error(root):
+                for res in self.archives:  # alternatives: the first one that downloads is enough
+                    try:
+                        archive = download.download(res, root, quiet=quiet)
+                    except DataError as e:
+                        failures.append(str(e))
+                        continue
+                    try:
+                        download.extract_tar(archive, root)
+                    finally:
+                        archive.unlink(missing_ok=True)
+                    found, _ = self.find(splits[0], data_dir)
+                    return found.folder if found else root
+                raise DataError("\n".join(failures))
         raise DataError(f"{self.title} has no download source: copy its files by hand")
 
 

@@ -8,10 +8,11 @@ exports, so they are found in place or copied by hand.
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlc.data import download, locate
+from dlc.data import debris, download, locate
 from dlc.data.download import Resource
 from dlc.errors import DataError
 
@@ -68,9 +69,10 @@ class TextFile:
             raise self.missing_error(self.find(data_dir)[1], data_dir)
         target = locate.download_root(data_dir) / self.download_relpath
         res = self.downloads[0]
-        got = download.download(res, target.parent, quiet=quiet)
-        if got != target:
-            got.replace(target)
+        with debris.new_folders_removed_on_error(target.parent):
+            got = download.download(res, target.parent, quiet=quiet)
+            if got != target:
+                got.replace(target)
         return target
 
 
@@ -81,8 +83,8 @@ def read_text(path: Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text (byte {e.start}): wrong or corrupt file") from e
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path}: cannot read ({e}): corrupt or truncated") from e
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: cannot read ({e}): corrupt or truncated; delete it and fetch it again") from e
 
 
 @dataclass

@@ -116,7 +116,7 @@ class ProgressBar(Callback):
         self._t = self._seen = 0.0
 
     def on_fit_start(self, loop) -> None:
-        if not loop.world.is_main:
+        if not loop.world.is_main or loop.epochs == 0:
             return
         with warnings.catch_warnings():  # tqdm.auto warns when ipywidgets is missing
             warnings.simplefilter("ignore")
@@ -304,7 +304,15 @@ class Checkpoint(Callback):
 
                 models = {k: m.state_dict() for k, m in loop.step.models().items()}
                 checkpoint.save(
-                    {"models": models, "epoch": record["epoch"], "monitor": key, "value": value},
+                    {
+                        "format": "dlc-best",
+                        "version": checkpoint.VERSION,
+                        "identity": loop.ctx.checkpoint_identity(),
+                        "models": models,
+                        "epoch": record["epoch"],
+                        "monitor": key,
+                        "value": value,
+                    },
                     loop.checkpoint_path("best"),
                 )
         loop.save_checkpoint()  # after `best`, so the saved state knows the new best

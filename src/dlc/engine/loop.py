@@ -88,6 +88,8 @@ def fit(
                 loop.record(scores, len(batch[0]) if isinstance(batch, (tuple, list)) else len(batch))
             loop.end_epoch()
         loop.emit("on_fit_end", loop.history)
+        if loop.interrupted:  # Ctrl-C while the fit was ending: the last checkpoint is the end
+            raise KeyboardInterrupt
     return loop.history
 
 
@@ -276,8 +278,10 @@ class Loop:
     def state_dict(self) -> dict:
         """Everything needed to continue this fit exactly where it is now."""
         return {
-            "version": 2,
+            "format": ckpt.FORMAT,
+            "version": ckpt.VERSION,
             "lab": self.ctx.lab if self.ctx else None,
+            "identity": self.ctx.checkpoint_identity() if self.ctx is not None else {},
             "name": self.name,
             "fit": self.fit_index,
             "epoch": self.epoch,
@@ -292,8 +296,9 @@ class Loop:
             "callbacks": {key: c.state_dict() for key, c in self._keyed_callbacks()},
             "history": self.history,
             "keys": self.keys,
-            "sums": self.sums.cpu() if self.sums is not None else None,
-            "count": self.count,
+            # the epoch so far, per process (each rank's own part of every batch)
+            "sums": distributed.gather_objects(self.sums.cpu() if self.sums is not None else None),
+            "count": distributed.gather_objects(self.count),
             "epoch_time": self.epoch_time + (time.perf_counter() - self._t0),
             "lr": self.lr,
             "rng": distributed.gather_objects(ckpt.rng_state()),
@@ -314,6 +319,7 @@ class Loop:
         state = self.state_dict()
         path = self.checkpoint_path()
         if self.world.is_main and path is not None:
+            self.ctx.commit_config()  # a resumed run with more epochs: config.json says so now
             ckpt.save(state, path)
         return path
 
@@ -328,35 +334,63 @@ class Loop:
         return out
 
     def resume_if_possible(self) -> None:
-        """In a resumed run, continue from this fit's checkpoint if it wrote one."""
+        """In a resumed run, continue from this fit's checkpoint if it wrote one, once it
+        is shown to be this run's (:func:`dlc.engine.checkpoint.check_resumable`)."""
         if self.ctx is None or self.ctx.resume is None:
             return
         path = self.checkpoint_path()
         if not path.is_file():
             return
-        state = ckpt.load(path)
-        if state.get("version") != 2 or "step_state" not in state:
-            raise DlcError(f"cannot resume from {path}: it is not a checkpoint of this version of dlc; start a new run")
+        state = ckpt.load_resumable(path, self.ctx.checkpoint_identity(), self.name, self.fit_index)
         if state["batch"] > self.steps_per_epoch:
             raise DlcError(
                 f"cannot resume from {path}: it stopped at batch {state['batch']} of an "
                 f"epoch, but this run has {self.steps_per_epoch} batches per epoch; "
                 f"resume with the same data size and batch size"
             )
-        self.step.load_state_dict(state["step_state"])
+        if state["epoch"] > self.epochs:
+            raise DlcError(
+                f"cannot resume from {path}: that fit has already trained {state['epoch']} epochs "
+                f"(of {state['epochs']}), more than the {self.epochs} asked now; a run cannot be "
+                f"shortened: resume with at least {state['epoch']} epochs"
+            )
+        if state["epochs"] != self.epochs and any(type(c).__name__ == "LRSchedule" for c in self.callbacks):
+            raise DlcError(
+                f"cannot resume from {path} with {self.epochs} epochs: that fit's learning-rate "
+                f"schedule was laid out over {state['epochs']} epochs and cannot be stretched; "
+                f"resume with {state['epochs']} epochs, or start a new run"
+            )
+        try:
+            self.step.load_state_dict(state["step_state"])
+            sums, self.count = self._own_part(state["sums"], state["count"])
+            self.sums = sums.to(self.device) if sums is not None else None
+            rng = state["rng"]
+            ckpt.set_rng_state(rng[min(self.world.rank, len(rng) - 1)])
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+            raise DlcError(
+                f"cannot resume from {path}: what it holds does not fit this run's models and "
+                f"optimizers ({type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e).strip() else ''}); "
+                f"move it away (or delete it) to start that part of the run again"
+            ) from None
         self._resume_step = state["step_state"]
         self.epoch, self.batch, self.step_count = state["epoch"], state["batch"], state["step"]
         self.samples_seen, self.should_stop = state["samples_seen"], state["should_stop"]
         self.order_seed, self.history, self.keys = state["order_seed"], list(state["history"]), state["keys"]
-        self.sums = state["sums"].to(self.device) if state["sums"] is not None else None
-        self.count = state["count"]
         self.epoch_time, self.lr = state["epoch_time"], state["lr"]
         saved = state["callbacks"]
         self._resume_callbacks = {key: saved[key] for key, _ in self._keyed_callbacks() if key in saved}
-        rng = state["rng"]
-        ckpt.set_rng_state(rng[min(self.world.rank, len(rng) - 1)])
         self.resumed = True
         self.ctx.seek_log(state["log_position"])
+
+    def _own_part(self, sums: list, counts: list) -> tuple[torch.Tensor | None, int]:
+        """This process's share of the saved epoch sums: its own with as many processes as
+        when saved (exact), else rank 0 takes them all (the epoch's means are the same)."""
+        if len(sums) == self.world.world_size:
+            return sums[self.world.rank], int(counts[self.world.rank])
+        if not self.world.is_main:
+            return None, 0
+        present = [t for t in sums if t is not None]
+        return (torch.stack(present).sum(0) if present else None), int(sum(counts))
 
     def start(self) -> None:
         """on_fit_start, then (resuming) the callbacks' saved state, which may belong to
@@ -368,6 +402,8 @@ class Loop:
                 cb.load_state_dict(self._resume_callbacks[key])
         if self.resumed:
             self.step.load_state_dict(self._resume_step)
+        elif self.batch == 0:
+            self.lr = self._lr()  # the rate a scheduler built just now starts from
 
     # -- Ctrl-C: finish the step, save, then stop -------------------------------------------
     @contextlib.contextmanager

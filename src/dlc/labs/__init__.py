@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlc.errors import UsageError
+from dlc.errors import DlcError, UsageError
 from dlc.sizes import SIZE_PRESETS, SIZES
 
 _HERE = Path(__file__).parent
@@ -229,7 +229,9 @@ def make_config(lab_: Lab, size: str = "default", **overrides: Any):
     preset = {k: v for k, v in SIZE_PRESETS[size].items() if k in names}
     if size != "default":
         preset.update(getattr(cls, size.upper(), {}) or {})
-    values = {**preset, **overrides}
+    from dlc.options import check_values, field_types
+
+    values = check_values(lab_.info.id, field_types(cls), {**preset, **overrides})
     for k in SIZE_PRESETS["default"]:
         n = values.get(k)
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
@@ -276,19 +278,32 @@ def run_lab(
         force_cpu = bool(saved.get("force_cpu")) if force_cpu is None else force_cpu
         data_dir = data_dir or saved.get("data_dir")
     size = size or "default"
+    seed = 0 if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**63:
+        raise UsageError(f"--seed must be a whole number below 2**63 (negative: no seeding), got {seed!r}")
     cfg = make_config(lab_, size, **overrides)
     with RunContext.open(
         lab_.info.id,
         cfg,
         size=size,
-        seed=0 if seed is None else seed,
+        seed=seed,
         force_cpu=bool(force_cpu),
         data_dir=data_dir,
         runs_dir=runs_dir,
         quiet=quiet,
         resume=resume,
     ) as ctx:
-        result = lab_.run(cfg, ctx)
+        try:
+            result = lab_.run(cfg, ctx)
+        except (MemoryError, RuntimeError) as e:
+            if isinstance(e, RuntimeError) and not any(
+                s in str(e) for s in ("can't allocate memory", "out of memory", "not enough memory")
+            ):
+                raise
+            raise DlcError(
+                f"{lab_.info.id} ran out of memory ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                f"ask for less: smaller data sizes (--train_size, --test_size, ...) or --batch_size"
+            ) from e
         if lab_.check is not None:
             result.verdicts = list(lab_.check(result))
         ctx.finish(result)

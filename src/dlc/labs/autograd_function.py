@@ -34,12 +34,12 @@ from dlc.labs import Result, lab, verdict
 
 @dataclass
 class Config:
-    hidden: int = 64
+    hidden: int = 64  # units of each of the MLP's two hidden layers (chosen here; at least 1)
     activation: str = "relu"  # relu or tanh: which of our functions is the nonlinearity
-    lr: float = 0.1  # practical 5's SGD step and mini-batch size
-    batch_size: int = 100
-    epochs: int = 50
-    n: int = 1000  # disc-set points for training and for testing
+    lr: float = 0.1  # SGD step (practical 5's)
+    batch_size: int = 100  # mini-batch size (practical 5's)
+    epochs: int = 50  # passes over the training set, for each of the two MLPs (at least 1)
+    n: int = 1000  # disc-set points for training, and as many for testing (at least 2)
     TINY = {"epochs": 20, "n": 500}
     THREADS = 1  # a 2-64-64-2 MLP: a second thread only adds synchronisation
 
@@ -48,6 +48,9 @@ class Config:
             raise UsageError(
                 f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r} (e.g. --activation tanh)"
             )
+        for name, least in (("hidden", 1), ("epochs", 1), ("batch_size", 1), ("n", 2)):
+            if getattr(self, name) < least:
+                raise UsageError(f"--{name} must be at least {least}, got {getattr(self, name)}")
 
 
 class MyReLU(Function):
@@ -153,6 +156,7 @@ def gradchecks(seed: int = 0) -> dict[str, bool]:
 def run(cfg: Config, ctx) -> Result:
     from dlc.data.toy import disc_outside
     from dlc.engine import MetricsLogger, Supervised, evaluate, fit
+    from dlc.engine.callbacks import ProgressBar
     from dlc.stats import standardize
 
     checks = gradchecks(ctx.seed)
@@ -178,29 +182,29 @@ def run(cfg: Config, ctx) -> Result:
             ctx,
             epochs=cfg.epochs,
             batch_size=cfg.batch_size,
-            callbacks=[MetricsLogger(every=0)],
+            callbacks=[MetricsLogger(every=0)] + ([] if ctx.quiet else [ProgressBar(epoch_lines=False)]),
             name=name.replace(" ", "-").replace(".", "-"),
         )
         tests[name] = evaluate(step, (xt, yt), ctx)
     diff = max((p - q).abs().max().item() for p, q in zip(ours.parameters(), theirs.parameters()))
 
     curves = {k: [r["train_loss"] for r in h] for k, h in histories.items()}
-    ctx.save_figure(
-        viz.curves(
-            curves,
-            ylabel="training loss",
-            logy=True,
-            title=f"MLP 2-{cfg.hidden}-{cfg.hidden}-2 ({cfg.activation}): our functions vs torch's modules",
-        ),
-        "loss",
+    fig = viz.curves(
+        curves,
+        ylabel="training loss (cross-entropy)",
+        logy=True,
+        title=f"MLP 2-{cfg.hidden}-{cfg.hidden}-2 ({cfg.activation}): our functions vs torch's modules",
     )
+    ax = fig.axes[0]
+    ax.lines[0].set(linewidth=6, alpha=0.4)  # the two curves coincide: the wide one shows under the thin one
+    ax.legend(title="same start, same batches", fontsize=9)
+    ctx.save_figure(fig, "loss")
     with torch.no_grad():
-        ctx.save_figure(
-            viz.decision_regions(
-                lambda p: ours(p).argmax(1), xt, yt, title="the autograd.Function MLP on the test set"
-            ),
-            "decision_regions",
+        fig = viz.decision_regions(
+            lambda p: ours(p).argmax(1), xt, yt, title="the autograd.Function MLP on the test set"
         )
+    viz.label_regions(fig, ("inside the disc (0)", "outside (1)"), "x1 (standardised)", "x2 (standardised)")
+    ctx.save_figure(fig, "decision_regions")
 
     mine = tests["autograd.Function"]
     first, last = curves["autograd.Function"][0], curves["autograd.Function"][-1]

@@ -33,24 +33,28 @@ U_MARGIN = 1.5  # a U: both ends at least this many times the minimum test error
 
 @dataclass
 class Config:
-    n_train: int = 20  # points per training set
-    noise: float = 0.2  # std of the Gaussian noise added to f(x)
-    max_degree: int = 10  # degrees 0..max_degree
-    repeats: int = 200  # independent training sets (the bias-variance average)
-    n_test: int = 1000  # test points, drawn like the training points
+    n_train: int = 20  # points per training set (at least max_degree + 2)
+    noise: float = 0.2  # std of the Gaussian noise added to f(x) (at least 0)
+    max_degree: int = 10  # polynomial degrees fitted: 0..max_degree (at least 2)
+    repeats: int = 200  # independent training sets, averaged for bias and variance (at least 2)
+    n_test: int = 1000  # test points, drawn like the training points (at least 1)
     TINY = {"repeats": 50}
     FULL = {"repeats": 1000, "n_test": 10_000}
 
     def __post_init__(self):
-        if self.max_degree < 2 or self.n_train < self.max_degree + 2:
+        if self.max_degree < 2:
+            raise UsageError(f"--max_degree must be at least 2 (a U needs three degrees), got {self.max_degree}")
+        if self.n_train < self.max_degree + 2:
             raise UsageError(
-                f"capacity: need max_degree >= 2 and n_train >= max_degree + 2 "
-                f"(got max_degree={self.max_degree}, n_train={self.n_train}); beyond "
-                f"that the polynomial interpolates the training set and least squares "
+                f"--n_train must be at least {self.max_degree + 2} (max_degree + 2), got {self.n_train}: "
+                f"with fewer points the polynomial interpolates the training set and least squares "
                 f"is under-determined"
             )
-        if self.repeats < 2 or self.n_test < 1 or self.noise < 0:
-            raise UsageError("capacity: need repeats >= 2, n_test >= 1 and noise >= 0")
+        for name, least in (("repeats", 2), ("n_test", 1)):
+            if getattr(self, name) < least:
+                raise UsageError(f"--{name} must be at least {least}, got {getattr(self, name)}")
+        if self.noise < 0:
+            raise UsageError(f"--noise must be at least 0, got {self.noise}")
 
 
 def target_function(x: torch.Tensor) -> torch.Tensor:
@@ -104,24 +108,34 @@ def _fits_figure(sweep, degrees):
     import matplotlib.pyplot as plt
 
     grid, f = sweep["grid"].numpy(), sweep["f_grid"].numpy()
-    fig, axes = plt.subplots(2, len(degrees), figsize=(3.3 * len(degrees), 6), sharey=True)
+    fig, axes = plt.subplots(2, len(degrees), figsize=(3.3 * len(degrees), 6.4), sharex=True, sharey=True)
     for col, d in enumerate(degrees):
         fits = sweep["fits"][d]
         ax = axes[0, col]
-        ax.plot(grid, f, "k--", lw=1, label="f*")
-        ax.scatter(sweep["x"][0].numpy(), sweep["y"][0].numpy(), s=12, c="tab:blue", label="train")
-        ax.plot(grid, fits[0].numpy(), "r", label=f"degree {d}")
-        ax.set_title(f"degree {d}: one training set")
+        ax.plot(grid, f, "k--", lw=1, label="f*(x) = sin(3x + 0.5)")
+        ax.scatter(sweep["x"][0].numpy(), sweep["y"][0].numpy(), s=12, c="tab:blue", label="training points")
+        ax.plot(grid, fits[0].numpy(), "r", label="the fitted polynomial")
+        ax.set_title(f"degree {d}: one training set", fontsize=10)
         ax.set_ylim(-2.2, 2.2)
         ax = axes[1, col]
         for k in range(min(30, fits.shape[0])):
-            ax.plot(grid, fits[k].numpy(), color="tab:red", alpha=0.15, lw=0.8)
-        ax.plot(grid, fits.mean(0).numpy(), "b", lw=2, label="mean fit")
-        ax.plot(grid, f, "k--", lw=1, label="f*")
-        ax.set_title(f"degree {d}: {fits.shape[0]} training sets")
+            ax.plot(
+                grid,
+                fits[k].numpy(),
+                color="tab:red",
+                alpha=0.15,
+                lw=0.8,
+                label=f"fits of {min(30, fits.shape[0])} training sets" if k == 0 else None,
+            )
+        ax.plot(grid, fits.mean(0).numpy(), "b", lw=2, label=f"mean fit over {fits.shape[0]}")
+        ax.plot(grid, f, "k--", lw=1, label="f*(x)")
+        ax.set_title(f"degree {d}: {fits.shape[0]} training sets", fontsize=10)
         ax.set_xlabel("x")
-    axes[0, 0].legend(fontsize=7)
-    axes[1, 0].legend(fontsize=7)
+    axes[0, 0].set_ylabel("y")
+    axes[1, 0].set_ylabel("y")
+    axes[0, 0].legend(fontsize=7, loc="lower right")
+    axes[1, 0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("polynomial fits of increasing degree: under-fitting (high bias) to over-fitting (high variance)")
     fig.tight_layout()
     return fig
 
@@ -132,10 +146,10 @@ def _errors_figure(sweep, noise):
     degrees = list(range(len(sweep["train"])))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     ax = axes[0]
-    ax.plot(degrees, sweep["train"], "o-", label="train")
+    ax.plot(degrees, sweep["train"], "o-", label="train (mean over the training sets)")
     ax.plot(degrees, sweep["test"], "o-", label="test")
     best = min(degrees, key=sweep["test"].__getitem__)
-    ax.axvline(best, color="k", ls=":", lw=1)
+    ax.axvline(best, color="k", ls=":", lw=1, label=f"best test degree ({best})")
     ax.set_yscale("log")
     ax.set_xlabel("degree")
     ax.set_ylabel("mean squared error (log)")
@@ -149,6 +163,7 @@ def _errors_figure(sweep, noise):
     ax.axhline(noise**2, color="gray", ls="--", lw=1, label="noise^2")
     ax.set_yscale("log")
     ax.set_xlabel("degree")
+    ax.set_ylabel("error on the grid, over the training sets (log)")
     ax.set_title("bias-variance decomposition")
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -34,17 +34,23 @@ PURITY_GAIN = 0.2  # the check: purity above random clusters' by at least this
 
 @dataclass
 class Config:
-    k: int = 10  # clusters on MNIST (as many as classes)
-    iterations: int = 50  # at most; stops earlier when no sample changes cluster
-    toy_k: int = 4  # clusters (and blobs) in the 2-D example
-    toy_n: int = 600
+    k: int = 10  # clusters on MNIST (as many as classes; at least 1)
+    iterations: int = 50  # most Lloyd iterations; stops earlier when no sample changes cluster (at least 1)
+    toy_k: int = 4  # clusters (and Gaussian blobs) in the 2-D example (at least 1)
+    toy_n: int = 600  # points of the 2-D example (at least toy_k)
     train_size: int | None = 1000  # MNIST training images clustered (--tiny 500, --full all 60,000)
     TINY = {"iterations": 20}
 
     def __post_init__(self):
-        if self.iterations < 1 or self.toy_k < 1 or self.toy_n < self.toy_k:
-            raise UsageError("clustering: need iterations >= 1 and toy_n >= toy_k >= 1")
-        if self.k < 1 or (self.train_size is not None and self.k > self.train_size):
+        if self.iterations < 1:
+            raise UsageError(f"--iterations must be at least 1, got {self.iterations}")
+        if self.toy_k < 1:
+            raise UsageError(f"--toy_k must be at least 1, got {self.toy_k}")
+        if self.toy_n < self.toy_k:
+            raise UsageError(f"--toy_n must be at least {self.toy_k} (toy_k: a point per cluster), got {self.toy_n}")
+        if self.k < 1:
+            raise UsageError(f"--k must be at least 1, got {self.k}")
+        if self.train_size is not None and self.k > self.train_size:
             raise UsageError(f"clustering: need 1 <= k <= train_size (got k={self.k}, train_size={self.train_size})")
 
 
@@ -123,6 +129,7 @@ def _objective_figure(histories):
         ax.set_ylabel("mean squared distance to centroid")
         ax.set_title(title)
         ax.legend()
+    fig.suptitle("the k-means objective after each half-step: it never increases")
     fig.tight_layout()
     return fig
 
@@ -130,11 +137,16 @@ def _objective_figure(histories):
 def _toy_figure(x, assign, centroids):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=assign.numpy(), cmap="tab10", s=6)
-    ax.scatter(centroids[:, 0].numpy(), centroids[:, 1].numpy(), c="k", marker="x", s=80)
-    ax.set_title(f"k-means, k = {len(centroids)}: clusters and centroids (x)")
-    ax.set_aspect("equal")
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    for k in range(len(centroids)):
+        mine = assign == k
+        ax.scatter(x[mine, 0].numpy(), x[mine, 1].numpy(), color=f"C{k % 10}", s=6, label=f"cluster {k}")
+    ax.scatter(centroids[:, 0].numpy(), centroids[:, 1].numpy(), c="k", marker="x", s=80, label="centroids")
+    ax.set_title(f"k-means on 2-D blobs, k = {len(centroids)}")
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return fig
 
 
@@ -142,12 +154,20 @@ def _embedding_figure(z, labels, assign):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    for ax, c, title in ((axes[0], labels, "coloured by class"), (axes[1], assign, "coloured by k-means cluster")):
-        sc = ax.scatter(z[:, 0].numpy(), z[:, 1].numpy(), c=c.numpy(), cmap="tab10", s=5)
+    panels = (
+        (axes[0], labels, "coloured by class", "digit class"),
+        (axes[1], assign, "coloured by k-means cluster", "k-means cluster"),
+    )
+    for ax, c, title, what in panels:
+        n = int(c.max()) + 1
+        sc = ax.scatter(
+            z[:, 0].numpy(), z[:, 1].numpy(), c=c.numpy(), cmap="tab10", vmin=-0.5, vmax=max(n, 10) - 0.5, s=5
+        )
         ax.set_title(f"MNIST on its two first principal directions, {title}", fontsize=9)
-        ax.set_xlabel("pc 1")
-        ax.set_ylabel("pc 2")
-        fig.colorbar(sc, ax=ax)
+        ax.set_xlabel("coordinate on principal direction 1")
+        ax.set_ylabel("coordinate on principal direction 2")
+        bar = fig.colorbar(sc, ax=ax, ticks=range(min(n, 10)))
+        bar.set_label(what)
     fig.tight_layout()
     return fig
 

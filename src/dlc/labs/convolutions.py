@@ -29,10 +29,10 @@ from dlc.labs import Result, lab, verdict
 
 @dataclass
 class Config:
-    batch: int = 100  # timing batch: the lecture convnet's first layer on a mini-batch
-    filters: int = 32  # ... 32 filters of size 5 x 5 on 28 x 28 MNIST images
-    kernel: int = 5
-    digits: int = 4  # MNIST test digits shown in the figure
+    batch: int = 100  # images in the timed mini-batch (28 x 28, as MNIST's; at least 1)
+    filters: int = 32  # output channels of the timed layer (the lecture convnet's first: 32)
+    kernel: int = 5  # kernel size of the timed layer, kernel x kernel (the lecture convnet's: 5; 1 to 28)
+    digits: int = 4  # MNIST test digits shown in the filters figure (at least 1)
     TINY = {"batch": 10}
 
     def __post_init__(self):
@@ -171,7 +171,8 @@ FILTERS = {
 
 
 def filters_figure(images: torch.Tensor):
-    """Row 0: the filters; then per digit: input, each filter's map, and its 2x2 max pooling."""
+    """Row 0: the filters, with their weights; then per digit: input, each filter's map,
+    and that map after ReLU and 2x2 max pooling."""
     import matplotlib.pyplot as plt
 
     w = torch.tensor(list(FILTERS.values()), dtype=torch.float32).unsqueeze(1)
@@ -179,23 +180,47 @@ def filters_figure(images: torch.Tensor):
     maps = conv2d_unfold(images, w, padding=1)
     pooled = max_pool2d_unfold(maps.relu(), 2).numpy()
     images, maps, w = images.numpy(), maps.numpy(), w.numpy()
+    raw = list(FILTERS.values())
     names = list(FILTERS)
     cols = 1 + 2 * len(names)
     rows = 1 + images.shape[0]
-    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.2 * rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.3 * rows + 0.8))
     for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
         ax.axis("off")
     for k, name in enumerate(names):
-        axes[0, 1 + 2 * k].imshow(w[k, 0], cmap="RdBu_r", vmin=-2, vmax=2)
-        axes[0, 1 + 2 * k].set_title(name, fontsize=7)
-        axes[0, 2 + 2 * k].set_title("relu + maxpool 2", fontsize=6)
-    axes[0, 0].set_title("input", fontsize=7)
+        # each kernel on its own symmetric scale (white = 0), its weights written in
+        ax = axes[0, 1 + 2 * k]
+        m = abs(w[k, 0]).max()
+        ax.imshow(w[k, 0], cmap="RdBu_r", vmin=-m, vmax=m)
+        for i in range(3):
+            for j in range(3):
+                dark = abs(w[k, 0, i, j]) > 0.6 * m
+                ax.text(j, i, f"{raw[k][i][j]:g}", ha="center", va="center", fontsize=7, color="w" if dark else "k")
+        ax.set_title(name + (" (/16)" if name == "blur" else ""), fontsize=7)
+        axes[0, 2 + 2 * k].text(
+            0.5,
+            0.5,
+            "ReLU, then\n2x2 max-pool\n(below)",
+            ha="center",
+            va="center",
+            fontsize=6,
+            transform=axes[0, 2 + 2 * k].transAxes,
+        )
+    axes[0, 0].text(0.5, 0.5, "kernels\n(3 x 3)", ha="center", va="center", fontsize=7, transform=axes[0, 0].transAxes)
+    axes[1, 0].set_title("input", fontsize=7)
     for r in range(images.shape[0]):
         axes[r + 1, 0].imshow(images[r, 0], cmap="gray")
         for k in range(len(names)):
-            axes[r + 1, 1 + 2 * k].imshow(maps[r, k], cmap="RdBu_r")
-            axes[r + 1, 2 + 2 * k].imshow(pooled[r, k], cmap="gray")
-    fig.suptitle("hand-made 3x3 filters applied with conv2d_unfold (28x28 -> 28x28 -> 14x14)")
+            m = max(abs(maps[r, k]).max(), 1e-12)
+            axes[r + 1, 1 + 2 * k].imshow(maps[r, k], cmap="RdBu_r", vmin=-m, vmax=m)
+            axes[r + 1, 2 + 2 * k].imshow(pooled[r, k], cmap="gray", vmin=0)
+    fig.suptitle(
+        "hand-made 3x3 filters applied with conv2d_unfold (28x28 -> 28x28 -> 14x14)\n"
+        "kernels and feature maps: red positive, blue negative, white 0; pooled maps: black 0, white largest",
+        fontsize=9,
+    )
     return fig
 
 

@@ -27,10 +27,10 @@ from dlc.labs import Result, lab, verdict
 
 @dataclass
 class Config:
-    logit_scale: float = 1e4  # the size of the logits for the stability check
-    classes: int = 10  # C
-    batch: int = 1000  # samples in the random check
-    dtype: str = "float32"  # float32 (what networks use) or float64
+    logit_scale: float = 1e4  # largest |logit| of the stability check (the lecture's 1e4; positive)
+    classes: int = 10  # C, the number of classes of the random logits (at least 1)
+    batch: int = 1000  # N, samples (rows of logits) in the random checks (at least 1)
+    dtype: str = "float32"  # float32 (what networks use) or float64 (overflows later, at ~709)
     TINY = {"batch": 100}
 
     def __post_init__(self):
@@ -148,6 +148,9 @@ def run(cfg: Config, ctx) -> Result:
     ax = fig.axes[0]
     ax.set_xscale("log")
     ax.lines[0].set(linewidth=6, alpha=0.4)  # the naive curve lies under the stable one until it breaks
+    for note in ax.texts:  # the mark's label: low, right of its line, clear of the title and the curves
+        note.xy = note.xyann = (breaks_at * 1.15, 0.05)
+        note.set_fontsize(9)
     ax.legend()
     ctx.save_figure(fig, "stability")
 

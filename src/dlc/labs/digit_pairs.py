@@ -31,12 +31,13 @@ import torch
 
 from dlc import prologue
 from dlc.data.tensors import MNIST
-from dlc.engine import Step, evaluate, fit, seed_everything
+from dlc.engine import Callback, Step, evaluate, fit, seed_everything
 from dlc.engine.callbacks import MetricsLogger
 from dlc.errors import UsageError
 from dlc.labs import Result, lab, verdict
 from dlc.models.pairs import DigitPairNet, PairConvNet, count_parameters, pair_loss
 from dlc.options import parse_list
+from dlc.progress import progress_bar
 from dlc.stats import standardize
 
 # name -> (what it is, model factory, auxiliary loss on?)
@@ -53,13 +54,14 @@ CHANCE_MARGIN = 0.15  # the check: each configuration's test accuracy above chan
 
 @dataclass
 class Config:
-    pairs: int = 1000  # training pairs and test pairs (the project's 1,000; at most 5,000)
-    rounds: int = 10  # new data and initialisation each round (the project: >= 10)
-    epochs: int = 25
-    batch_size: int = 100
-    lr: float = 1e-3  # Adam
-    aux_weight: float = 1.0  # weight of the digit-classification loss
-    models: str = "baseline,sharing,sharing+aux"  # any of baseline, sharing, aux, sharing+aux
+    pairs: int = 1000  # training pairs, and as many test pairs (the project's 1,000; 1 to 5,000)
+    rounds: int = 10  # repetitions, each with new pairs and initialisations (the project: at least 10)
+    epochs: int = 25  # training epochs of every model in every round (the project's 25; at least 1)
+    batch_size: int = 100  # pairs per mini-batch (chosen here)
+    lr: float = 1e-3  # Adam's learning rate (chosen here: the project leaves it to the student)
+    aux_weight: float = 1.0  # weight of the digit-classification loss in the aux models (0: none)
+    models: str = "baseline,sharing,sharing+aux"  # the configurations compared, comma-separated:
+    # any of baseline, sharing, aux, sharing+aux (the first is the reference of the gain column)
     TINY = {"pairs": 300, "rounds": 2}
     FULL = {"models": "baseline,sharing,aux,sharing+aux", "rounds": 20}
     # Batches of 100 pairs of 14 x 14 digits: one intra-op thread does the same work, and does
@@ -70,12 +72,13 @@ class Config:
         parse_models(self.models)
         if not 1 <= self.pairs <= MAX_PAIRS:
             raise UsageError(
-                f"pairs must be between 1 and {MAX_PAIRS:,}, got {self.pairs:,}: each round "
+                f"--pairs must be at least 1 and at most {MAX_PAIRS:,}, got {self.pairs:,}: each round "
                 f"draws 2 x pairs different digits from MNIST's test set, which has "
                 f"{MNIST.counts['test']:,} (e.g. --pairs 1000)"
             )
-        if self.rounds < 1 or self.epochs < 1:
-            raise UsageError(f"rounds and epochs must be >= 1, got {self.rounds} and {self.epochs}")
+        for name in ("rounds", "epochs"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.batch_size < 1:
             raise UsageError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.lr <= 0:
@@ -136,15 +139,25 @@ class PairStep(Step):
         return self._scores(batch)[1]
 
 
-def train_one(name: str, cfg: Config, train, ctx, tag: str) -> tuple[PairStep, list[dict]]:
-    """Train a fresh model of configuration ``name`` on one round's training pairs."""
+class EpochTicks(Callback):
+    """Moves the lab's progress bar one epoch on, at the end of each epoch of an inner fit."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def on_epoch_end(self, loop, record: dict) -> None:
+        self.bar.update(1)
+
+
+def train_one(name: str, cfg: Config, train, ctx, tag: str, bar=None) -> tuple[PairStep, list[dict]]:
+    """Train a fresh model of configuration ``name`` on one round's training pairs
+    (``bar``: a progress bar moved on at every epoch)."""
     _, factory, aux = MODELS[name]
     model = factory().to(ctx.device)
     step = PairStep(model, torch.optim.Adam(model.parameters(), lr=cfg.lr), aux_weight=cfg.aux_weight if aux else 0.0)
     # Many short inner fits: their epoch records in metrics.jsonl, nothing else.
-    history = fit(
-        step, train, ctx, epochs=cfg.epochs, batch_size=cfg.batch_size, callbacks=[MetricsLogger(every=0)], name=tag
-    )
+    callbacks = [MetricsLogger(every=0)] + ([EpochTicks(bar)] if bar is not None else [])
+    history = fit(step, train, ctx, epochs=cfg.epochs, batch_size=cfg.batch_size, callbacks=callbacks, name=tag)
     return step, history
 
 
@@ -159,6 +172,8 @@ def run(cfg: Config, ctx) -> Result:
     results = {n: {"acc": [], "digit": [], "time": []} for n in names}
     params = {n: count_parameters(MODELS[n][1]()) for n in names}
     chance = []
+    # One bar over everything (rounds x models x epochs); a line per round above it.
+    bar = progress_bar(ctx, cfg.rounds * len(names) * cfg.epochs, unit="epoch")
     for r in range(cfg.rounds):
         seed_everything(ctx.seed * 1000 + r)  # new pairs and initialisations each round
         train, test = round_data(cfg.pairs, ctx.data_dir, ctx.device)
@@ -166,8 +181,9 @@ def run(cfg: Config, ctx) -> Result:
         majority = int(train[1].float().mean() >= 0.5)
         chance.append((test[1] == majority).float().mean().item())
         for n in names:
+            bar.set_description(f"round {r + 1}/{cfg.rounds}, {n}")
             t0 = time.perf_counter()
-            step, history = train_one(n, cfg, train, ctx, f"round{r}-{n}")
+            step, history = train_one(n, cfg, train, ctx, f"round{r}-{n}", bar)
             seconds = time.perf_counter() - t0
             scores = evaluate(step, test, ctx)
             acc = 1 - scores["error"]
@@ -186,7 +202,12 @@ def run(cfg: Config, ctx) -> Result:
                 train_loss=history[-1]["train_loss"],
                 seconds=seconds,
             )
-        ctx.print(f"round {r + 1}/{cfg.rounds}: " + ", ".join(f"{n} {results[n]['acc'][-1]:.1%}" for n in names))
+        if not ctx.quiet:
+            bar.write(
+                f"round {r + 1}/{cfg.rounds}: test accuracy "
+                + ", ".join(f"{n} {results[n]['acc'][-1]:.1%}" for n in names)
+            )
+    bar.close()
 
     rows = []
     for n in names:
@@ -288,7 +309,12 @@ def bar_chart(rows: list[dict], chance: float, cfg: Config):
     ax.axhline(100 * chance, color="k", linestyle="--", linewidth=1, label="chance")
     ax.set_xticks(list(xs), [r["model"] for r in rows])
     ax.set_ylim(100 * chance - 10, 100)
+    ax.set_xlabel("configuration (p. = parameters)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"mean ± std over {cfg.rounds} rounds, {cfg.epochs} epochs", fontsize=10)
+    ax.set_title(
+        f"digit pairs, is the first <= the second? test accuracy, mean ± std\n"
+        f"over {cfg.rounds} rounds of {cfg.pairs} pairs, {cfg.epochs} epochs",
+        fontsize=10,
+    )
     ax.legend(loc="lower right")
     return fig

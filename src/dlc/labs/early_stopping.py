@@ -29,6 +29,7 @@ import torch
 
 from dlc import prologue, viz
 from dlc.engine import EarlyStopping, MetricsLogger, Supervised, evaluate, fit
+from dlc.engine.callbacks import ProgressBar
 from dlc.errors import UsageError
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
@@ -37,19 +38,20 @@ from dlc.stats import check_fraction, split
 
 @dataclass
 class Config:
-    hidden: int = 500  # one wide hidden layer: far more capacity than 800 samples need
-    lr: float = 0.1  # SGD
-    label_noise: float = 0.4  # fraction of training and validation labels redrawn at random
-    batch_size: int = 100
-    max_epochs: int = 100
-    patience: int = 10  # epochs without a better validation loss before stopping
-    val_fraction: float = 0.2  # of the prologue's training set
+    hidden: int = 500  # units of the one wide hidden layer: far more capacity than 800 samples need (at least 1)
+    lr: float = 0.1  # SGD's learning rate (chosen here: the course gives no numbers)
+    label_noise: float = 0.4  # fraction of training and validation labels redrawn at random (0 to 1)
+    batch_size: int = 100  # samples per SGD mini-batch
+    max_epochs: int = 100  # epochs of the run without stopping, and the most early stopping may train (at least 1)
+    patience: int = 10  # epochs without a better validation loss before stopping (at least 1)
+    val_fraction: float = 0.2  # of the prologue's training images, held out for validation (between 0 and 1)
     train_size: int | None = 1000  # MNIST training images, split into train/val (--tiny 500, --full all)
     test_size: int | None = 1000  # MNIST test images, clean labels (--tiny 100, --full all 10,000)
 
     def __post_init__(self):
-        if self.patience < 1 or self.max_epochs < 1:
-            raise UsageError(f"patience and max_epochs must be >= 1, got {self.patience} and {self.max_epochs}")
+        for name in ("hidden", "max_epochs", "patience"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
         check_fraction("val_fraction", self.val_fraction)
         check_label_noise(self.label_noise)
 
@@ -74,6 +76,7 @@ def train(model, cfg: Config, ctx, data, val, order_seed: int, callbacks=(), nam
     Returns the step and the history; the fit writes its epoch records to metrics.jsonl."""
     step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy")
     torch.manual_seed(order_seed)
+    bar = [] if ctx is None or ctx.quiet else [ProgressBar(epoch_lines=False)]
     history = fit(
         step,
         data,
@@ -81,10 +84,29 @@ def train(model, cfg: Config, ctx, data, val, order_seed: int, callbacks=(), nam
         epochs=cfg.max_epochs,
         batch_size=cfg.batch_size,
         val=val,
-        callbacks=[*callbacks, MetricsLogger(every=0)],
+        callbacks=[*callbacks, MetricsLogger(every=0), *bar],
         name=name,
     )
     return step, history
+
+
+def stopping_figure(curves: dict, best: int, stopped: int, cfg: Config):
+    """The losses of the run without stopping, with the best epoch and the stop marked
+    (in the legend, so that close marks cannot overlap)."""
+    fig = viz.curves(
+        curves,
+        ylabel="cross-entropy (noisy labels)",
+        logy=True,
+        title=f"early stopping with patience {cfg.patience}: losses of the run trained to the end",
+    )
+    ax = fig.axes[0]
+    ax.axvline(best, color="tab:green", linestyle="--", linewidth=1.2, label=f"best validation loss (epoch {best})")
+    ax.plot([best], [curves["validation loss"][best - 1]], "o", color="tab:green", markersize=6)
+    ax.axvline(stopped, color="k", linestyle=":", linewidth=1.2, label=f"early stop (epoch {stopped})")
+    ax.axvspan(best, stopped, color="0.85", alpha=0.5, label="patience: epochs without improvement")
+    ax.legend(fontsize=8, loc="center right")
+    ax.title.set_fontsize(10)
+    return fig
 
 
 @lab(
@@ -123,14 +145,7 @@ def run(cfg: Config, ctx) -> Result:
     )
 
     curves = {"train loss": [r["train_loss"] for r in full], "validation loss": [r["val_loss"] for r in full]}
-    fig = viz.curves(
-        curves,
-        ylabel="cross-entropy",
-        logy=True,
-        title=f"early stopping, patience {cfg.patience}",
-        marks={f"best ({best})": best, f"stop ({stopped})": stopped},
-    )
-    ctx.save_figure(fig, "early-stopping")
+    ctx.save_figure(stopping_figure(curves, best, stopped, cfg), "early-stopping")
 
     line = (
         f"stopped at epoch {stopped}/{cfg.max_epochs} (best {best}, patience {cfg.patience}); "

@@ -36,25 +36,33 @@ from dlc.stats import fit_polynomial, polynomial
 
 @dataclass
 class Config:
-    n_train: int = 30  # fitted on
-    n_val: int = 30  # selected on
-    n_test: int = 1000  # reported on
-    noise: float = 0.2
-    max_degree: int = 10  # candidates: degrees 0..max_degree
-    folds: int = 5  # k of k-fold cross-validation (on train + validation)
-    repeats: int = 200  # independent draws, to measure the optimism of the selection
+    n_train: int = 30  # training points: each candidate is fitted on them (at least max_degree + 2)
+    n_val: int = 30  # validation points: the candidate is selected on them (at least max_degree + 2)
+    n_test: int = 1000  # test points: the selected candidate is reported on them (at least 1)
+    noise: float = 0.2  # std of the Gaussian noise added to f(x) = sin(3x + 0.5) (at least 0)
+    max_degree: int = 10  # candidates: polynomial degrees 0..max_degree (at least 1)
+    folds: int = 5  # k of k-fold cross-validation on train + validation (2 to n_train + n_val)
+    repeats: int = 200  # independent draws, to measure the optimism of the selection (at least 1)
     TINY = {"repeats": 30}
     FULL = {"repeats": 1000}
 
     def __post_init__(self):
-        if self.max_degree < 1 or min(self.n_train, self.n_val) < self.max_degree + 2:
-            raise UsageError(
-                f"evaluation: n_train and n_val must be at least max_degree + 2 "
-                f"(got {self.n_train}, {self.n_val}, max_degree={self.max_degree})"
-            )
-        if self.repeats < 1 or self.n_test < 1 or self.noise < 0:
-            raise UsageError("evaluation: need repeats >= 1, n_test >= 1 and noise >= 0")
-        if not 2 <= self.folds <= self.n_train + self.n_val:
+        if self.max_degree < 1:
+            raise UsageError(f"--max_degree must be at least 1 (two candidates to choose from), got {self.max_degree}")
+        for name in ("n_train", "n_val"):
+            if getattr(self, name) < self.max_degree + 2:
+                raise UsageError(
+                    f"--{name} must be at least {self.max_degree + 2} (max_degree + 2, for the "
+                    f"highest degree's least squares), got {getattr(self, name)}"
+                )
+        for name in ("repeats", "n_test"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.noise < 0:
+            raise UsageError(f"--noise must be at least 0, got {self.noise}")
+        if self.folds < 2:
+            raise UsageError(f"--folds must be at least 2 (k of k-fold cross-validation), got {self.folds}")
+        if self.folds > self.n_train + self.n_val:
             raise UsageError(
                 f"evaluation: k-fold cross-validation needs 2 <= folds <= n_train + n_val "
                 f"(the selection set), got folds={self.folds}"
@@ -155,35 +163,47 @@ def cross_validation_errors(
 
 def _figure(degrees, val_errors, cv_errors, test_errors, chosen_val, chosen_cv, optimism):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     ax = axes[0]
-    ax.plot(degrees, val_errors, "o-", label="validation (fit on train)")
-    ax.plot(degrees, cv_errors, "s-", label="k-fold cross-validation")
+    ax.plot(degrees, val_errors, "o-", color="tab:blue", label="validation (fit on train)")
+    ax.plot(degrees, cv_errors, "s-", color="tab:orange", label="k-fold cross-validation")
     ax.plot(degrees, test_errors, "k:", label="test (looked at only to report)")
-    ax.axvline(chosen_val, color="tab:blue", ls="--", lw=1)
-    ax.axvline(chosen_cv, color="tab:orange", ls="--", lw=1)
+    ax.axvline(chosen_val, color="tab:blue", ls="--", lw=1, label=f"selected on validation: {chosen_val}")
+    ax.axvline(chosen_cv, color="tab:orange", ls="--", lw=1, label=f"selected by cross-validation: {chosen_cv}")
     ax.set_yscale("log")
     ax.set_xlabel("degree")
+    ax.set_xticks(list(degrees))
     ax.set_ylabel("mean squared error (log)")
-    ax.set_title("selection on validation data only")
-    ax.legend(fontsize=8)
+    ax.set_title("one draw: selection on validation data only")
+    ax.legend(fontsize=8, loc="upper left")
     ax = axes[1]
     val_min, test_sel = optimism
-    lo = min(min(val_min), min(test_sel))
-    hi = max(max(val_min), max(test_sel))
-    ax.scatter(val_min, test_sel, s=8)
+    lo = min(min(val_min), min(test_sel)) / 1.2
+    hi = max(max(val_min), max(test_sel)) * 1.2
+    ax.scatter(val_min, test_sel, s=8, label="one draw")
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="test = validation")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    for axis in (ax.xaxis, ax.yaxis):  # labels at 1, 2, 5 x 10^k only: all of them would collide
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("validation error of the selected degree")
     ax.set_ylabel("its test error")
+    mean_val, mean_test = sum(val_min) / len(val_min), sum(test_sel) / len(test_sel)
+    above = sum(v < t for v, t in zip(val_min, test_sel)) / len(val_min)
     ax.set_title(
-        f"{len(val_min)} draws: mean selected validation error {sum(val_min) / len(val_min):.3f}, "
-        f"its mean test error {sum(test_sel) / len(test_sel):.3f}",
+        f"{len(val_min)} draws: the selected degree's mean validation error\n"
+        f"{mean_val:.3f} {'<' if mean_val < mean_test else '>='} its mean test error {mean_test:.3f} "
+        f"({above:.0%} of the points above the diagonal)",
         fontsize=9,
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 

@@ -35,9 +35,9 @@ from dlc.options import parse_list
 
 @dataclass
 class Config:
-    epochs: int = 20
-    lr: float = 5e-4  # shared by the three variants; per-sample SGD is stable below ~1/|x|^2
-    batch_size: int = 100  # the mini-batch variant's size
+    epochs: int = 20  # passes over the training set, for every variant and every step size (at least 1)
+    lr: float = 5e-4  # learning rate shared by the three variants; per-sample SGD is stable below ~1/|x|^2
+    batch_size: int = 100  # samples per step of the mini-batch variant (at least 1)
     lr_factors: str = "0.01,0.5,1.5"  # batch GD steps, as multiples of the critical step 2 / L
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
     test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
@@ -146,7 +146,12 @@ def run(cfg: Config, ctx) -> Result:
 
     factors = _parse_factors(cfg.lr_factors)
     x, t, xt, yt = prologue.load(
-        train_size=cfg.train_size, test_size=cfg.test_size, normalize=True, one_hot_labels=True, data_dir=ctx.data_dir
+        train_size=cfg.train_size,
+        test_size=cfg.test_size,
+        normalize=True,
+        one_hot_labels=True,
+        one_hot_style="minus_one",  # the +-1 targets this lab's losses are measured on
+        data_dir=ctx.data_dir,
     )
     n = len(x)
     L, lr_max = critical_lr(x)

@@ -34,6 +34,7 @@ from dlc.engine import Supervised, evaluate, fit
 from dlc.errors import DlcError, NonFiniteLoss, UsageError
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
+from dlc.progress import progress_bar
 from dlc.stats import check_fraction, split
 
 # The search space: structure (width and depth of the MLP) and the learning rate.
@@ -44,23 +45,26 @@ LR_RANGE = (1e-5, 1e-1)  # Adam, drawn log-uniformly
 
 @dataclass
 class Config:
-    R: int = 27  # the most epochs one configuration gets (Hyperband's R)
-    eta: int = 3  # each rung keeps 1/eta of the configurations, eta x longer
-    seeds: int = 3  # repetitions of Hyperband vs random search
-    batch_size: int = 100
-    val_fraction: float = 0.2  # of the prologue's training set, held out for selection
+    R: int = 27  # Hyperband's R: the most epochs one configuration gets (at least 1;
+    # the paper's table uses 81, which --full runs)
+    eta: int = 3  # Hyperband's eta (the paper's default 3): each rung keeps 1/eta of the
+    # configurations and trains them eta times longer (at least 2)
+    seeds: int = 3  # repetitions of the comparison Hyperband vs random search (at least 1)
+    batch_size: int = 100  # samples per Adam mini-batch (chosen here)
+    val_fraction: float = 0.2  # of the prologue's training set, held out for selection (between 0 and 1)
     train_size: int | None = 1000  # MNIST training images, split into train/val (--tiny 500, --full all)
     test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"R": 9, "seeds": 2}
     FULL = {"R": 81, "seeds": 5}
 
     def __post_init__(self):
+        for name, least in (("R", 1), ("eta", 2), ("seeds", 1)):
+            if getattr(self, name) < least:
+                raise UsageError(f"--{name} must be at least {least}, got {getattr(self, name)}")
         try:
             tune.max_bracket(self.R, self.eta)  # R >= 1 and eta >= 2, or a DlcError saying so
         except DlcError as e:
             raise UsageError(str(e)) from None
-        if self.seeds < 1:
-            raise UsageError(f"seeds must be >= 1 (repetitions of the comparison), got {self.seeds}")
         check_fraction("val_fraction", self.val_fraction)
 
 
@@ -80,12 +84,15 @@ def build(config: dict, n_in: int = 784, n_classes: int = 10):
     return model, torch.optim.Adam(model.parameters(), lr=config["lr"])
 
 
-def make_evaluate(train, val, device, batch_size: int):
+def make_evaluate(train, val, device, batch_size: int, on_train=None):
     """Hyperband's ``evaluate(config, epochs, state)``: train to ``epochs`` in total,
     resuming from ``state`` (the step with its model and optimizer, the epochs done),
-    return the validation loss."""
+    return the validation loss. ``on_train(epochs)``, if given, is told how many epochs
+    each call trained (or skipped, for a diverged configuration): the progress bar."""
 
     def evaluate_config(config: dict, epochs: int, state):
+        if on_train is not None:
+            on_train(epochs - (state["epochs"] if state is not None else 0))
         if state is None:
             model, opt = build(config, train[0].shape[1])
             state = {
@@ -128,16 +135,41 @@ def run(cfg: Config, ctx) -> Result:
     )
     train, val = split(x, y, cfg.val_fraction, ctx.seed)
     test = (test_x, test_y)
-    evaluate_config = make_evaluate(train, val, ctx.device, cfg.batch_size)
     ctx.print(f"{len(train[0])} training, {len(val[0])} validation, {len(test_x)} test samples")
+
+    # One bar over every epoch trained, by both searches at every seed; its label says
+    # where Hyperband is (bracket s, rung i), from the schedule's order of evaluations.
+    budget = tune.schedule_budget(cfg.R, cfg.eta)
+    bar = progress_bar(ctx, cfg.seeds * (budget + budget // cfg.R * cfg.R), unit="epoch")
+    where = [
+        f"bracket s={s}, rung {i} ({n_i} configs x {r_i} epochs)"
+        for s, rungs in tune.hyperband_schedule(cfg.R, cfg.eta).items()
+        for i, (n_i, r_i) in enumerate(rungs)
+        for _ in range(n_i)
+    ]
+    calls = {"n": 0, "search": "", "label": ""}
+
+    def on_train(epochs: int) -> None:
+        if calls["search"] == "Hyperband":
+            label = f"{calls['seed']}Hyperband, {where[min(calls['n'], len(where) - 1)]}"
+            if label != calls["label"]:  # drawn at once: a rung may take less than the bar's refresh interval
+                bar.set_description(label)
+                calls["label"] = label
+        calls["n"] += 1
+        bar.update(epochs)
+
+    evaluate_config = make_evaluate(train, val, ctx.device, cfg.batch_size, on_train)
 
     rows, first = [], None
     for k in range(cfg.seeds):
         seed = ctx.seed + k
         torch.manual_seed(seed)
+        calls.update(n=0, search="Hyperband", seed=f"seed {k + 1}/{cfg.seeds}: ")
         hb = tune.hyperband(sample_config, evaluate_config, cfg.R, cfg.eta, rng=seed)
         # Random search gets exactly the epochs Hyperband trained, R at a time.
         torch.manual_seed(seed)
+        calls.update(search="random search")
+        bar.set_description(f"seed {k + 1}/{cfg.seeds}: random search, {hb.budget // cfg.R} configs x {cfg.R} epochs")
         rs = tune.random_search(sample_config, evaluate_config, cfg.R, budget=hb.budget, rng=10_000 + seed)
         row = {
             "seed": seed,
@@ -153,12 +185,13 @@ def run(cfg: Config, ctx) -> Result:
         }
         rows.append(row)
         ctx.log(kind="seed", **row)
-        ctx.print(
-            f"seed {seed}: Hyperband {hb.n_configs} configs, best {describe(hb.best_config)} "
-            f"at {hb.best_resource} epochs, val loss {hb.best_loss:.3f}, "
-            f"test error {row['hb_test_error']:.1%} | random search {rs.n_configs} "
-            f"configs, val loss {rs.best_loss:.3f}, test error {row['rs_test_error']:.1%}"
-        )
+        if not ctx.quiet:
+            bar.write(
+                f"seed {seed}: Hyperband {hb.n_configs} configs, best {describe(hb.best_config)} "
+                f"at {hb.best_resource} epochs, val loss {hb.best_loss:.3f}, "
+                f"test error {row['hb_test_error']:.1%} | random search {rs.n_configs} "
+                f"configs, val loss {rs.best_loss:.3f}, test error {row['rs_test_error']:.1%}"
+            )
         if first is None:
             first = (hb, rs)
             for e in hb.evaluations + rs.evaluations:
@@ -173,6 +206,7 @@ def run(cfg: Config, ctx) -> Result:
                     **e.config,
                 )
 
+    bar.close()
     hb, rs = first
     ctx.save_figure(bracket_figure(hb, rs, cfg), "brackets")
     ctx.save_figure(comparison_figure(rows), "comparison")
@@ -282,7 +316,7 @@ def comparison_figure(rows: list[dict]):
     """Each seed's winner test error, Hyperband vs random search at the same budget."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    fig, ax = plt.subplots(figsize=(5, 3.8))
     for i, (key, name) in enumerate((("hb_test_error", "Hyperband"), ("rs_test_error", "random search"))):
         values = [100 * r[key] for r in rows]
         ax.scatter([i] * len(values), values, alpha=0.7, label=name)
@@ -292,10 +326,13 @@ def comparison_figure(rows: list[dict]):
             yerr=statistics.stdev(values) if len(values) > 1 else 0,
             fmt="ks",
             capsize=4,
+            label="mean ± std over the seeds" if i == 0 else None,
         )
     ax.set_xticks([0, 1], ["Hyperband", "random search"])
     ax.set_xlim(-0.5, 1.5)
+    ax.set_xlabel("search (same budget of epochs)")
     ax.set_ylabel("winner's test error (%)")
-    ax.set_title(f"equal budget, {len(rows)} seeds", fontsize=10)
+    ax.set_title(f"the winner's test error, one point per seed ({len(rows)} seeds)", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8)
     return fig

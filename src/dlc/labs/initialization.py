@@ -6,7 +6,9 @@ mean and std. A shallow net 2 -> 128 -> 2 and a deep one 2 -> 4 -> 8 -> 16 -> 32
 128 -> 2 (ReLU), trained with cross-entropy and SGD (lr 0.1, mini-batches of 100, 250
 epochs), first with PyTorch's default init, then with every parameter drawn from N(0, std)
 for std from 1e-3 to 10. Too small and the signal dies before the output (the deep net
-more so: it multiplies more small factors); too large and the logits explode.
+more so: it multiplies more small factors); too large and the logits explode. The deep
+net, whose layers go from fan-in 2 to fan-in 128, survives no single std: what rescues it
+is part 2's He init, a std per layer (sqrt(2 / fan-in), biases 0), trained beside the sweep.
 
 Part 2 is the lecture's analysis. Through a linear layer with fan-in n and weights of
 variance v, the activation variance is multiplied by n v (times 1/2 after a ReLU, which
@@ -20,8 +22,9 @@ Measured on a 20-layer ReLU net (and a tanh one for comparison).
 Check: with He init the activation and gradient stds stay within a factor 2 across the 20
 ReLU layers, while the naive small init loses orders of magnitude (over 1e6) and Xavier
 over 100 (a half per ReLU); in part 1 the shallow net trained from the default init learns
-the disc (test error under 15%, chance is 50%), and the deep net started from N(0, 1e-3)
-does not (test error over 40%; checked when 1e-3 is among the stds).
+the disc (test error under 15%, chance is 50%), the deep net started from N(0, 1e-3)
+does not (test error over 40%; checked when 1e-3 is among the stds), and the deep net
+started from He's init does (test error under 30%; checked when he is among the stds).
 """
 
 from __future__ import annotations
@@ -32,27 +35,35 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dlc.errors import DlcError, NonFiniteLoss
+from dlc.errors import DlcError, NonFiniteLoss, UsageError
 from dlc.labs import Result, lab, verdict
 from dlc.options import parse_list
+from dlc.progress import progress_bar
 from dlc.stats import standardize
 
 
 @dataclass
 class Config:
-    n: int = 1000  # training and test points of the disc set (practical 5)
-    epochs: int = 250
-    lr: float = 0.1
-    batch_size: int = 100
-    stds: str = "default,1e-3,1e-2,1e-1,1,10"  # "default" = PyTorch's own init
-    layers: int = 20  # part 2: depth and width of the statistics net
-    width: int = 256
-    naive_std: float = 0.01
-    TINY = {"n": 500, "epochs": 25, "stds": "default,1e-3,1"}
+    n: int = 1000  # training points of the disc set, and as many test points (practical 5's; at least 2)
+    epochs: int = 250  # part 1: training epochs of every net (practical 5's; at least 1)
+    lr: float = 0.1  # part 1: SGD's learning rate (practical 5's)
+    batch_size: int = 100  # part 1: mini-batch size (practical 5's)
+    stds: str = "default,he,1e-3,1e-2,1e-1,1,10"  # part 1: the initialisations tried, comma-separated:
+    # "default" (PyTorch's own), "he" or "xavier" (the lecture's scaled inits, biases 0), or a std:
+    # every parameter from N(0, std^2) (practical 5's sweep)
+    layers: int = 20  # part 2: depth of the net whose activation statistics are measured (at least 2)
+    width: int = 256  # part 2: units of each of its layers (at least 1)
+    naive_std: float = 0.01  # part 2: the std of the naive init, N(0, naive_std^2) (positive)
+    TINY = {"n": 500, "epochs": 40, "stds": "default,he,1e-3,1"}
     THREADS = 1  # nets of 2 to 256 units: a second thread only adds synchronisation
 
     def __post_init__(self):
         parse_stds(self.stds)
+        for name, least in (("n", 2), ("epochs", 1), ("layers", 2), ("width", 1)):
+            if getattr(self, name) < least:
+                raise UsageError(f"--{name} must be at least {least}, got {getattr(self, name)}")
+        if not self.naive_std > 0:
+            raise UsageError(f"--naive_std must be positive (e.g. 0.01), got {self.naive_std}")
 
 
 # --- part 1: practical 5 ------------------------------------------------------------------
@@ -86,16 +97,45 @@ def disc_data(n: int, seed: int):
     return x, y, xt, yt
 
 
-def _std_or_default(item: str) -> float | None:
-    return None if item == "default" else float(item)
+NAMED_INITS = ("he", "xavier")  # part 1's scaled inits, by name (init_scheme_ on every layer)
 
 
-_std_or_default.__name__ = "std ('default' or a positive number)"  # parse_list's messages name it
+def _std_or_name(item: str) -> float | str | None:
+    if item == "default":
+        return None
+    return item if item in NAMED_INITS else float(item)
 
 
-def parse_stds(text: str) -> list[float | None]:
-    """The --stds values: 'default' (None: PyTorch's own init) or positive numbers."""
-    return parse_list("stds", text, _std_or_default, check=lambda v: v is None or v > 0, example="default,1e-3,1")
+_std_or_name.__name__ = "std ('default', 'he', 'xavier' or a positive number)"  # parse_list's messages name it
+
+
+def parse_stds(text: str) -> list[float | str | None]:
+    """The --stds values: 'default' (None: PyTorch's own init), 'he' or 'xavier' (the
+    lecture's scaled inits, by name), or positive numbers (N(0, std^2) for every parameter)."""
+    return parse_list(
+        "stds",
+        text,
+        _std_or_name,
+        check=lambda v: v is None or isinstance(v, str) or (math.isfinite(v) and v > 0),
+        example="default,he,1e-3,1",
+    )
+
+
+def init_label(std: float | str | None) -> str:
+    """'default', 'he', 'xavier' or the std as in the metrics (e.g. '0.001')."""
+    return "default" if std is None else std if isinstance(std, str) else f"{std:g}"
+
+
+def initialize_(model: nn.Module, std: float | str | None) -> nn.Module:
+    """Part 1's inits: PyTorch's own (None), a named scheme on every linear layer, or N(0, std^2)."""
+    if std is None:
+        return model
+    if isinstance(std, str):
+        for layer in model.modules():
+            if isinstance(layer, nn.Linear):
+                init_scheme_(layer, std)
+        return model
+    return init_normal_(model, std)
 
 
 # --- part 2: statistics through depth -------------------------------------------------------
@@ -175,7 +215,7 @@ def statistics_figure(stats: dict, layers: int):
         ("gradient", "std of dLoss/ds_l"),
         ("weight_gradient", "std of dLoss/dW_l"),
     ]
-    fig, axes = plt.subplots(len(acts), 3, figsize=(15, 3.8 * len(acts)), squeeze=False)
+    fig, axes = plt.subplots(len(acts), 3, figsize=(15, 3.8 * len(acts) + 0.6), squeeze=False)
     for r, a in enumerate(acts):
         for c, (what, label) in enumerate(panels):
             ax = axes[r, c]
@@ -184,43 +224,70 @@ def statistics_figure(stats: dict, layers: int):
             ax.set_yscale("log")
             ax.set_xlabel("layer")
             ax.set_ylabel(label)
-            ax.set_title(f"{layers} {a} layers")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.set_title(f"{layers} {a} layers: {label}", fontsize=10)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-    fig.tight_layout()
+    # one legend for every panel, below them: inside, it would hide a curve
+    names = {"naive": "naive N(0, small std)", "default": "PyTorch default", "xavier": "Xavier", "he": "He"}
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, [names.get(k, k) for k in labels], loc="lower center", ncol=len(SCHEMES), title="init")
+    fig.suptitle(f"signal through {layers} layers of random weights, forward (activations) and backward (gradients)")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
 def sweep_figure(table: dict, stds: list):
+    """Left: test error against the std of N(0, std) for both nets, with the range of stds
+    He's init gives the deep net's layers as a band (a good init is a std per layer).
+    Right: the other inits (PyTorch's default, He, Xavier), one bar per net."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    numeric = [s for s in stds if s is not None]
+    numeric = [s for s in stds if isinstance(s, float)]
+    named = [s for s in stds if not isinstance(s, float)]
     colors = {"shallow": "C0", "deep": "C1"}
-    for name in ("shallow", "deep"):
-        if numeric:
+    names = {None: "PyTorch\ndefault", "he": "He", "xavier": "Xavier"}
+    widths = [3, max(1, len(named))] if numeric and named else [1]
+    fig, axes = plt.subplots(
+        1, len(widths), figsize=(10, 4.6), sharey=True, squeeze=False, gridspec_kw={"width_ratios": widths}
+    )
+    axes = list(axes[0])
+    if numeric:
+        ax = axes[0]
+        for name in ("shallow", "deep"):
             ax.plot(
                 numeric,
                 [table[(name, s)]["test_error"] for s in numeric],
                 marker="o",
                 color=colors[name],
-                label=f"{name}, N(0, std)",
+                label=f"{name} net",
             )
-        if None in stds:
-            ax.axhline(
-                table[(name, None)]["test_error"],
-                color=colors[name],
-                linestyle="--",
-                label=f"{name}, PyTorch default init",
-            )
-    ax.axhline(0.5, color="gray", linestyle=":", label="chance")
-    ax.set_xscale("log")
-    ax.set_xlabel("std of the initial parameters")
-    ax.set_ylabel("test error")
-    ax.set_ylim(-0.02, 0.8)
-    ax.set_title("disc set: which depth survives which initialisation")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+        if "he" in stds:
+            fans = [m.in_features for m in deep_model() if isinstance(m, nn.Linear)]
+            he_stds = [math.sqrt(2 / f) for f in fans]
+            ax.axvspan(min(he_stds), max(he_stds), color="C2", alpha=0.15, label="He's stds, deep net's layers")
+        ax.set_xscale("log")
+        ax.set_xlabel("std of every initial parameter, N(0, std)")
+        ax.set_title("one std for every parameter (practical 5's sweep)", fontsize=10)
+    if named:
+        ax = axes[-1]
+        xs = range(len(named))
+        for k, name in enumerate(("shallow", "deep")):
+            errs = [table[(name, s)]["test_error"] for s in named]
+            at = [x + (k - 0.5) * 0.38 for x in xs]
+            ax.bar(at, errs, width=0.36, color=colors[name], label=f"{name} net" if not numeric else None)
+            for x, e in zip(at, errs):
+                ax.text(x, e + 0.01, f"{e:.0%}", ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(list(xs), [names[s] for s in named])
+        ax.set_xlabel("init")
+        ax.set_title("a std per layer, or PyTorch's", fontsize=10)
+    for ax in axes:
+        ax.axhline(0.5, color="gray", linestyle=":", label="chance" if ax is axes[0] else None)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test error")
+    axes[0].set_ylim(0, 0.8)
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("disc set: which depth survives which initialisation")
+    fig.tight_layout()
     return fig
 
 
@@ -257,18 +324,18 @@ def run(cfg: Config, ctx) -> Result:
             )
     ctx.save_figure(statistics_figure(stats, cfg.layers), "layer_statistics")
 
-    # Part 1: practical 5.
+    # Part 1: practical 5, with the lecture's He (and Xavier) inits beside the sweep.
     x, y, xt, yt = disc_data(cfg.n, ctx.seed)
     table = {}
+    bar = progress_bar(ctx, 2 * len(stds) * cfg.epochs, unit="epoch")
     for std in stds:
         for name, make in (("shallow", shallow_model), ("deep", deep_model)):
-            model = make()
-            if std is not None:
-                init_normal_(model, std)
-            tag = f"{name}-std{'default' if std is None else f'{std:g}'}"
+            model = initialize_(make(), std)
+            tag = f"{name}-std{init_label(std)}" if isinstance(std, float) else f"{name}-{init_label(std)}"
+            bar.set_description(f"part 1: {tag}")
             step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy")
             try:  # many small fits: only their epoch records, in metrics.jsonl
-                fit(
+                history = fit(
                     step,
                     (x, y),
                     ctx,
@@ -278,17 +345,21 @@ def run(cfg: Config, ctx) -> Result:
                     name=tag,
                 )
                 diverged = False
+                bar.update(len(history))
             except NonFiniteLoss:  # the loop stops when the loss becomes inf/NaN: record it
                 diverged = True
+                bar.update(cfg.epochs)
             # a diverged net has NaN/inf weights; its predictions are still what it would output
             train_err = evaluate(step, (x, y), ctx)["error"]
             test_err = evaluate(step, (xt, yt), ctx)["error"]
             table[(name, std)] = {"train_error": train_err, "test_error": test_err, "diverged": diverged}
             ctx.log(model=name, std="default" if std is None else std, **table[(name, std)])
-            ctx.print(
-                f"{tag:22s} train error {train_err:6.1%}  test error {test_err:6.1%}"
-                + ("  (diverged)" if diverged else "")
-            )
+            if not ctx.quiet:
+                bar.write(
+                    f"{tag:22s} train error {train_err:6.1%}  test error {test_err:6.1%}"
+                    + ("  (diverged)" if diverged else "")
+                )
+    bar.close()
     ctx.save_figure(sweep_figure(table, stds), "std_sweep")
 
     spreads = {
@@ -301,11 +372,7 @@ def run(cfg: Config, ctx) -> Result:
         "layers": cfg.layers,
         # the naive init's factor on the activation std per ReLU layer: std sqrt(width / 2)
         "naive_layer_factor": cfg.naive_std * math.sqrt(cfg.width / 2),
-        **{
-            f"{name}_{'default' if s is None else f'{s:g}'}_{k}": v
-            for (name, s), row in table.items()
-            for k, v in row.items()
-        },
+        **{f"{name}_{init_label(s)}_{k}": v for (name, s), row in table.items() for k, v in row.items()},
     }
     he, naive = spreads["relu_he_activation_spread"], spreads["relu_naive_activation_spread"]
     xavier = spreads["relu_xavier_activation_spread"]
@@ -314,7 +381,7 @@ def run(cfg: Config, ctx) -> Result:
         return f"{table[(name, s)]['test_error']:.0%}"
 
     sweep = "; ".join(
-        f"std {'default' if s is None else f'{s:g}'}: shallow {cell('shallow', s)}, deep {cell('deep', s)}"
+        f"{'std ' if isinstance(s, float) else ''}{init_label(s)}: shallow {cell('shallow', s)}, deep {cell('deep', s)}"
         for s in stds
     )
     line = (
@@ -359,5 +426,9 @@ def check(result: Result) -> list:
             verdict(
                 "deep net from N(0, 1e-3): disc test error (it does not learn)", m["deep_0.001_test_error"], ">", 0.4
             )
+        )
+    if "deep_he_test_error" in m:
+        out.append(
+            verdict("deep net, He init: disc test error (it learns; chance 50%)", m["deep_he_test_error"], "<", 0.3)
         )
     return out

@@ -41,15 +41,19 @@ BAYES_GAP = 0.05  # the check: LDA and logistic regression within this of the Ba
 
 @dataclass
 class Config:
-    n: int = 1000  # training points per data set (and as many test points)
-    lr: float = 1.0  # gradient step of logistic regression (on the mean loss)
-    steps: int = 2000  # full-batch gradient steps
-    xor_std: float = 0.25  # spread of the four XOR clusters around (+-1, +-1)
+    n: int = 1000  # points per data set (training; the Gaussian set has as many test points)
+    lr: float = 1.0  # gradient step of logistic regression, on the mean loss (chosen here)
+    steps: int = 2000  # full-batch gradient steps of logistic regression (chosen here)
+    xor_std: float = 0.25  # std of the four XOR clusters around (+-1, +-1)
     TINY = {"n": 200, "steps": 500}
 
     def __post_init__(self):
-        if self.n < 8 or self.steps < 1 or self.lr <= 0 or self.xor_std <= 0:
-            raise UsageError("linear-classifier: need n >= 8, steps >= 1, lr > 0 and xor_std > 0")
+        if self.n < 8:
+            raise UsageError(f"--n must be at least 8 (points of both classes), got {self.n}")
+        if self.steps < 1:
+            raise UsageError(f"--steps must be at least 1 (a fit of 0 steps learns nothing), got {self.steps}")
+        if not self.lr > 0 or not self.xor_std > 0:
+            raise UsageError(f"--lr and --xor_std must be positive, got {self.lr} and {self.xor_std}")
 
 
 # -- the Gaussian model and LDA ----------------------------------------------------
@@ -160,14 +164,34 @@ def fit_with(phi: Callable, x, y, cfg: Config):
 # -- figures -------------------------------------------------------------------------
 
 
+CMAP = "coolwarm_r"  # class 0 red, class 1 blue, in the points and the regions alike
+
+
+def _class_handles(names, cmap: str = CMAP) -> list:
+    """Legend entries for the point colours of ``viz.decision_regions`` (class k of K at
+    k / (K - 1) along ``cmap``)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    colour = plt.get_cmap(cmap)
+    return [
+        Line2D([], [], ls="", marker="o", color=colour(k / max(len(names) - 1, 1)), label=name)
+        for k, name in enumerate(names)
+    ]
+
+
 def _features_figure(panels):
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, len(panels) // 2, figsize=(4.2 * len(panels) // 2, 8.4))
+    fig, axes = plt.subplots(2, len(panels) // 2, figsize=(4.2 * len(panels) // 2, 9.2))
     for ax, (predict, x, y, title) in zip(axes.T.flat, panels):
-        viz.decision_regions(predict, x, y, cmap="coolwarm_r", ax=ax)
+        viz.decision_regions(predict, x, y, cmap=CMAP, ax=ax)
         ax.set_title(title, fontsize=9)
-    fig.tight_layout()
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+    fig.suptitle("logistic regression on raw and designed features phi(x); shading: the predicted class")
+    fig.legend(handles=_class_handles(["class 0", "class 1"]), loc="upper center", ncol=2, bbox_to_anchor=(0.5, 0.965))
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
 
@@ -183,14 +207,17 @@ def _gaussian_figure(x, y, lines):
         indexing="xy",
     )
     posterior = torch.sigmoid(w[0] * gx + w[1] * gy + b)
-    shade = ax.contourf(gx.numpy(), gy.numpy(), posterior.numpy(), levels=10, cmap="coolwarm_r", alpha=0.25)
+    shade = ax.contourf(gx.numpy(), gy.numpy(), posterior.numpy(), levels=10, cmap=CMAP, alpha=0.25)
     fig.colorbar(shade, ax=ax, label="P(Y = 1 | x), true model")
-    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), cmap="coolwarm_r", s=5, edgecolors="none")
+    ax.scatter(x[:, 0].numpy(), x[:, 1].numpy(), c=y.numpy(), cmap=CMAP, s=5, edgecolors="none")
     xs = torch.linspace(float(x[:, 0].min()), float(x[:, 0].max()), 2, dtype=torch.float64)
     for (label, (w, b)), style in zip(lines.items(), ["k-", "g--", "m:"]):
-        ax.plot(xs.numpy(), (-(w[0] * xs + b) / w[1]).numpy(), style, lw=2, label=label)
+        ax.plot(xs.numpy(), (-(w[0] * xs + b) / w[1]).numpy(), style, lw=2, label=f"boundary: {label}")
     ax.set_ylim(float(x[:, 1].min()), float(x[:, 1].max()))
-    ax.legend(fontsize=8)
+    handles = ax.get_legend_handles_labels()[0] + _class_handles(["training point, Y = 0", "training point, Y = 1"])
+    ax.legend(handles=handles, fontsize=8, loc="upper left")
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.set_title("two Gaussians, shared covariance: linear boundaries", fontsize=10)
     return fig
 

@@ -31,13 +31,13 @@ MAX_TEST_ERROR = 0.10  # the check: "a few percent"
 
 @dataclass
 class Config:
-    n: int = 1000  # training points (and as many test points)
-    hidden: int = 25  # units in each of the three hidden layers
-    activation: str = "relu"  # "relu" or "tanh"
-    epochs: int = 50
-    batch_size: int = 10
-    lr: float = 0.1
-    momentum: float = 0.0
+    n: int = 1000  # training points, and as many test points (the mini-project's 1,000)
+    hidden: int = 25  # units in each of the three hidden layers (the mini-project's 25)
+    activation: str = "relu"  # after each hidden layer: "relu" or "tanh" (the framework has both)
+    epochs: int = 50  # passes over the training set (the mini-project fixes none: chosen here)
+    batch_size: int = 10  # points per SGD step (chosen here)
+    lr: float = 0.1  # SGD step size (chosen here)
+    momentum: float = 0.0  # SGD momentum, in [0, 1); 0: plain SGD
     TINY = {"epochs": 12}
     THREADS = 1  # 10 x 25 matrices: a second thread only adds synchronisation
 
@@ -45,11 +45,11 @@ class Config:
         _activation(self.activation)
         for name in ("n", "hidden", "epochs", "batch_size"):
             if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
-            raise UsageError(f"lr must be positive, got {self.lr}")
+            raise UsageError(f"--lr must be positive, got {self.lr}")
         if not 0 <= self.momentum < 1:
-            raise UsageError(f"momentum must be in [0, 1), got {self.momentum}")
+            raise UsageError(f"--momentum must be in [0, 1), got {self.momentum}")
 
 
 def _activation(name: str):
@@ -99,6 +99,34 @@ def nb_errors(model, x, y) -> int:
     return int((model.forward(x).argmax(1) != y).sum())
 
 
+def regions_figure(predict, x, y):
+    """The network's classes over the square, the test points, and the true disc."""
+    import math
+
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    fig = viz.decision_regions(predict, x, y, title="learned regions (shading) and the test points")
+    ax = fig.axes[0]
+    ax.add_patch(plt.Circle((0.5, 0.5), 1 / math.sqrt(2 * math.pi), fill=False, color="k", ls="--", lw=1))
+    colour = plt.get_cmap("coolwarm")
+    ax.legend(
+        handles=[
+            Line2D([], [], ls="", marker="o", color=colour(0.0), label="class 0 (outside)"),
+            Line2D([], [], ls="", marker="o", color=colour(1.0), label="class 1 (inside)"),
+            Line2D([], [], color="k", ls="--", lw=1, label="the true disc"),
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=3,
+        fontsize=8,
+    )
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
+    fig.tight_layout()
+    return fig
+
+
 @lab(
     "mini-framework",
     source="EE-559 mini-project 2",
@@ -135,15 +163,20 @@ def run(cfg: Config, ctx) -> Result:
     ctx.save_figure(
         viz.curves({"train MSE": losses}, ylabel="loss", logy=True, title="mini-framework: training loss"), "loss"
     )
-    ctx.save_figure(viz.curves({"test error": test_errors}, ylabel="error rate"), "test_error")
+    ctx.save_figure(
+        viz.curves(
+            {"test error": test_errors},
+            ylabel="error rate",
+            title=f"mini-framework: test error after each epoch ({len(test_y)} points)",
+        ),
+        "test_error",
+    )
 
     def predict(points):
         with torch.no_grad():
             return model.forward((points.to(device) - mu) / std).argmax(1).cpu()
 
-    ctx.save_figure(
-        viz.decision_regions(predict, test_x.cpu(), test_y.cpu(), title="learned regions on the test set"), "regions"
-    )
+    ctx.save_figure(regions_figure(predict, test_x.cpu(), test_y.cpu()), "regions")
 
     n_train, n_test = len(train_y), len(test_y)
     chance = float((test_y == 1).float().mean())

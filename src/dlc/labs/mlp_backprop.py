@@ -29,11 +29,11 @@ from dlc.labs import Result, lab, verdict
 
 @dataclass
 class Config:
-    hidden: int = 50
-    steps: int = 1000
-    lr: float = 0.1  # eta = lr / number of training samples (the loss is a sum)
-    zeta: float = 0.9  # targets scaled into tanh's range
-    init_std: float = 1e-6  # the practical's epsilon: weights ~ N(0, epsilon)
+    hidden: int = 50  # units of the hidden tanh layer (the practical's 50)
+    steps: int = 1000  # full-batch gradient steps (the practical's 1,000)
+    lr: float = 0.1  # eta = lr / number of training samples (the loss is a sum; the practical's 0.1)
+    zeta: float = 0.9  # targets scaled by zeta into tanh's range (the practical's 0.9)
+    init_std: float = 1e-6  # std of the initial weights and biases (the practical's epsilon)
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
     test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"steps": 150}
@@ -133,6 +133,7 @@ def run(cfg: Config, ctx) -> Result:
         train_size=cfg.train_size,
         test_size=cfg.test_size,
         one_hot_labels=True,
+        one_hot_style="minus_one",  # the practical's -1/+1 targets, scaled by zeta below
         normalize=True,
         data_dir=ctx.data_dir,
         device=ctx.device,
@@ -182,7 +183,16 @@ def run(cfg: Config, ctx) -> Result:
         ),
         "errors",
     )
-    ctx.save_figure(viz.curves({"summed MSE": history["loss"]}, xlabel="step", ylabel="loss", logy=True), "loss")
+    ctx.save_figure(
+        viz.curves(
+            {"summed MSE": history["loss"]},
+            xlabel="step",
+            ylabel="training loss",
+            logy=True,
+            title=f"summed squared error on the {n_train:,} training images",
+        ),
+        "loss",
+    )
     return Result(
         f"test error {test_err / n_test:.2%} ({test_err} / {n_test}), train error "
         f"{train_err / n_train:.2%} after {cfg.steps} steps; gradients equal autograd's to "

@@ -37,10 +37,10 @@ from dlc.labs import Result, lab, verdict
 
 @dataclass
 class Config:
-    epochs: int = 10
-    lr: float = 0.1
-    batch_size: int = 100
-    hidden: int = 200  # the fully-connected hidden layer
+    epochs: int = 10  # passes over the training set when training Net (the lecture's 10)
+    lr: float = 0.1  # SGD step size (the lecture's 0.1)
+    batch_size: int = 100  # images per SGD step (the lecture's 100)
+    hidden: int = 200  # units of Net's fully-connected hidden layer (the lecture's 200)
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
     test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
 

@@ -29,21 +29,21 @@ CLASSES = 4
 
 @dataclass
 class Config:
-    hidden1: int = 100  # the tutorial's sizes are not in our sources: 100 and 50 here
-    hidden2: int = 50
-    lr: float = 0.002
-    epochs: int = 50
-    n_train: int = 1000
-    n_test: int = 1000
+    hidden1: int = 100  # units of the first hidden layer (the tutorial's sizes are not in
+    # our sources: 100 and 50 here)
+    hidden2: int = 50  # units of the second hidden layer
+    lr: float = 0.002  # Adam's step size (the tutorial's 0.002)
+    epochs: int = 50  # full-batch Adam steps, one per epoch (the tutorial's 50)
+    n_train: int = 1000  # training points (the tutorial's 1,000)
+    n_test: int = 1000  # test points, drawn the same way (the tutorial's 1,000)
     TINY = {"n_train": 500, "n_test": 500}
 
     def __post_init__(self):
-        if self.hidden1 < 1 or self.hidden2 < 1:
-            raise UsageError(f"hidden sizes must be at least 1, got {self.hidden1} and {self.hidden2}")
-        if self.n_train < 2 or self.n_test < 1:
-            raise UsageError(f"need n_train >= 2 and n_test >= 1, got {self.n_train} and {self.n_test}")
-        if self.epochs < 1 or self.lr <= 0:
-            raise UsageError(f"need epochs >= 1 and lr > 0, got {self.epochs} and {self.lr}")
+        for name, least in (("hidden1", 1), ("hidden2", 1), ("epochs", 1), ("n_train", 2), ("n_test", 1)):
+            if getattr(self, name) < least:
+                raise UsageError(f"--{name} must be at least {least}, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise UsageError(f"--lr must be positive, got {self.lr}")
 
 
 def make_model(hidden1: int, hidden2: int) -> MLP:
@@ -55,6 +55,34 @@ def majority_accuracy(train_labels: torch.Tensor, test_labels: torch.Tensor) -> 
     """Accuracy of always predicting the most frequent training class: the chance level."""
     majority = torch.bincount(train_labels, minlength=CLASSES).argmax()
     return float((test_labels == majority).float().mean())
+
+
+QUADRANT_COLOURS = "tab10"  # four distinct colours, one per quadrant
+
+
+def regions_figure(predict, x, y, title: str):
+    """The predicted quadrant over the plane (shading) and the test points, by true class."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
+
+    colours = [plt.get_cmap(QUADRANT_COLOURS)(k) for k in range(CLASSES)]
+    fig = viz.decision_regions(predict, x, y, title=title, classes=list(range(CLASSES)), cmap=ListedColormap(colours))
+    ax = fig.axes[0]
+    names = ["0: x > 0, y > 0", "1: x < 0, y > 0", "2: x < 0, y < 0", "3: x > 0, y < 0"]
+    ax.legend(
+        handles=[Line2D([], [], ls="", marker="o", color=c, label=n) for c, n in zip(colours, names)],
+        title="class (quadrant) of the test points; shading: predicted",
+        title_fontsize=8,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=2,
+    )
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    fig.tight_layout()
+    return fig
 
 
 @lab(
@@ -83,7 +111,7 @@ def run(cfg: Config, ctx) -> Result:
     chance = majority_accuracy(y_train, y_test)
     ctx.log(kind="test", test_accuracy=scores["accuracy"], test_loss=scores["loss"], chance_accuracy=chance)
 
-    fig = viz.decision_regions(
+    fig = regions_figure(
         lambda p: model(p.to(ctx.device)).argmax(1).cpu(),
         x_test,
         y_test,

@@ -35,20 +35,25 @@ INPUT_DIMS = {False: 28 * 28, True: 3 * 32 * 32}  # MNIST, CIFAR-10 pixels
 
 @dataclass
 class Config:
-    cifar: bool = False  # the practical runs both; one per run here
-    random_dim: int = 100  # the random projection of the practical
-    pca_dims: str = "100,50,10,3"
-    reference_samples: int = 200  # test samples re-classified by the brute-force reference
+    cifar: bool = False  # CIFAR-10 instead of MNIST (the practical runs both; one per run here)
+    random_dim: int = 100  # dimensions of the random projection (the practical's 100)
+    pca_dims: str = "100,50,10,3"  # PCA dimensions to compare, comma-separated (the practical's)
+    reference_samples: int = 200  # test samples re-classified one by one by the practical's
+    # brute-force nearest_classification, to check the fast search (chosen here)
     train_size: int | None = 1000  # prologue training images (--tiny 500, --full all)
     test_size: int | None = 1000  # prologue test images (--tiny 100, --full all)
     TINY = {"reference_samples": 100}
 
     def __post_init__(self):
         dims = pca_dims(self.pca_dims)
-        if min(dims) < 1 or self.random_dim < 1 or self.reference_samples < 0:
+        if min(dims) < 1:
+            raise UsageError(f"nearest-neighbor: --pca_dims must be projection dimensions >= 1, got {self.pca_dims}")
+        if self.random_dim < 1:
+            raise UsageError(f"--random_dim must be at least 1 (dimensions), got {self.random_dim}")
+        if self.reference_samples < 1:
             raise UsageError(
-                "nearest-neighbor: projection dimensions (--pca_dims, --random_dim) must be "
-                ">= 1 and --reference_samples >= 0"
+                f"--reference_samples must be at least 1 (the check compares the fast search with "
+                f"the brute-force one on that many test samples), got {self.reference_samples}"
             )
         # PCA of N samples of dimension D has min(N, D) directions.
         d = INPUT_DIMS[bool(self.cifar)]
@@ -129,6 +134,7 @@ def _errors_figure(rows, n_test, title):
         )
     ax.axhline(90, color="k", ls=":", lw=1, label="chance (90%)")
     ax.set_ylabel(f"test error % (count of {n_test})")
+    ax.set_xlabel("projection of the images before the 1-NN search")
     ax.set_title(title)
     ax.legend()
     plt.setp(ax.get_xticklabels(), rotation=20)

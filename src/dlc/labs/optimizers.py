@@ -41,16 +41,17 @@ from dlc.labs import Result, lab, verdict
 
 @dataclass
 class Config:
-    epochs: int = 10  # MNIST comparison: the prologue's data, batch 100
-    batch_size: int = 100
-    hidden: int = 200
-    lr_sgd: float = 0.1  # the course's SGD step
-    lr_momentum: float = 0.01  # with gamma = 0.9 the steady-state step is lr / (1 - gamma) = 0.1
-    momentum: float = 0.9
-    lr_rmsprop: float = 1e-3
-    lr_adam: float = 1e-3  # Adam's published default (b1 0.9, b2 0.999, eps 1e-8)
-    path_steps: int = 1000  # steps on the Rosenbrock function
-    check_steps: int = 25  # steps compared with torch.optim
+    epochs: int = 10  # passes over the prologue's MNIST for each optimizer (the course's 10)
+    batch_size: int = 100  # images per step on MNIST (the course's 100)
+    hidden: int = 200  # hidden units of the MLP trained on MNIST (784 -> hidden -> 10)
+    lr_sgd: float = 0.1  # SGD's step size (the course's 0.1)
+    lr_momentum: float = 0.01  # step size of momentum and Nesterov; with gamma = 0.9 the
+    # steady-state step is lr / (1 - gamma) = 0.1, SGD's (chosen here)
+    momentum: float = 0.9  # gamma of momentum and Nesterov (the lecture's 0.9)
+    lr_rmsprop: float = 1e-3  # RMSProp's step size (chosen here; alpha 0.99, eps 1e-8)
+    lr_adam: float = 1e-3  # Adam's step size: its published default (b1 0.9, b2 0.999, eps 1e-8)
+    path_steps: int = 1000  # steps of each optimizer on the Rosenbrock function (the figure)
+    check_steps: int = 25  # steps compared with torch.optim, parameter by parameter
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
     test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"epochs": 4, "path_steps": 300}
@@ -212,24 +213,32 @@ def trajectories_figure(paths: dict):
         torch.linspace(-2, 2, 200, dtype=torch.float64), torch.linspace(-1, 3, 200, dtype=torch.float64), indexing="xy"
     )
     z = rosenbrock(torch.stack([xs, ys])).log10().numpy()
-    fig, axes = plt.subplots(2, 3, figsize=(12, 8))
+    fig, axes = plt.subplots(2, 3, figsize=(12, 8.6))
     for ax, (name, path) in zip(axes.flat, paths.items()):
         ax.contour(xs.numpy(), ys.numpy(), z, levels=20, cmap="Greys", linewidths=0.5)
-        ax.plot(path[:, 0].numpy(), path[:, 1].numpy(), ".-", markersize=2, linewidth=0.8)
-        ax.plot([1], [1], "r*", markersize=10)
-        ax.set_title(f"{name}: f = {rosenbrock(path[-1]).item():.1e}")
+        ax.plot(path[:, 0].numpy(), path[:, 1].numpy(), ".-", markersize=2, linewidth=0.8, label="path")
+        ax.plot(path[:1, 0].numpy(), path[:1, 1].numpy(), "ko", markersize=5, label="start (-1.2, 1)")
+        ax.plot([1], [1], "r*", markersize=10, label="minimum (1, 1)")
+        ax.set_title(f"{name}: f = {rosenbrock(path[-1]).item():.1e} at the end")
         ax.set_xlim(-2, 2)
         ax.set_ylim(-1, 3)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
     ax = axes.flat[-1]
     for name, path in paths.items():
         ax.plot([rosenbrock(p).item() for p in path], label=name)
     ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("f")
+    ax.set_ylabel("f(x, y)")
+    ax.set_title("f along each path")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.suptitle(f"Rosenbrock function, {len(path) - 1} steps from (-1.2, 1); minimum at (1, 1)")
-    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, bbox_to_anchor=(0.5, 0.955), fontsize=9)
+    fig.suptitle(
+        f"Rosenbrock function f = (1 - x)^2 + 100 (y - x^2)^2 (contours), {len(path) - 1} steps of each optimizer"
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
 
 
@@ -242,6 +251,7 @@ def trajectories_figure(paths: dict):
 def run(cfg: Config, ctx) -> Result:
     from dlc import prologue
     from dlc.engine import MetricsLogger, Supervised, evaluate, fit
+    from dlc.engine.callbacks import ProgressBar
 
     pairs = optimizer_pairs(cfg)
 
@@ -258,6 +268,7 @@ def run(cfg: Config, ctx) -> Result:
     # 2. The shape of each update rule: paths on a 2-D valley.
     paths = {name: trajectory(make, cfg.path_steps) for name, make in PATH_SETTINGS.items()}
     final_f = {name: rosenbrock(path[-1]).item() for name, path in paths.items()}
+    ctx.print(f"Rosenbrock, f after {cfg.path_steps} steps: " + ", ".join(f"{k} {v:.1e}" for k, v in final_f.items()))
     ctx.save_figure(trajectories_figure(paths), "rosenbrock")
 
     # 3. The same optimizers training an MLP on the prologue's MNIST.
@@ -269,7 +280,10 @@ def run(cfg: Config, ctx) -> Result:
         torch.manual_seed(max(ctx.seed, 0))  # the same initial weights and batch order for every optimizer
         model = nn.Sequential(nn.Linear(x.shape[1], cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 10))
         step = Supervised(model, ours(list(model.parameters())), loss="cross_entropy", metric="error")
-        try:  # five small inner fits: no bar, no checkpoints; their epochs go to metrics.jsonl
+        # five inner fits: a bar each (not with --quiet), no checkpoints; their epochs go to
+        # metrics.jsonl, their curves to the one figure below
+        bar = [] if ctx.quiet else [ProgressBar(epoch_lines=False)]
+        try:
             history = fit(
                 step,
                 (x, y),
@@ -277,7 +291,7 @@ def run(cfg: Config, ctx) -> Result:
                 epochs=cfg.epochs,
                 batch_size=cfg.batch_size,
                 name=name,
-                callbacks=[MetricsLogger(every=0)],
+                callbacks=[*bar, MetricsLogger(every=0)],
             )
         except NonFiniteLoss as e:  # a step size too large: record the divergence, go on
             ctx.print(f"{name:9s} diverged: {e}")

@@ -29,25 +29,31 @@ import torch
 import torch.nn.functional as F
 
 from dlc import viz
-from dlc.errors import DlcError
+from dlc.errors import DlcError, UsageError
 from dlc.labs import Result, lab, verdict
 from dlc.options import parse_list
 
 
 @dataclass
 class Config:
-    l1: float = 5e-3  # lambda of the L1 penalty
-    l2: float = 1e-2  # lambda of the L2 penalty
-    lr: float = 0.1
-    batch_size: int = 100
-    epochs: int = 20
-    sweep: str = "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2"  # lambdas for the sparsity-vs-lambda figure
+    l1: float = 5e-3  # lambda of the L1 penalty lambda |w|_1 (chosen here)
+    l2: float = 1e-2  # lambda of the L2 penalty lambda |w|^2 (chosen here)
+    lr: float = 0.1  # SGD step size (the course's 0.1)
+    batch_size: int = 100  # images per SGD step (the course's 100)
+    epochs: int = 20  # passes over the training set, for each method and swept lambda (chosen here)
+    sweep: str = "1e-4,3e-4,1e-3,3e-3,1e-2,3e-2"  # lambdas of the sparsity-vs-lambda figure,
+    # comma-separated
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
     test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"epochs": 10, "sweep": "1e-3,1e-2"}
 
     def __post_init__(self):
         parse_sweep(self.sweep)
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.l1 < 0 or self.l2 < 0:
+            raise UsageError(f"--l1 and --l2 must be >= 0 (0: no penalty), got {self.l1} and {self.l2}")
 
 
 METHODS = ("none", "L2", "L1 subgradient", "L1 proximal")
@@ -128,19 +134,20 @@ def weights_figure(weights: dict):
     cmap = plt.get_cmap("coolwarm").with_extremes(bad="black")
 
     vmax = max(w.abs().max().item() for w in weights.values())
-    fig, axes = plt.subplots(len(weights), 10, figsize=(12, 1.35 * len(weights)))
+    fig, axes = plt.subplots(len(weights), 10, figsize=(12.5, 1.35 * len(weights) + 0.4))
     for r, (name, w) in enumerate(weights.items()):
         zeros = (w == 0).float().mean().item()
         for c in range(10):
             ax = axes[r, c]
             img = w[c].view(28, 28).numpy()
-            ax.imshow(np.ma.masked_equal(img, 0.0), cmap=cmap, vmin=-vmax, vmax=vmax)
+            shown = ax.imshow(np.ma.masked_equal(img, 0.0), cmap=cmap, vmin=-vmax, vmax=vmax)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(str(c), fontsize=8)
+                ax.set_title(f"digit {c}", fontsize=8)
         axes[r, 0].set_ylabel(f"{name}\n{zeros:.0%} zero", fontsize=7)
-    fig.suptitle("weights of the linear classifier per digit (black = exactly 0)")
+    fig.colorbar(shown, ax=axes, shrink=0.8, label="weight (black: exactly 0)")
+    fig.suptitle("weights of the linear classifier, one 28 x 28 image per digit (black = exactly 0)")
     return fig
 
 
@@ -157,6 +164,7 @@ def histogram_figure(weights: dict):
     ax.set_xscale("log")
     ax.set_xlabel("|w| (non-zero weights)")
     ax.set_ylabel("count")
+    ax.set_title("weight magnitudes per method; exact zeros counted in the legend")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
@@ -205,6 +213,7 @@ def run(cfg: Config, ctx) -> Result:
             w, _ = train_linear(x, y, m, v, cfg.lr, cfg.epochs, cfg.batch_size, init, ctx.seed)
             frac[m].append((w == 0).float().mean().item())
             ctx.log(sweep_method=m, lam=v, zero_fraction=frac[m][-1])
+        ctx.print(f"sweep lambda {v:g}: exactly 0: L1 proximal {frac['L1 proximal'][-1]:.1%}, L2 {frac['L2'][-1]:.1%}")
     fig = viz.curves(
         frac,
         x=sweep,

@@ -32,15 +32,20 @@ from dlc.labs import Result, Verdict, lab, verdict
 
 @dataclass
 class Config:
-    n: int = 1000  # points per data set
-    margin: float = 0.02  # half-width of the empty band around the separable set's line
-    max_epochs: int = 100  # the rule stops earlier on separable data
-    xor_std: float = 0.25  # spread of the four XOR clusters around (+-1, +-1)
+    n: int = 1000  # points per data set, separable and XOR (chosen here)
+    margin: float = 0.02  # half-width of the empty band around the separable set's line, in (0, 0.5)
+    max_epochs: int = 100  # passes over the data at most; the rule stops after an epoch without
+    # a mistake (on separable data), never on XOR
+    xor_std: float = 0.25  # std of the four XOR clusters around (+-1, +-1)
     TINY = {"n": 200, "max_epochs": 50}
 
     def __post_init__(self):
-        if self.n < 4 or self.max_epochs < 1 or not 0 < self.margin < 0.5 or self.xor_std <= 0:
-            raise UsageError("perceptron: need n >= 4, max_epochs >= 1, 0 < margin < 0.5 and xor_std > 0")
+        if self.n < 4:
+            raise UsageError(f"--n must be at least 4 (one point per XOR cluster), got {self.n}")
+        if self.max_epochs < 1:
+            raise UsageError(f"--max_epochs must be at least 1, got {self.max_epochs}")
+        if not 0 < self.margin < 0.5 or not self.xor_std > 0:
+            raise UsageError(f"need 0 < --margin < 0.5 and --xor_std > 0, got {self.margin} and {self.xor_std}")
 
 
 # -- the learning rule ---------------------------------------------------------
@@ -118,14 +123,23 @@ def novikoff_bound(x, y, w_star, b_star) -> tuple[float, float, float]:
 
 def _boundaries_figure(panels):
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4.8))
+    cmap = "coolwarm_r"  # y = -1 red, y = +1 blue, in the points and the regions alike
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 5.4))
     for ax, (title, x, y, w, b) in zip(axes, panels):
-        viz.decision_regions(
-            lambda p, w=w, b=b: predict(w, b, p.double()), x, y, classes=(-1, 1), cmap="coolwarm_r", ax=ax
-        )
+        viz.decision_regions(lambda p, w=w, b=b: predict(w, b, p.double()), x, y, classes=(-1, 1), cmap=cmap, ax=ax)
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+    colour = plt.get_cmap(cmap)
+    handles = [
+        Line2D([], [], ls="", marker="o", color=colour(0.0), label="y = -1"),
+        Line2D([], [], ls="", marker="o", color=colour(1.0), label="y = +1"),
+    ]
+    fig.suptitle("the perceptron's final line: training points by class, shading = sign(w.x + b)")
+    fig.legend(handles=handles, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 0.95))
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 
@@ -138,8 +152,10 @@ def _history_figure(sep_hist, xor_hist):
         ax.plot([h["epoch"] for h in xor_hist], [h[key] for h in xor_hist], "-", label="XOR")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        ax.legend()
-    axes[0].axhline(0.25, color="k", ls=":", lw=1)
+    axes[0].axhline(0.25, color="k", ls=":", lw=1, label="25%: the least any line can get wrong on XOR")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle("Rosenblatt's rule, epoch by epoch")
     fig.tight_layout()
     return fig
 
@@ -160,20 +176,21 @@ def run(cfg: Config, ctx) -> Result:
     total_updates = sum(h["updates"] for h in sep_hist)
     sep_error = error_rate(w, b, x, y)
     converged = sep_hist[-1]["updates"] == 0
-
-    xx, xy = xor_set(cfg.n, cfg.xor_std, seed)
-    wx, bx, xor_hist = train_perceptron(xx, xy, cfg.max_epochs)
-    xor_min = min(h["error"] for h in xor_hist)
-    xor_final = xor_hist[-1]["error"]
-
     for h in sep_hist:
         ctx.log(set="separable", **h)
-    for h in xor_hist:
-        ctx.log(set="xor", **h)
     ctx.print(
         f"separable: {len(sep_hist)} epochs, {total_updates} updates (bound (R/gamma)^2 = "
         f"({radius:.2f}/{gamma:.3f})^2 = {bound:.0f}), training error {sep_error:.2%}"
     )
+
+    # XOR never converges: all max_epochs passes, sample by sample (seconds at the default size)
+    ctx.print(f"XOR: {cfg.max_epochs} epochs of the rule over {cfg.n} points ...")
+    xx, xy = xor_set(cfg.n, cfg.xor_std, seed)
+    wx, bx, xor_hist = train_perceptron(xx, xy, cfg.max_epochs)
+    xor_min = min(h["error"] for h in xor_hist)
+    xor_final = xor_hist[-1]["error"]
+    for h in xor_hist:
+        ctx.log(set="xor", **h)
     ctx.print(f"XOR: after {len(xor_hist)} epochs error {xor_final:.2%}, best epoch {xor_min:.2%}")
 
     ctx.save_figure(

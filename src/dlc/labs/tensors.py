@@ -32,20 +32,26 @@ from dlc.labs import Result, Verdict, lab, verdict
 
 @dataclass
 class Config:
-    eig_size: int = 20  # practical 1: a 20 x 20 Gaussian matrix
-    matmul_size: int = 2000  # practical 1 uses 5000 (--full)
-    mul_row_rows: int = 1000  # practical 1: the speed-up measured on a 1000 x 400 matrix
-    mul_row_cols: int = 400
-    regression_samples: int = 10_000
-    regression_noise: float = 1e-3  # std of the additive Gaussian noise on y
+    eig_size: int = 20  # n of the n x n Gaussian matrix M (practical 1's 20)
+    matmul_size: int = 2000  # n of the timed n x n matrix product (practical 1's 5,000 with
+    # --full; smaller otherwise, so that a laptop stays responsive)
+    mul_row_rows: int = 1000  # rows of the matrix mul_row is timed on (practical 1's 1,000)
+    mul_row_cols: int = 400  # its columns (practical 1's 400)
+    regression_samples: int = 10_000  # points of the synthetic least-squares problem (chosen here)
+    regression_noise: float = 1e-3  # std of the additive Gaussian noise on y (chosen here)
     TINY = {"matmul_size": 500, "mul_row_rows": 100, "mul_row_cols": 40}
     FULL = {"matmul_size": 5000}
 
     def __post_init__(self):
-        if min(self.eig_size, self.matmul_size, self.mul_row_rows, self.mul_row_cols) < 1:
-            raise UsageError("tensors: every size option must be at least 1")
-        if self.regression_samples < 2 or self.regression_noise < 0:
-            raise UsageError("tensors: --regression_samples needs >= 2 points and --regression_noise >= 0")
+        for name in ("eig_size", "matmul_size", "mul_row_rows", "mul_row_cols"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.regression_samples < 2:
+            raise UsageError(
+                f"--regression_samples must be at least 2 (points, for a line), got {self.regression_samples}"
+            )
+        if self.regression_noise < 0:
+            raise UsageError(f"--regression_noise must be >= 0, got {self.regression_noise}")
 
 
 # -- 1. views of one storage -------------------------------------------------
@@ -165,9 +171,13 @@ def _figure(pattern, eigenvalues, x, y, coef, true):
     ax.imshow(pattern.numpy(), cmap="viridis")
     for i in range(13):
         for j in range(13):
-            ax.text(j, i, int(pattern[i, j]), ha="center", va="center", fontsize=6, color="w")
+            v = int(pattern[i, j])  # dark text on the light (yellow) 3s, light on the others
+            ax.text(j, i, v, ha="center", va="center", fontsize=7, color="k" if v == 3 else "w")
     ax.set_title("13 x 13 pattern from narrow().fill_()")
-    ax.axis("off")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("column (the number: the coefficient)")
+    ax.set_ylabel("row")
     ax = axes[1]
     n = len(eigenvalues)
     ax.plot(range(1, n + 1), range(1, n + 1), "k--", lw=1, label="1..n")
@@ -187,6 +197,7 @@ def _figure(pattern, eigenvalues, x, y, coef, true):
     )
     ax.set_xlabel("x")
     ax.set_ylabel("residual")
+    fig.suptitle("practical 1 and lecture 1.4: views, eigenvalues, least squares")
     fig.tight_layout()
     return fig
 
@@ -202,6 +213,7 @@ def _speed_figure(flops, slow_s, fast_s, n):
     axes[1].bar([f"{n} x {n} matmul"], [flops / 1e9])
     axes[1].set_ylabel("billions of products / s")
     axes[1].set_title("float32 matrix product")
+    fig.suptitle("practical 1: speed on this machine")
     fig.tight_layout()
     return fig
 
@@ -236,6 +248,7 @@ def run(cfg: Config, ctx) -> Result:
 
     # 4. mul_row: loops vs broadcasting, timed side by side on the same matrix
     m = torch.randn(cfg.mul_row_rows, cfg.mul_row_cols, generator=gen)
+    ctx.print(f"mul_row: Python loops over {m.numel():,} coefficients (seconds) ...")
     t0 = time.perf_counter()
     slow = mul_row(m)
     slow_s = time.perf_counter() - t0

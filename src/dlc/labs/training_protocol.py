@@ -35,7 +35,8 @@ import torch
 from dlc import prologue, viz
 from dlc.engine import Callback, EarlyStopping, LRSchedule, MetricsLogger, Supervised, evaluate, fit, standard_callbacks
 from dlc.engine import checkpoint as ckpt
-from dlc.errors import DlcError
+from dlc.engine.callbacks import ProgressBar
+from dlc.errors import DlcError, UsageError
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
 from dlc.stats import check_fraction, split
@@ -45,17 +46,22 @@ SCHEDULES = ("constant", "step", "cosine", "one-cycle")
 
 @dataclass
 class Config:
-    hidden: int = 200
-    lr: float = 0.1  # SGD; the peak of one-cycle, the start of the others
-    batch_size: int = 100
-    epochs: int = 30  # the length the schedules are built for
-    patience: int = 5  # early stopping in the final training
-    val_fraction: float = 0.2  # of the prologue's training set
+    hidden: int = 200  # hidden units of the MLP 784 -> hidden -> 10 (chosen here)
+    lr: float = 0.1  # SGD step size: the start of the step and cosine schedules, the peak of
+    # one-cycle (the course's 0.1)
+    batch_size: int = 100  # images per SGD step (the course's 100)
+    epochs: int = 30  # epochs of each schedule, the length they are built for (chosen here)
+    patience: int = 5  # epochs without a better validation loss before early stopping stops
+    # the final training (chosen here)
+    val_fraction: float = 0.2  # part of the prologue's training set held out for validation
     train_size: int | None = 1000  # MNIST training images, split into train/val (--tiny 500, --full all)
     test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
 
     def __post_init__(self):
         check_fraction("val_fraction", self.val_fraction)
+        for name in ("hidden", "batch_size", "epochs", "patience"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
 
 
 def schedule(kind: str, epochs: int) -> list:
@@ -90,6 +96,41 @@ def train_with(model, kind: str, cfg: Config, ctx, train, val, order_seed: int, 
     return step, history
 
 
+class LRTrace(Callback):
+    """The learning rate of every step (placed after the schedule's callback: it reads the
+    rate the scheduler set for the next step)."""
+
+    def __init__(self):
+        self.lrs: list[float] = []
+
+    def _lr(self, loop) -> float:
+        return next(iter(loop.step.optimizers().values())).param_groups[0]["lr"]
+
+    def on_epoch_start(self, loop, epoch: int) -> None:
+        if not self.lrs:  # the first step's rate, once every on_fit_start has run
+            self.lrs.append(self._lr(loop))
+
+    def on_batch_end(self, loop, step: int) -> None:
+        self.lrs.append(self._lr(loop))
+
+
+def schedules_figure(traces: dict, steps_per_epoch: int):
+    """The learning rate of every step, for each schedule."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for kind, lrs in traces.items():
+        lrs = lrs[:-1]  # the last entry is the rate after the last step
+        ax.plot([k / steps_per_epoch for k in range(len(lrs))], lrs, label=kind)
+    ax.set_xlabel("epochs done (steps / steps per epoch)")
+    ax.set_ylabel("learning rate")
+    ax.set_title("learning-rate schedules, step by step")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 class BestCheckpointPath(Callback):
     """Notes where the fit's ``best`` checkpoint goes (the loop names it)."""
 
@@ -114,33 +155,30 @@ def run(cfg: Config, ctx) -> Result:
     initial = copy.deepcopy(make().state_dict())
 
     # 1. The schedules, from the same start on the same batches.
-    histories = {}
+    histories, traces = {}, {}
     for kind in SCHEDULES:
         model = make()
         model.load_state_dict(initial)
-        # Four short fits: their epoch records only (the figures below compare them).
+        # Four short fits: a bar each (not with --quiet), their epoch records only, and
+        # the rate of every step (the figures below compare them).
+        traces[kind] = LRTrace()
+        bar = [] if ctx.quiet else [ProgressBar(epoch_lines=False)]
         _, histories[kind] = train_with(
-            model, kind, cfg, ctx, train, val, ctx.seed + 1, [MetricsLogger(every=0)], name=kind
+            model, kind, cfg, ctx, train, val, ctx.seed + 1, [*bar, MetricsLogger(every=0), traces[kind]], name=kind
         )
         h = histories[kind]
         ctx.print(
             f"{kind:>9}: train loss {h[0]['train_loss']:.3f} -> {h[-1]['train_loss']:.4f}, "
             f"validation loss {h[-1]['val_loss']:.3f}, error {h[-1]['val_error']:.1%}"
         )
-    ctx.save_figure(
-        viz.curves(
-            {k: [r["lr"] for r in h] for k, h in histories.items()},
-            ylabel="learning rate (at the epoch's start)",
-            title="learning-rate schedules",
-        ),
-        "schedules",
-    )
+    steps_per_epoch = -(-len(train[0]) // cfg.batch_size)
+    ctx.save_figure(schedules_figure({k: t.lrs for k, t in traces.items()}, steps_per_epoch), "schedules")
     ctx.save_figure(
         viz.curves(
             {k: [r["train_loss"] for r in h] for k, h in histories.items()},
             ylabel="training loss",
             logy=True,
-            title=f"SGD, lr {cfg.lr}, {cfg.epochs} epochs",
+            title=f"SGD from lr {cfg.lr:g}, {cfg.epochs} epochs, by schedule",
         ),
         "train-loss",
     )
@@ -171,16 +209,16 @@ def run(cfg: Config, ctx) -> Result:
     )
     test = evaluate(step, (test_x, test_y), ctx)  # the only use of the test set
     stopped = len(history)
-    ctx.save_figure(
-        viz.curves(
-            {"train loss": [r["train_loss"] for r in history], "validation loss": [r["val_loss"] for r in history]},
-            ylabel="cross-entropy",
-            logy=True,
-            title=f"final training ({chosen}), early stopping",
-            marks={f"best ({stopper.best_epoch})": stopper.best_epoch},
-        ),
-        "protocol",
+    fig = viz.curves(
+        {"train loss": [r["train_loss"] for r in history], "validation loss": [r["val_loss"] for r in history]},
+        ylabel="cross-entropy",
+        logy=True,
+        title=f"final training ({chosen} schedule, chosen on validation), early stopping",
     )
+    ax = fig.axes[0]
+    ax.axvline(stopper.best_epoch, color="k", ls="--", lw=1, label=f"best validation loss: epoch {stopper.best_epoch}")
+    ax.legend()
+    ctx.save_figure(fig, "protocol")
 
     final = {k: h[-1]["train_loss"] for k, h in histories.items()}
     line = (
