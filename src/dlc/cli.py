@@ -270,10 +270,10 @@ def cmd_run(args: argparse.Namespace, rest: list[str], argv: list[str]) -> int:
     run = dict(size=size, seed=opts.seed, force_cpu=opts.force_cpu or None, data_dir=opts.data_dir)
     try:
         run_lab(lab.info.id, **run, runs_dir=opts.runs_dir, quiet=opts.quiet, resume=opts.resume, **overrides)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         if opts.debug:
             raise
-        where = opts.resume or "RUN_DIR"
+        where = getattr(e, "run_dir", None) or opts.resume or "RUN_DIR"
         print(
             f"\ninterrupted; `dlc run {lab.info.id} --resume {where}` continues from the last "
             f"checkpoint (`dlc runs` lists the run folders)",

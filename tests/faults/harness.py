@@ -31,6 +31,7 @@ import os
 import signal
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,7 +262,9 @@ def in_child(fn, *args, report: Path) -> int:
 def start_child(fn, *args, report: Path | None = None) -> int:
     """``fn(*args)`` in a forked child that the caller waits for (:func:`wait`; exit
     statuses and ``report`` as :func:`in_child`)."""
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12+: fork with threads (torch's pools) may deadlock
+        warnings.simplefilter("ignore", DeprecationWarning)  # (the child only trains on one thread)
+        pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 3
         try:

@@ -86,6 +86,9 @@ def barrier() -> None:
 
 def teardown() -> None:
     if dist.is_available() and dist.is_initialized():
+        import gc
+
+        gc.collect()  # DistributedDataParallel objects first: gloo may abort at exit otherwise
         dist.destroy_process_group()
 
 
