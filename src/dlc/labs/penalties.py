@@ -46,6 +46,8 @@ class Config:
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
     test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
     TINY = {"epochs": 10, "sweep": "1e-3,1e-2"}
+    THREADS = 1  # a linear model on small batches: one thread is as fast, and does not
+    # collapse beside other programs (benchmarks/bench_busy_machine.py: 27 s instead of 6)
 
     def __post_init__(self):
         parse_sweep(self.sweep)
