@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from dlc.io import pid_alive  # one test of a process's life, shared with run folders
+
 STALE_S = 3600.0  # a temporary file untouched this long is abandoned, whoever wrote it
 HOST = hashlib.sha1(socket.gethostname().encode(), usedforsecurity=False).hexdigest()[:6]
 _OWNER = re.compile(r"\.(?P<pid>\d+)-(?P<host>[0-9a-f]{6})-[a-z0-9_]+(\.[a-z]+)?$")
@@ -44,21 +46,6 @@ def mkstemp(folder: Path, target: str, suffix: str = ".tmp") -> tuple[int, Path]
 def mkdtemp(folder: Path, target: str) -> Path:
     """A new temporary folder in ``folder`` for ``target`` (see ``temp_prefix``)."""
     return Path(tempfile.mkdtemp(dir=folder, prefix=temp_prefix(target)))
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this machine (another user's counts as alive)."""
-    if pid <= 0:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: it exists, it is someone else's
-        return True
-    return True
 
 
 def is_stale(path: Path, now: float | None = None) -> bool:
