@@ -12,6 +12,13 @@ each quiet, beside one, and beside two competing processes (a torch program mult
 this script). The time is the lab's own run time (summary.json's duration_s, so the
 import of torch is not counted); medians over the repeats.
 
+What losing cores must cost: Linux shares the cores among runnable threads, not
+processes, and each competitor runs torch's default of one thread per core. A lab on one
+thread beside k such competitors on C cores therefore gets at most C / (1 + k * C) of a
+core while they all run: the "fair share floor" of busy/quiet-one-thread is
+max(1, (1 + k * C) / C), 1.5 for one competitor and 2.5 for two on 2 cores. The results
+report each ratio beside that floor.
+
 Writes benchmarks/results/busy_machine.json.
 
     PYTORCH_DATA_DIR=../shared/data python benchmarks/bench_busy_machine.py [--repeats 2] [--old 9d0d830]
@@ -107,12 +114,13 @@ def main() -> None:
     }
     print(
         f"\n{'lab':32s} {'busy':>4s} {'old s':>7s} {'new s':>7s} {'old/quiet':>9s} {'new/quiet':>9s} "
-        f"{'new/1 thread':>12s}"
+        f"{'new/1 thread':>12s} {'floor':>6s}"
     )
     for name, t in times.items():
         med = {k: statistics.median(v) for k, v in t.items()}
         ref = med["reference, busy 0"]
         rows = {}
+        cores = os.cpu_count() or 1
         for busy in (0, 1, 2):
             o, n = med[f"old, busy {busy}"], med[f"new, busy {busy}"]
             rows[busy] = {
@@ -121,10 +129,12 @@ def main() -> None:
                 "old_busy_over_quiet": round(o / med["old, busy 0"], 3),
                 "new_busy_over_quiet": round(n / med["new, busy 0"], 3),
                 "new_over_quiet_one_thread": round(n / ref, 3),
+                "fair_share_floor": round(max(1.0, (1 + busy * cores) / cores), 3),
             }
             print(
                 f"{name:32s} {busy:4d} {o:7.1f} {n:7.1f} {rows[busy]['old_busy_over_quiet']:9.2f} "
-                f"{rows[busy]['new_busy_over_quiet']:9.2f} {rows[busy]['new_over_quiet_one_thread']:12.2f}"
+                f"{rows[busy]['new_busy_over_quiet']:9.2f} {rows[busy]['new_over_quiet_one_thread']:12.2f} "
+                f"{rows[busy]['fair_share_floor']:6.2f}"
             )
         result["labs"][name] = {
             "quiet_one_thread_s": round(ref, 2),

@@ -166,7 +166,9 @@ class Supervised(Step):
     loss: "cross_entropy" | "mse" | "bce_with_logits" | a function (output, target) -> mean.
     metric: "error" | "accuracy" | None ("auto": error, except None for "mse").
     grad_clip: clip the gradient norm to this value. amp: float16 autocast with a
-    gradient scaler, on CUDA only.
+    gradient scaler, on CUDA only. augment: a function of a batch of inputs applied
+    before the forward pass of training steps only (data augmentation, e.g.
+    :func:`dlc.data.augment.flip_crop`); evaluation sees the inputs as they are.
     """
 
     def __init__(
@@ -177,6 +179,7 @@ class Supervised(Step):
         metric: str | None = "auto",
         grad_clip: float | None = None,
         amp: bool = False,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
         if isinstance(loss, str):
             if loss not in LOSSES:
@@ -195,6 +198,7 @@ class Supervised(Step):
         self.model, self.optimizer = model, optimizer
         self.loss_fn, self.metric, self.grad_clip, self.amp = loss_fn, metric, grad_clip, amp
         self.scaler = None
+        self.augment = augment
 
     def to(self, device: torch.device) -> Supervised:
         super().to(device)
@@ -215,6 +219,8 @@ class Supervised(Step):
 
     def __call__(self, batch):
         x, y = _pair(batch)
+        if self.augment is not None:
+            x = self.augment(x)
         with self.autocast():
             output = self.model(x)
             loss = self.loss_fn(output, y)
