@@ -183,3 +183,16 @@ def test_bool_options_parse_words():
 
     with pytest.raises(argparse.ArgumentTypeError):
         _parse_bool("maybe")
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path):
+    """`dlc run LAB | head -1`: the reader may leave before the lab has printed (here it
+    leaves at once, so every write after the run meets a closed pipe)."""
+    out = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {sys.executable} -m dlc run tensors --tiny --quiet --runs_dir runs | true"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    assert list((tmp_path / "runs").rglob("summary.json"))

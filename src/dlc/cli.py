@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("\ninterrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`dlc run ... | head -1`): not an error; stop writing quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:
         if debug:
             raise
