@@ -202,8 +202,11 @@ def lab_parser(lab) -> argparse.ArgumentParser:
             type=_converter(tp, optional),
             default=argparse.SUPPRESS,
             metavar=getattr(tp, "__name__", "VALUE").upper(),
-            help=(f"{comments[f.name]} " if f.name in comments else "")
-            + f"({getattr(tp, '__name__', tp)}{' or all' if optional else ''}, default {_show(default)}{extra})",
+            # argparse formats help with %: a comment's own "10%" must reach it as "10%%"
+            help=(
+                (f"{comments[f.name]} " if f.name in comments else "")
+                + f"({getattr(tp, '__name__', tp)}{' or all' if optional else ''}, default {_show(default)}{extra})"
+            ).replace("%", "%%"),
         )
     return p
 
