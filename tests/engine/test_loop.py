@@ -534,3 +534,17 @@ def test_a_shuffled_fit_visits_every_sample_once_per_epoch_in_a_new_order():
     # without shuffling: the file's order, every epoch
     plain, _ = visits(0, shuffle=False)
     assert all([i for b in batches for i in b] == list(range(103)) for batches in plain)
+
+
+def test_a_step_without_a_loss_keeps_resume_checkpoints_but_no_best(ctx):
+    """A GAN's records have d_loss and g_loss, no loss to rank epochs by: the standard
+    callbacks write `last` (to resume) and no `best`, instead of stopping the run."""
+    torch.manual_seed(0)
+    G, D = small_mlp(2, 2, hidden=8), small_mlp(2, 1, hidden=8)
+    step = GAN(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()))
+    history = fit(step, (torch.randn(64, 2),), ctx, epochs=2, batch_size=32)
+    assert len(history) == 2
+    checkpoints = ctx.dir / "checkpoints"
+    assert (checkpoints / "last.pt").is_file() and not (checkpoints / "best.pt").exists()
+    saved = ckpt.load(checkpoints / "last.pt")
+    assert saved["finished"] and saved["step"] == 4

@@ -283,8 +283,9 @@ class Checkpoint(Callback):
 
     ``last`` is written at the end of every epoch and every ``every`` steps (0: epochs
     only); ``best`` whenever the monitored quantity improves (default: val_loss when
-    there is validation data, else train_loss). Both are written atomically; ``best``
-    holds only the models' state_dicts, the epoch and the score.
+    there is validation data, else train_loss; a step that returns neither, such as a
+    GAN's, gets no ``best``). Both are written atomically; ``best`` holds only the
+    models' state_dicts, the epoch and the score.
     """
 
     def __init__(self, every: int = 0, monitor: str | None = None, mode: str = "min"):
@@ -296,6 +297,11 @@ class Checkpoint(Callback):
             loop.save_checkpoint()
 
     def on_epoch_end(self, loop, record: dict) -> None:
+        if self.monitor is None and not {"val_loss", "train_loss"} & record.keys():
+            # a step without a loss to rank epochs by (a GAN's d_loss / g_loss): no `best`,
+            # but `last` all the same, so that the run can be resumed
+            loop.save_checkpoint()
+            return
         key, value = _monitored(record, self.monitor)
         if _improved(value, self.best, self.mode):
             self.best = value
