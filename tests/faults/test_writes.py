@@ -71,8 +71,14 @@ def test_ctrl_c_inside_torch_save_stops_right_after_the_write(tmp_path):
     def interrupted(f):
         torch.save({"w": torch.arange(100)}, _Interrupting(f))
 
-    with pytest.raises(KeyboardInterrupt):
-        dio.write_atomic(target, interrupted)
+    # Python's own Ctrl-C handler, as in a user's process: a test worker (or an earlier
+    # test in it) may have left SIGINT ignored, and then nothing would be interrupted
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            dio.write_atomic(target, interrupted)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert torch.equal(torch.load(target, weights_only=True)["w"], torch.arange(100))
     assert [p.name for p in tmp_path.iterdir()] == ["w.pt"]
 

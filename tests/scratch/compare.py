@@ -21,8 +21,14 @@ def rel_err(ours, ref) -> float:
     return diff / scale if scale > 0 else diff
 
 
-def assert_close(ours, ref, what="value", tol=TOL):
+def assert_close(ours, ref, what="value", tol=TOL, atol=0.0):
+    """Relative error at most ``tol``, or absolute error at most ``atol`` (for values that
+    are differences of much larger numbers, where no relative accuracy is possible)."""
     err = rel_err(ours, ref)
+    if atol:
+        ours_t = ours.data if isinstance(ours, S.Tensor) else ours
+        if (ours_t - ref).abs().max().item() <= atol:
+            return
     assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.0e}"
 
 
@@ -31,7 +37,7 @@ def randn(*shape, positive=False, generator=None):
     return x.abs() + 0.5 if positive else x
 
 
-def check(fn_ours, fn_torch, *inputs, needs_grad=None, tol=TOL):
+def check(fn_ours, fn_torch, *inputs, needs_grad=None, tol=TOL, atol=0.0):
     """Run both functions on the same float64 inputs; compare outputs and gradients.
 
     The backward pass starts from a random gradient of the output's shape, so every
@@ -42,14 +48,14 @@ def check(fn_ours, fn_torch, *inputs, needs_grad=None, tol=TOL):
     ref_in = [x.clone().requires_grad_(r) for x, r in zip(inputs, needs_grad)]
     out = fn_ours(*ours_in)
     ref = fn_torch(*ref_in)
-    assert_close(out, ref.detach(), "output", tol)
+    assert_close(out, ref.detach(), "output", tol, atol)
     seed = torch.randn(ref.shape, dtype=ref.dtype)
     out.backward(seed.clone())
     ref.backward(seed.clone())
     for i, (o, r) in enumerate(zip(ours_in, ref_in)):
         if r.requires_grad:
             assert o.grad is not None, f"input {i}: no gradient"
-            assert_close(o.grad, r.grad, f"gradient of input {i}", tol)
+            assert_close(o.grad, r.grad, f"gradient of input {i}", tol, atol)
         else:
             assert o.grad is None
     return out

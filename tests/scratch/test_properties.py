@@ -4,7 +4,7 @@ reduction, any batched matrix product agrees with torch.autograd in float64."""
 import operator
 
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
@@ -90,9 +90,15 @@ def test_reshape_and_permute_round_trips(shape, data, seed):
 
 @SETTINGS
 @given(n=st.integers(1, 6), c=st.integers(2, 6), seed=st.integers(0, 2**31))
+@example(n=1, c=3, seed=1037867)  # a loss of 2.9e-7: where relative accuracy runs out
 def test_cross_entropy_any_shape(n, c, seed):
     import torch.nn.functional as TF
 
     z = tensor_from(seed, (n, c)) * 5
     target = torch.randint(0, c, (n,), generator=torch.Generator().manual_seed(seed))
-    check(lambda t: S.functional.cross_entropy(t, target), lambda t: TF.cross_entropy(t, target), z)
+    # The loss is log-sum-exp(z) minus the target's logit: when the target wins by far it
+    # is a tiny difference of two numbers of the logits' size (up to ~15), so both ours and
+    # torch's are exact only to ~1e-15 absolute, not relative to the loss (seen: 2.9e-7
+    # with a difference of 6e-16); so is the gradient, softmax - one-hot, whose target
+    # entry is 1 - p. Hence an absolute floor of 1e-13 on the output and the gradient.
+    check(lambda t: S.functional.cross_entropy(t, target), lambda t: TF.cross_entropy(t, target), z, atol=1e-13)
