@@ -5,7 +5,7 @@ The "Fréchet Inception Distance" of the literature compares generated and real 
 in the feature space of an ImageNet network; none can be downloaded here, and digits are
 better judged by a digit classifier anyway. :func:`mnist_judge` trains the first
 lecture's convnet on MNIST once (:data:`RECIPE`: 20,000 training images, 2 epochs of
-Adam; about 98.5% test accuracy, half a minute on a laptop CPU) and keeps the weights in
+Adam; about 98% test accuracy, half a minute on a laptop CPU) and keeps the weights in
 the user's cache (:mod:`dlc.pretrained`), keyed by the recipe and a checksum of the
 training images, so any change of either trains a new judge.
 

@@ -162,3 +162,35 @@ def scatter2d(points: torch.Tensor, labels: torch.Tensor | None = None, *, title
     if title:
         ax.set_title(title)
     return fig
+
+
+def image_rows(
+    rows: Sequence[tuple[str, torch.Tensor]],
+    title: str,
+    col_labels: Sequence[str] | None = None,
+    shape: tuple[int, int] = (28, 28),
+    left: float = 0.16,
+):
+    """Rows of grey images (values shown on a fixed 0..1 scale, each reshaped to
+    ``shape``), with a label left of each row and optional column titles: originals,
+    then what each model makes of them."""
+    if not rows:
+        raise InvalidArgument("image_rows needs at least one row")
+    ncol = max(len(imgs) for _, imgs in rows)
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(0.9 * ncol + 1.6, 0.95 * len(rows) + 0.7), squeeze=False)
+    for r, (label, imgs) in enumerate(rows):
+        for c in range(ncol):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(imgs):
+                ax.imshow(imgs[c].detach().cpu().reshape(shape).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
+            if c == 0:
+                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+            if r == 0 and col_labels and c < len(col_labels):
+                ax.set_title(col_labels[c], fontsize=8)
+    fig.suptitle(title)
+    fig.subplots_adjust(left=left, wspace=0.05, hspace=0.08)
+    return fig

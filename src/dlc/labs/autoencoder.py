@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from dlc import prologue
+from dlc import prologue, viz
 from dlc.engine import Step, evaluate, fit
 from dlc.engine.callbacks import standard_callbacks
 from dlc.errors import UsageError
@@ -260,37 +260,13 @@ def _error_vs_dim_figure(pca_curve: torch.Tensor, results: dict):
     return fig
 
 
-def _rows_figure(rows: list[tuple[str, torch.Tensor]], title: str, col_labels: list[str] | None = None):
-    """Rows of images with a label at the left of each row (pixels shown on a fixed 0..1 scale)."""
-    import matplotlib.pyplot as plt
-
-    ncol = max(len(imgs) for _, imgs in rows)
-    fig, axes = plt.subplots(len(rows), ncol, figsize=(0.9 * ncol + 1.6, 0.95 * len(rows) + 0.7), squeeze=False)
-    for r, (label, imgs) in enumerate(rows):
-        for c in range(ncol):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for s in ax.spines.values():
-                s.set_visible(False)
-            if c < len(imgs):
-                ax.imshow(imgs[c].reshape(28, 28).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
-            if c == 0:
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-            if r == 0 and col_labels:
-                ax.set_title(col_labels[c], fontsize=8)
-    fig.suptitle(title)
-    fig.subplots_adjust(left=0.16, wspace=0.05, hspace=0.08)
-    return fig
-
-
 @torch.no_grad()
 def _reconstruction_figure(images: torch.Tensor, models: dict, pca_reconstruct):
     rows = [("test digits", images)]
     for d, model in models.items():
         rows.append((f"AE, d={d}", model(images)))
         rows.append((f"PCA, d={d}", pca_reconstruct(images, d)))
-    return _rows_figure(rows, "test digits and their reconstructions")
+    return viz.image_rows(rows, "test digits and their reconstructions")
 
 
 @torch.no_grad()
@@ -302,4 +278,4 @@ def _interpolation_figure(x0: torch.Tensor, x1: torch.Tensor, models: dict, step
         z = (1 - t.view(-1, 1)) * z0 + t.view(-1, 1) * z1
         rows.append((f"AE latent, d={d}", model.decode(z)))
     labels = [f"t={float(v):.2f}" for v in t.view(-1)]
-    return _rows_figure(rows, "from one test digit to another: (1-t) a + t b in pixels vs in the code", labels)
+    return viz.image_rows(rows, "from one test digit to another: (1-t) a + t b in pixels vs in the code", labels)

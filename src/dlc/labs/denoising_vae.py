@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from dlc import prologue
+from dlc import prologue, viz
 from dlc.engine import Step, evaluate, fit
 from dlc.engine.callbacks import standard_callbacks
 from dlc.errors import UsageError
@@ -303,28 +303,6 @@ def check(result: Result) -> list:
 # -- pictures -------------------------------------------------------------------------------
 
 
-def _rows_figure(rows, title: str):
-    """Rows of 28 x 28 images (0..1 grey scale) with a label left of each row."""
-    import matplotlib.pyplot as plt
-
-    ncol = max(len(imgs) for _, imgs in rows)
-    fig, axes = plt.subplots(len(rows), ncol, figsize=(0.9 * ncol + 2.2, 0.95 * len(rows) + 0.6), squeeze=False)
-    for r, (label, imgs) in enumerate(rows):
-        for c in range(ncol):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for s in ax.spines.values():
-                s.set_visible(False)
-            if c < len(imgs):
-                ax.imshow(imgs[c].reshape(28, 28).clamp(0, 1).numpy(), cmap="gray", vmin=0, vmax=1)
-            if c == 0:
-                ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(title)
-    fig.subplots_adjust(left=0.2, wspace=0.05, hspace=0.08)
-    return fig
-
-
 def _denoising_figure(clean, noisy, blurred, denoised, values, cfg):
     p_noisy, p_blur, p_dae = values
     what = f"Gaussian noise, std {cfg.noise_level:g}" if cfg.noise == "gaussian" else f"{cfg.noise_level:.0%} masked"
@@ -334,7 +312,7 @@ def _denoising_figure(clean, noisy, blurred, denoised, values, cfg):
         (f"3x3 mean filter\n{p_blur:.1f} dB", blurred),
         (f"denoising AE\n{p_dae:.1f} dB", denoised),
     ]
-    return _rows_figure(rows, f"denoising ({what}); PSNR against the clean digits, test mean")
+    return viz.image_rows(rows, f"denoising ({what}); PSNR against the clean digits, test mean", left=0.2)
 
 
 def _elbo_figure(history, untrained):
