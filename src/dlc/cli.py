@@ -21,6 +21,8 @@ examples:
   dlc run lecture-convnet --help    a lab's options, with their defaults
   dlc runs                          past runs; `dlc runs show DIR` prints one
   dlc data                          where each data set is, and whether it is valid
+  dlc exercise perceptron           the student version of a lab, in ./exercises
+  dlc check perceptron              grade your answers (from ./exercises: cd there first)
 """
 
 
@@ -62,6 +64,24 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("dir", nargs="?", help="the run folder to show")
     rs.add_argument("--runs_dir", default="runs", help="where run folders live (default ./runs)")
 
+    e = sub.add_parser("exercise", help="write a lab's student version: dlc exercise LAB [DIR] | --all [DIR]")
+    e.add_argument("lab", nargs="?", help="the lab id (see `dlc list`)")
+    e.add_argument("dir", nargs="?", default="exercises", help="the hand-out folder (default ./exercises)")
+    e.add_argument("--all", action="store_true", help="every lab that has tasks")
+
+    c = sub.add_parser("check", help="grade a student's answers: dlc check LAB [PATH] [--task T]")
+    c.add_argument("lab", nargs="?", help="the lab id (with --all: the hand-out folder)")
+    c.add_argument("path", nargs="?", help="the student's notebook or lab file (default: found in ./notebooks, ./labs)")
+    c.add_argument("--task", action="append", help="grade only this task (repeat for several)")
+    c.add_argument("--reference", action="store_true", help="grade dlc's own solution (it must pass every tier)")
+    c.add_argument("--all", action="store_true", help="every lab of a hand-out folder (dlc check --all [DIR])")
+    c.add_argument("--submissions", metavar="DIR", help="grade one file or folder per student in DIR (teachers)")
+    c.add_argument("--results", default="results.json", help="Gradescope results file (default ./results.json)")
+    c.add_argument(
+        "--scores", default="scores.csv", help="with --submissions: the CSV of scores (default ./scores.csv)"
+    )
+    c.add_argument("--timeout", type=float, default=60.0, help="seconds one task may take (default 60)")
+
     d = sub.add_parser("data", help="check the data sets, or `dlc data fetch NAME`")
     d.add_argument("action", nargs="?", choices=["fetch"], help="download a data set")
     d.add_argument("name", nargs="?", help="the data set to fetch")
@@ -89,7 +109,16 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         from dlc.errors import DlcError, UsageError
+        from dlc.exercise.regions import is_stub_error
 
+        if is_stub_error(e):
+            lab_id, task = str(e).split()[2:4]
+            print(
+                f"dlc: this lab needs your code first: the task `{task}` is not written yet "
+                f"(write it, then `dlc check {lab_id} --task {task}`)",
+                file=sys.stderr,
+            )
+            return 1
         if isinstance(e, DlcError):
             print(f"dlc: error: {e}", file=sys.stderr)
             return 2 if isinstance(e, UsageError) else 1
@@ -122,6 +151,24 @@ def _dispatch(argv: list[str]) -> int:
                 parser.error("`dlc runs show` needs a run folder: dlc runs show runs/<lab>/<time>")
             return runs.show_run(args.dir)
         return runs.list_runs(args.runs_dir)
+    if args.command == "exercise":
+        from dlc.exercise.handout import cli_exercise
+
+        return cli_exercise(args.lab, args.dir, args.all)
+    if args.command == "check":
+        from dlc.exercise.cli import cli_check
+
+        return cli_check(
+            args.lab,
+            args.path,
+            task=args.task,
+            reference=args.reference,
+            all_labs=args.all,
+            submissions=args.submissions,
+            results=args.results,
+            scores=args.scores,
+            timeout=args.timeout,
+        )
     if args.command == "data":
         from dlc import data
 
@@ -259,7 +306,10 @@ def cmd_run(args: argparse.Namespace, rest: list[str], argv: list[str]) -> int:
         print("usage: dlc run ID [--tiny|--full] [--OPTION VALUE ...]; the labs:", file=sys.stderr)
         cmd_list()
         return 2
-    lab = get(args.lab)  # an unknown id raises a UsageError with close matches
+    from dlc.labs import load_file
+
+    is_file = args.lab.endswith(".py")
+    lab = load_file(args.lab) if is_file else get(args.lab)  # an unknown id: a UsageError with close matches
     p = lab_parser(lab)
     if args.help:
         p.print_help()
@@ -276,7 +326,14 @@ def cmd_run(args: argparse.Namespace, rest: list[str], argv: list[str]) -> int:
     size = "tiny" if opts.tiny else "full" if opts.full else None
     run = dict(size=size, seed=opts.seed, force_cpu=opts.force_cpu or None, data_dir=opts.data_dir)
     try:
-        run_lab(lab.info.id, **run, runs_dir=opts.runs_dir, quiet=opts.quiet, resume=opts.resume, **overrides)
+        run_lab(
+            args.lab if is_file else lab.info.id,
+            **run,
+            runs_dir=opts.runs_dir,
+            quiet=opts.quiet,
+            resume=opts.resume,
+            **overrides,
+        )
     except KeyboardInterrupt as e:
         if opts.debug:
             raise
@@ -292,6 +349,11 @@ def cmd_run(args: argparse.Namespace, rest: list[str], argv: list[str]) -> int:
 
         teardown()
     return 0
+
+
+def run_file(path: str) -> int:
+    """``python my_lab.py [OPTIONS]``: a lab file run as a script runs as ``dlc run my_lab.py``."""
+    return main(["run", path, *sys.argv[1:]])
 
 
 def entry() -> int:

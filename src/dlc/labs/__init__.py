@@ -205,6 +205,43 @@ def get(id: str) -> Lab:
     return registered
 
 
+def load_file(path: str | Path) -> Lab:
+    """A lab from a file: a student's copy of a lab module (``dlc run my_lab.py``). Its
+    own ``run`` and ``check`` are used; dlc's registry is left as it was."""
+    import importlib.util
+    import sys
+
+    from dlc.exercise.load import registry_kept
+
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"no file {path}: `dlc run` takes a lab id (`dlc list`) or a lab file (.py)")
+    name = f"dlc_student_{path.stem.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickle look the module up by name
+    with registry_kept():
+        spec.loader.exec_module(module)
+        found = [r for r in _REGISTRY.values() if r.run.__module__ == name]
+    if len(found) != 1:
+        raise UsageError(f"{path} registers {len(found)} labs; a lab file has one `@lab(...)` function")
+    found[0].check = getattr(module, "check", None)
+    return found[0]
+
+
+def _notebook_answers(lab_: Lab) -> dict[str, Any]:
+    """The lab's tasks that the running notebook (or script) defines itself: the lab
+    runs with them in place of its own."""
+    import sys
+
+    module = sys.modules.get(lab_.run.__module__)
+    if module is None or module.__name__ == "__main__":
+        return {}
+    main = sys.modules.get("__main__")
+    names = [t.name for t in getattr(module, "TASKS", [])]
+    return {n: getattr(main, n) for n in names if getattr(getattr(main, n, None), "__module__", None) == "__main__"}
+
+
 # -- configs ------------------------------------------------------------------------------
 
 
@@ -268,7 +305,7 @@ def run_lab(
     """
     from dlc.engine.context import RunContext, saved_run_config
 
-    lab_ = get(id)
+    lab_ = load_file(id) if str(id).endswith(".py") else get(id)
     if resume is not None:
         saved = saved_run_config(Path(resume), lab_.info.id)
         fields = {f.name for f in dataclasses.fields(lab_.config)}
@@ -282,17 +319,25 @@ def run_lab(
     if isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**63:
         raise UsageError(f"--seed must be a whole number below 2**63 (negative: no seeding), got {seed!r}")
     cfg = make_config(lab_, size, **overrides)
-    with RunContext.open(
-        lab_.info.id,
-        cfg,
-        size=size,
-        seed=seed,
-        force_cpu=bool(force_cpu),
-        data_dir=data_dir,
-        runs_dir=runs_dir,
-        quiet=quiet,
-        resume=resume,
-    ) as ctx:
+    yours = _notebook_answers(lab_)
+    if yours and not quiet:
+        print(f"{lab_.info.id}: with your {', '.join(yours)} (defined in this notebook or script)")
+    from dlc.exercise.load import patched
+
+    with (
+        patched(importlib.import_module(lab_.run.__module__), yours),
+        RunContext.open(
+            lab_.info.id,
+            cfg,
+            size=size,
+            seed=seed,
+            force_cpu=bool(force_cpu),
+            data_dir=data_dir,
+            runs_dir=runs_dir,
+            quiet=quiet,
+            resume=resume,
+        ) as ctx,
+    ):
         try:
             result = lab_.run(cfg, ctx)
         except (MemoryError, RuntimeError) as e:

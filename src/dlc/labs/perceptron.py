@@ -27,6 +27,7 @@ import torch
 from dlc import viz
 from dlc.data import toy
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, Verdict, lab, verdict
 
 
@@ -64,10 +65,12 @@ def train_perceptron(x: torch.Tensor, y: torch.Tensor, max_epochs: int):
     for epoch in range(max_epochs):
         updates = 0
         for n in range(x.size(0)):
+            ### BEGIN SOLUTION
             if y[n] * (x[n] @ w + b) <= 0:
                 w = w + y[n] * x[n]
                 b = b + y[n]
                 updates += 1
+            ### END SOLUTION
         history.append({"epoch": epoch + 1, "updates": updates, "error": error_rate(w, b, x, y)})
         if updates == 0:
             break
@@ -76,7 +79,7 @@ def train_perceptron(x: torch.Tensor, y: torch.Tensor, max_epochs: int):
 
 def predict(w: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """+1 or -1 (a point on the line counts as -1, as a mistake in the rule)."""
-    return torch.where(x @ w + b > 0, 1.0, -1.0).to(x.dtype)
+    return torch.where(x @ w + b > 0, 1.0, -1.0).to(x.dtype)  # SOLUTION
 
 
 def error_rate(w, b, x, y) -> float:
@@ -248,3 +251,41 @@ def check(result: Result) -> list[Verdict]:
         ),
         verdict("lowest XOR training error over the epochs", m["xor_min_error"], ">=", 0.25),
     ]
+
+
+# -- exercises (`dlc exercise perceptron`, then `dlc check perceptron`) ------------
+
+
+def _points(g: torch.Generator) -> list[tuple]:
+    x = torch.randn(40, 2, generator=g, dtype=torch.float64)
+    y = torch.where(x[:, 0] - 0.5 * x[:, 1] > 0.1, 1.0, -1.0).to(torch.float64)
+    return [(x, y), (x[:7] * 3, -y[:7])]
+
+
+def _outcome(w, b, history) -> tuple:
+    return w, b, len(history), sum(h["updates"] for h in history)
+
+
+TASKS = [
+    Task(
+        "predict",
+        hint="the sign of w.x + b for each row of x, as +1.0 / -1.0 in x's dtype (0 counts as -1)",
+        cases=lambda g: [
+            (torch.randn(2, generator=g, dtype=torch.float64), torch.tensor(0.3, dtype=torch.float64), x)
+            for x, _ in _points(g)
+        ],
+    ),
+    Task(
+        "train_perceptron",
+        hint="visit the samples in order; on a mistake (y_n (w.x_n + b) <= 0) add y_n x_n to w and y_n to b, count it",
+        cases=lambda g: [(x, y, 5) for x, y in _points(g)],
+        # compared: the final line, the number of epochs and of updates (not the history's layout)
+        call=lambda f, x, y, epochs: _outcome(*f(x, y, epochs)),
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))
