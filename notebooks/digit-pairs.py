@@ -38,12 +38,15 @@ for path in result.artifacts:
 # %% [markdown]
 # The siamese network is one digit network applied to both digits: swapping the two digits
 # swaps its two digit outputs, and it has half the parameters of two separate networks.
+# (In the exercise version of this notebook, `SiameseNet` is yours, from the task above.)
 
 # %%
 import torch
+
+from dlc.labs.digit_pairs import SiameseNet
 from dlc.models.pairs import DigitPairNet, PairConvNet, count_parameters
 
-shared, separate = DigitPairNet(share=True), DigitPairNet(share=False)
+shared, separate = SiameseNet(), DigitPairNet(share=False)
 print("baseline", count_parameters(PairConvNet()), "| shared", count_parameters(shared),
       "| separate", count_parameters(separate))
 x = torch.randn(3, 2, 14, 14)
@@ -73,3 +76,13 @@ print({k: round(float(v), 3) for k, v in scores.items()})
 # 2. How much weight should the digit loss get? Try `aux_weight=0.1` and `aux_weight=5`.
 #    With a large weight the network becomes a digit classifier first and a comparator
 #    second: watch the digit accuracy column against the pair accuracy.
+
+# %% [markdown]
+# ## The mini-project itself
+# The project is yours from the data to the table. `dlc check digit-pairs path/to/your_package`
+# grades a folder (a Python package) that defines `build_model()`, a fresh model mapping
+# pairs (N, 2, 14, 14) to the (N, 2) logits (or a tuple that starts with them), and
+# `train_model(model, train_input, train_target, train_classes)`, which trains it in place.
+# It checks the model's size (about 70,000 parameters), then trains and tests it over 10
+# rounds of `generate_pair_sets(1000)` and reports the test error's mean ± std next to
+# dlc's plain convnet trained on the same rounds, which it must beat.

@@ -37,7 +37,7 @@ for path in result.artifacts:
 # The restored weights are exactly the best epoch's:
 
 # %%
-m = result.metrics
+m = dict(result.metrics)  # a copy: the numbers of this run
 print(f"best validation loss {m['best_val_loss']:.4f} at epoch {m['best_epoch']}, "
       f"restored model {m['restored_val_loss']:.4f}")
 

@@ -35,13 +35,15 @@ for path in result.artifacts:
 
 # %% [markdown]
 # The modules are small enough to read, and each one can be checked against autograd.
-# Here is one Linear layer's backward next to torch's:
+# Here is one Linear layer's backward next to torch's (in the exercise version of this
+# notebook, your own `Linear` from the task above):
 
 # %%
 import torch
-from dlc.scratch import modules as M
 
-layer = M.Linear(3, 2).to(dtype=torch.float64)
+from dlc.labs.mini_framework import Linear
+
+layer = Linear(3, 2).to(dtype=torch.float64)
 x = torch.randn(4, 3, dtype=torch.float64)
 grad_out = torch.randn(4, 2, dtype=torch.float64)
 layer.forward(x)
@@ -61,3 +63,12 @@ print("weight gradient equal:", torch.allclose(layer.grad_weight, w.grad, rtol=1
 # does it reach the same test error in 50 epochs? Then find the smallest hidden size that
 # still gets under 5% test error (`hidden=8`, `hidden=4`, ...), and look at how the regions'
 # figure changes: fewer units, fewer straight edges around the disc.
+
+# %% [markdown]
+# ## The mini-project itself
+# The project asked for a whole framework, not only the backward passes: a folder (a
+# Python package) whose modules define `Linear`, `ReLU`, `Tanh`, `Sequential`, `LossMSE`
+# (each with `forward`, `backward` and `param()`) and `SGD(model.param(), lr)`.
+# `dlc check mini-framework path/to/your_package` grades such a folder: each module's
+# backward against torch.autograd, the project's scenario (this disc set, 2 -> 25 -> 25 ->
+# 25 -> 2, train and test error) and the rule that autograd stays off.

@@ -37,7 +37,7 @@ for path in result.artifacts:
 # Early stopping put back the best epoch's weights, the same as the saved best checkpoint:
 
 # %%
-m = result.metrics
+m = dict(result.metrics)  # a copy: the numbers of this run
 print(f"best epoch {m['best_epoch']} (checkpoint: epoch {m['best_checkpoint_epoch']}), "
       f"recorded best validation loss {m['best_val_loss']:.4f}, restored model "
       f"{m['restored_val_loss']:.4f}, same weights: {m['restored_is_best_checkpoint']}")

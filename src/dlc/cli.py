@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scores", default="scores.csv", help="with --submissions: the CSV of scores (default ./scores.csv)"
     )
     c.add_argument("--timeout", type=float, default=60.0, help="seconds one task may take (default 60)")
+    c.add_argument("--quick", action="store_true", help="mini-projects: fewer training rounds (a first try)")
 
     d = sub.add_parser("data", help="check the data sets, or `dlc data fetch NAME`")
     d.add_argument("action", nargs="?", choices=["fetch"], help="download a data set")
@@ -168,6 +169,7 @@ def _dispatch(argv: list[str]) -> int:
             results=args.results,
             scores=args.scores,
             timeout=args.timeout,
+            quick=args.quick,
         )
     if args.command == "data":
         from dlc import data

@@ -49,6 +49,7 @@ def cli_check(
     results: str,
     scores: str,
     timeout: float,
+    quick: bool = False,
 ) -> int:
     from dlc.exercise.handout import labs_with_tasks
     from dlc.io import write_json_atomic
@@ -79,8 +80,8 @@ def cli_check(
 
                 if i not in GRADERS:
                     raise UsageError(f"{answer} is a folder; `dlc check {i}` grades a file (a notebook or lab file)")
-                reports, problems = GRADERS[i](answer, timeout)
-                print(format_report(i, str(answer), reports, problems), flush=True)
+                reports, problems = GRADERS[i](answer, timeout, quick=quick)
+                print(format_report(i, str(answer), reports, problems, f"dlc check {i} {answer}"), flush=True)
                 every.extend((i, r) for r in reports)
                 continue
             if not answer.is_file():

@@ -143,16 +143,18 @@ def _worker(argv: list[str]) -> int:
 # -- the parent: workers with time limits ------------------------------------------------
 
 
-def _run_worker(args: list[str], seconds: float, on_line) -> str | None:
-    """Run a worker, passing each JSON line to ``on_line``; the error if it stopped early
-    (time limit, crash), None if it finished."""
+def _run_worker(args: list[str], seconds: float, on_line, module: str = "dlc.exercise.grade") -> str | None:
+    """Run ``python -m module ARGS``, passing each JSON object it prints on a line to
+    ``on_line``; the error if it stopped early (time limit, crash), None if it finished.
+    Its stderr goes to a file, so a student's code that writes much there cannot block it."""
     import selectors
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    errors = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dlc.exercise.grade", *args],
+        [sys.executable, "-m", module, *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         env=env,
         start_new_session=True,
     )
@@ -180,12 +182,15 @@ def _run_worker(args: list[str], seconds: float, on_line) -> str | None:
                     message = json.loads(line)
                 except ValueError:
                     continue  # the student's own prints
+                if not isinstance(message, dict):
+                    continue  # a student's print(0.5) is JSON too
                 on_line(message)
                 limit = seconds
                 deadline = time.monotonic() + seconds  # each step has its own limit
         proc.wait(timeout=30)
         if proc.returncode != 0:
-            err = proc.stderr.read().decode(errors="replace").strip().splitlines()
+            errors.seek(0)
+            err = errors.read()[-20000:].decode(errors="replace").strip().splitlines()
             return f"the grading process crashed (exit {proc.returncode}): {err[-1] if err else 'no message'}"
         return None
     finally:
@@ -195,6 +200,7 @@ def _run_worker(args: list[str], seconds: float, on_line) -> str | None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         sel.close()
+        errors.close()
 
 
 def grade_file(
@@ -262,7 +268,11 @@ def _ready_to_run(reports: list[TaskReport]) -> list[str]:
 # -- the report ------------------------------------------------------------------------------
 
 
-def format_report(lab_id: str, where: str, reports: list[TaskReport], problems: list[str]) -> str:
+def format_report(
+    lab_id: str, where: str, reports: list[TaskReport], problems: list[str], again: str | None = None
+) -> str:
+    """The printed report; ``again`` is the command that grades a task again (default
+    ``dlc check LAB --task TASK``)."""
     lines = [f"{lab_id}: grading {where}"]
     for p in problems:
         lines.append(f"  note: part of the file did not run, {p}")
@@ -270,7 +280,7 @@ def format_report(lab_id: str, where: str, reports: list[TaskReport], problems: 
         if r.not_attempted:  # the stub is still there: nothing to say but what to write
             lines.append(f"  {r.task}: not attempted")
             lines.append(f"    task: {r.hint}")
-            lines.append(f"    then: dlc check {lab_id} --task {r.task}")
+            lines.append(f"    then: {again or f'dlc check {lab_id} --task {r.task}'}")
             continue
         got = sum(t.passed for t in r.tiers)
         lines.append(f"  {r.task}: {r.status} ({got}/{len(r.expected)} tiers)")
@@ -280,7 +290,7 @@ def format_report(lab_id: str, where: str, reports: list[TaskReport], problems: 
             lines.append(f"    [{mark}] {text}")
         if r.status != "passed":
             lines.append(f"    hint: {r.hint}")
-            lines.append(f"    then: dlc check {lab_id} --task {r.task}")
+            lines.append(f"    then: {again or f'dlc check {lab_id} --task {r.task}'}")
     total = sum(r.score for r in reports)
     lines.append(f"  score: {total:.2f} / {len(reports)}")
     return "\n".join(lines)

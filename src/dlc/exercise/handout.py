@@ -110,7 +110,7 @@ def student_notebook(lab_id: str, module, notebook_text: str, student_module_tex
 def _wrap(text: str, width: int = 86) -> list[str]:
     import textwrap
 
-    return textwrap.wrap(text[0].upper() + text[1:] + ("" if text.endswith(".") else "."), width)
+    return textwrap.wrap(text + ("" if text.endswith(".") else "."), width)
 
 
 def write_exercise(lab_id: str, folder: str | Path) -> list[Path]:

@@ -109,6 +109,8 @@ def load_answers(path: str | Path, module: ModuleType, names: list[str]) -> Answ
             try:
                 exec(code, ns)
             except Exception as e:  # noqa: BLE001 (a student's code may raise anything)
+                if isinstance(e, NameError) and isinstance(stmt, ast.Assign | ast.AnnAssign):
+                    continue  # `m = result.metrics` in a notebook names what only its experiments make
                 problems.append(
                     f"line {stmt.lineno}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
                 )

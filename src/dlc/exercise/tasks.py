@@ -32,7 +32,8 @@ TIER_TITLES = {
     "shape": "right type and shape",
     "values": "values equal the reference",
     "gradient": "gradients equal torch.autograd's",
-    "learns": "the lab learns with your code",
+    "rules": "follows the project's rules (no autograd, no torch.nn)",
+    "learns": "it learns: the lab's (or project's) check passes with your code",
 }
 
 

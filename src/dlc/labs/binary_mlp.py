@@ -20,11 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from dlc import viz
 from dlc.data import toy
 from dlc.engine import Supervised, evaluate, fit, predict, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
 
@@ -64,6 +66,19 @@ def make_model(hidden: tuple[int, ...]) -> MLP:
     return MLP([2, *hidden, 1], activation="leaky_relu")
 
 
+def bce_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The binary cross-entropy of P(class 1 | x) = sigmoid(z), from the logits z.
+
+    ``logits``: N x 1 (or N), ``target``: the N classes as 0.0 / 1.0 (N or N x 1). Returns
+    the mean over the samples of -y log sigmoid(z) - (1 - y) log(1 - sigmoid(z)), a 0-d
+    tensor. Since -log sigmoid(z) = softplus(-z) and -log(1 - sigmoid(z)) = softplus(z),
+    with softplus(a) = log(1 + exp(a)) (``F.softplus``, exact for large a), this never
+    takes the log of a sigmoid that rounded to 0 or 1.
+    """
+    z, y = logits.reshape(-1), target.reshape(-1).to(logits.dtype)  # both N
+    return (y * F.softplus(-z) + (1 - y) * F.softplus(z)).mean()  # SOLUTION
+
+
 def probabilities(logits: torch.Tensor) -> torch.Tensor:
     """P(class 1 | x) from the network's logits (N x 1 -> N)."""
     return torch.sigmoid(logits.reshape(-1))
@@ -72,7 +87,7 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
 def train_and_test(model, ctx, train, test, cfg: Config, name: str | None = None) -> dict:
     """Full-batch Adam with BCE-with-logits; returns test accuracy and mean BCE."""
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    step = Supervised(model, optimizer, loss="bce_with_logits", metric="accuracy")
+    step = Supervised(model, optimizer, loss=bce_with_logits, metric="accuracy")
     # seconds of full-batch epochs: a rerun is quicker than a resume, so no checkpoints
     callbacks = standard_callbacks(ctx, name, epoch_lines=False, checkpoints=False)
     history = fit(
@@ -159,3 +174,30 @@ def check(result: Result) -> list:
         verdict("linear model's test accuracy (near chance, 50%)", m["linear_test_accuracy"], "<=", 0.70),
         verdict("MLP minus linear test accuracy", m["test_accuracy"] - m["linear_test_accuracy"], ">=", 0.3),
     ]
+
+
+# -- exercises (`dlc exercise binary-mlp`, then `dlc check binary-mlp`) ----------------------
+
+
+def _bce_cases(g: torch.Generator) -> list[tuple]:
+    z = 3 * torch.randn(20, 1, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 2, (20,), generator=g).to(torch.float64)
+    far = torch.tensor([[60.0], [-60.0], [800.0], [-800.0]], dtype=torch.float64)  # sigmoid rounds to 0 or 1
+    return [(z, y), (z[:5].view(-1), y[:5].view(-1, 1)), (far, torch.tensor([0.0, 1.0, 1.0, 0.0], dtype=torch.float64))]
+
+
+TASKS = [
+    Task(
+        "bce_with_logits",
+        hint="the mean of y softplus(-z) + (1 - y) softplus(z) over the samples, logits and targets both flattened "
+        "to N values (log(sigmoid(z)) gives -inf when sigmoid(z) rounds to 0)",
+        cases=_bce_cases,
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

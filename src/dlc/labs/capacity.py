@@ -15,7 +15,10 @@ degrees 0..10 are chosen here so that both effects show in a second.
 
 Check (``check``): the training error (averaged over the training sets) never rises with
 the degree, and the test error is U-shaped: its minimum is at an intermediate degree, at
-least 1.5 times below both the lowest and the highest degree's.
+least 1.5 times below both the lowest and the highest degree's. The decomposition adds up:
+up to the best degree, noise^2 + bias^2 + variance (measured on the grid) is within 25% of
+the test MSE (measured on test points); over seeds 0-19 the largest gap was 15% at
+``--tiny`` and 9% at the default size.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from dataclasses import dataclass
 import torch
 
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, Verdict, lab, verdict
 from dlc.stats import fit_polynomial, polynomial
 
 U_MARGIN = 1.5  # a U: both ends at least this many times the minimum test error
+MAX_GAP = 0.25  # the check: noise^2 + bias^2 + variance within this (relative) of the test MSE
 
 
 @dataclass
@@ -86,12 +91,36 @@ def degree_sweep(cfg: Config, generator: torch.Generator) -> dict:
         out["train"].append(float(mse(polynomial(alpha, x), y).mean()))
         out["test"].append(float(mse(polynomial(alpha, x_test), y_test).mean()))
         on_grid = polynomial(alpha, grid)  # repeats x grid
-        mean_fit = on_grid.mean(0)
-        out["bias2"].append(float(((mean_fit - f_grid) ** 2).mean()))
-        out["variance"].append(float(on_grid.var(0, unbiased=False).mean()))
+        bias2, variance = bias_variance(on_grid, f_grid)
+        out["bias2"].append(float(bias2))
+        out["variance"].append(float(variance))
         out["fits"][degree] = on_grid
     out["grid"], out["f_grid"], out["x"], out["y"] = grid, f_grid, x, y
     return out
+
+
+def bias_variance(fits: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lecture 2.3's decomposition of the fits of many training sets, on a grid of x.
+
+    ``fits`` is R x G: row r is the model fitted on training set r, evaluated at the G grid
+    points; ``truth`` holds f*(x) at those points (G). Returns (bias^2, variance), two 0-d
+    tensors, each averaged over the grid: bias^2 = mean_x (mean_r fits[r, x] - f*(x))^2, and
+    variance = mean_x mean_r (fits[r, x] - mean_r fits[r, x])^2 (dividing by R, not R - 1).
+    """
+    ### BEGIN SOLUTION
+    mean_fit = fits.mean(0)
+    bias2 = ((mean_fit - truth) ** 2).mean()
+    variance = ((fits - mean_fit) ** 2).mean(0).mean()
+    ### END SOLUTION
+    return bias2, variance
+
+
+def decomposition_gap(noise: float, bias2: list[float], variance: list[float], test: list[float]) -> float:
+    """The largest relative gap between noise^2 + bias^2 + variance and the measured test
+    MSE, over the degrees up to the best one (beyond it the variance is dominated by a few
+    wild fits at the ends of the interval, and the two estimates scatter)."""
+    best = min(range(len(test)), key=test.__getitem__)
+    return max(abs(noise**2 + b + v - t) / t for b, v, t in list(zip(bias2, variance, test))[: best + 1])
 
 
 def is_u_shaped(errors: list[float], margin: float = U_MARGIN) -> bool:
@@ -196,6 +225,7 @@ def run(cfg: Config, ctx) -> Result:
     best = min(range(len(test)), key=test.__getitem__)
     train_falls = all(b <= a * (1 + 1e-9) for a, b in zip(train, train[1:]))
     u_shaped = is_u_shaped(test)
+    gap = decomposition_gap(cfg.noise, sweep["bias2"], sweep["variance"], test)
     shown = sorted({1, best, cfg.max_degree})
     ctx.save_figure(_errors_figure(sweep, cfg.noise), "errors")
     ctx.save_figure(_fits_figure(sweep, shown), "fits")
@@ -203,7 +233,8 @@ def run(cfg: Config, ctx) -> Result:
         f"best degree {best}: test MSE {test[best]:.3f} vs {test[0]:.3f} at degree 0 and "
         f"{test[-1]:.3g} at degree {cfg.max_degree} (noise^2 {cfg.noise**2:.3f}); train MSE "
         f"{'falls' if train_falls else 'DOES NOT FALL'} with degree, test MSE "
-        f"{'is' if u_shaped else 'is NOT'} U-shaped"
+        f"{'is' if u_shaped else 'is NOT'} U-shaped; noise^2 + bias^2 + variance within {gap:.1%} of the "
+        f"test MSE up to the best degree"
     )
     return Result(
         line,
@@ -215,6 +246,8 @@ def run(cfg: Config, ctx) -> Result:
             "best_degree": best,
             "train_falls": train_falls,
             "test_u_shaped": u_shaped,
+            "noise": cfg.noise,
+            "decomposition_gap": gap,
         },
     )
 
@@ -234,4 +267,38 @@ def check(result: Result) -> list[Verdict]:
         verdict("best test degree is below the highest", best, "<", len(test) - 1),
         verdict("test MSE at degree 0 / at the best degree", test[0] / test[best], ">=", U_MARGIN),
         verdict("test MSE at the highest degree / at the best degree", test[-1] / test[best], ">=", U_MARGIN),
+        verdict(
+            "largest relative gap, noise^2 + bias^2 + variance vs test MSE (degrees up to the best)",
+            m["decomposition_gap"],
+            "<",
+            MAX_GAP,
+        ),
     ]
+
+
+# -- exercises (`dlc exercise capacity`, then `dlc check capacity`) --------------------------
+
+
+def _fits_cases(g: torch.Generator) -> list[tuple]:
+    out = []
+    for r, n in ((20, 31), (3, 5), (1, 4)):  # one training set: no variance
+        truth = torch.randn(n, generator=g, dtype=torch.float64)
+        out.append((truth + 0.3 + 0.5 * torch.randn(r, n, generator=g, dtype=torch.float64), truth))
+    return out
+
+
+TASKS = [
+    Task(
+        "bias_variance",
+        hint="average the R fits at each x; bias^2 is the grid mean of (that average - f*)^2, variance the grid "
+        "mean of the fits' mean squared deviation from that average",
+        cases=_fits_cases,
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -26,6 +26,7 @@ import torch
 
 from dlc.data import toy
 from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, Verdict, lab, verdict
 from dlc.stats import pca
 
@@ -82,17 +83,42 @@ def kmeans(x: torch.Tensor, k: int, iterations: int, generator: torch.Generator)
     assign = None
     history = []
     for it in range(1, iterations + 1):
-        new_assign = squared_distances(x, centroids).argmin(1)
+        new_assign = assign_step(x, centroids)
         history.append((it, "assign", objective(x, centroids, new_assign)))
         if assign is not None and torch.equal(new_assign, assign):
             break
         assign = new_assign
-        counts = torch.bincount(assign, minlength=k).double()
-        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
-        nonempty = counts > 0
-        centroids[nonempty] = sums[nonempty] / counts[nonempty, None]
+        centroids = update_step(x, assign, centroids)
         history.append((it, "update", objective(x, centroids, assign)))
     return centroids, new_assign, history
+
+
+def assign_step(x: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """Lloyd's first half-step: each sample's nearest centroid.
+
+    ``x`` is N x D, ``centroids`` K x D (float64). Returns the N cluster indices (int64),
+    the argmin over k of |x_n - c_k|^2 (``squared_distances`` gives the N x K matrix; the
+    first index on ties).
+    """
+    return squared_distances(x, centroids).argmin(1)  # SOLUTION
+
+
+def update_step(x: torch.Tensor, assign: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
+    """Lloyd's second half-step: every centroid moves to the mean of its samples.
+
+    ``x`` is N x D, ``assign`` the N cluster indices in 0..K-1, ``centroids`` the K x D
+    current centroids. Returns new K x D centroids (float64, a new tensor: ``centroids`` is
+    left as it was); a cluster with no sample keeps its centroid.
+    """
+    k = len(centroids)
+    ### BEGIN SOLUTION
+    counts = torch.bincount(assign, minlength=k).double()
+    sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+    nonempty = counts > 0
+    moved = centroids.clone()
+    moved[nonempty] = sums[nonempty] / counts[nonempty, None]
+    return moved
+    ### END SOLUTION
 
 
 def increases(values: list[float], rtol: float = 1e-12) -> int:
@@ -256,3 +282,43 @@ def check(result: Result) -> list[Verdict]:
             m["random_purity"] + PURITY_GAIN,
         ),
     ]
+
+
+# -- exercises (`dlc exercise clustering`, then `dlc check clustering`) ----------------------
+
+
+def _blobs(g: torch.Generator, n: int, k: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n float64 points around k random centres, and k centroids drawn among the points."""
+    centres = 4 * torch.randn(k, d, generator=g, dtype=torch.float64)
+    x = centres[torch.randint(0, k, (n,), generator=g)] + torch.randn(n, d, generator=g, dtype=torch.float64)
+    return x, x[torch.randperm(n, generator=g)[:k]].clone()
+
+
+def _update_cases(g: torch.Generator) -> list[tuple]:
+    x, c = _blobs(g, 40, 3, 2)
+    x2, c2 = _blobs(g, 30, 5, 3)
+    x3 = torch.randn(12, 4, generator=g, dtype=torch.float64)
+    c3 = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    empty = torch.tensor([0, 0, 2, 2, 2, 0, 2, 0, 0, 2, 2, 0])  # clusters 1 and 3 have no sample
+    return [(x, assign_step(x, c), c), (x2, assign_step(x2, c2), c2), (x3, empty, c3)]
+
+
+TASKS = [
+    Task(
+        "assign_step",
+        hint="the index of the nearest centroid for each sample: the argmin of each row of the N x K squared distances",
+        cases=lambda g: [_blobs(g, 40, 3, 2), _blobs(g, 30, 5, 3), (torch.zeros(3, 2, dtype=torch.float64),) * 2],
+    ),
+    Task(
+        "update_step",
+        hint="each centroid becomes the mean of the samples assigned to it (bincount for the counts, index_add_ "
+        "for the sums); a centroid with no sample stays where it was",
+        cases=_update_cases,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -19,6 +19,11 @@ device, no DataLoader.
 Check: every configuration beats chance (always answering the training set's more
 frequent target) by more than 15 points of test accuracy, and weight sharing +
 auxiliary loss beats the plain baseline (when both are among ``--models``).
+
+Exercises (``dlc exercise digit-pairs``): the siamese network's forward
+(:class:`SiameseNet`, weight sharing) and the loss with its auxiliary term
+(:func:`total_loss`). ``dlc check digit-pairs DIR`` grades a whole project package
+instead (see :mod:`dlc.exercise.miniprojects`).
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ import time
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from dlc import prologue
 from dlc.data.tensors import MNIST
 from dlc.engine import Callback, Step, evaluate, fit, seed_everything
 from dlc.engine.callbacks import MetricsLogger
-from dlc.errors import UsageError
+from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
-from dlc.models.pairs import DigitPairNet, PairConvNet, count_parameters, pair_loss
+from dlc.models.pairs import DigitNet, DigitPairNet, PairConvNet, count_parameters
 from dlc.options import parse_list
 from dlc.progress import progress_bar
 from dlc.stats import standardize
@@ -43,9 +51,9 @@ from dlc.stats import standardize
 # name -> (what it is, model factory, auxiliary loss on?)
 MODELS = {
     "baseline": ("plain convnet, 2 channels", lambda: PairConvNet(), False),
-    "sharing": ("siamese digit net + comparison", lambda: DigitPairNet(share=True), False),
+    "sharing": ("siamese digit net + comparison", lambda: SiameseNet(), False),
     "aux": ("two digit nets + auxiliary loss", lambda: DigitPairNet(share=False), True),
-    "sharing+aux": ("siamese + auxiliary loss", lambda: DigitPairNet(share=True), True),
+    "sharing+aux": ("siamese + auxiliary loss", lambda: SiameseNet(), True),
 }
 # A round draws 2 x pairs distinct images from each of MNIST's sets: the test set (10,000) limits it.
 MAX_PAIRS = min(MNIST.counts.values()) // 2
@@ -103,11 +111,52 @@ def round_data(nb: int, data_dir, device):
     return (tr_x, tr_y, tr_c), (te_x, te_y, te_c)
 
 
+class SiameseNet(nn.Module):
+    """Weight sharing: one digit network reads each of the two digits, then a small network
+    compares the two digits' 10 outputs (those of ``DigitPairNet(share=True)``, 72,320
+    parameters)."""
+
+    def __init__(self, hidden: int = 220, compare_hidden: int = 64):
+        super().__init__()
+        self.digit = DigitNet(hidden)  # one 1 x 14 x 14 digit -> 10 logits
+        self.compare = nn.Sequential(nn.Linear(20, compare_hidden), nn.ReLU(), nn.Linear(compare_hidden, 2))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x``: pairs, (N, 2, 14, 14). Returns ``(pair_logits (N, 2), digit_logits (N, 2, 10))``:
+        ``self.digit`` on each digit (one call on the 2N digits as (2N, 1, 14, 14) images), then
+        ``self.compare`` on the two digits' logits side by side, (N, 20)."""
+        if x.dim() != 4 or tuple(x.shape[1:]) != (2, 14, 14):
+            raise DlcError(f"SiameseNet expects pairs of shape (N, 2, 14, 14), got {tuple(x.shape)}")
+        ### BEGIN SOLUTION
+        n = x.shape[0]
+        digits = self.digit(x.reshape(2 * n, 1, 14, 14)).view(n, 2, 10)
+        return self.compare(digits.flatten(1)), digits
+        ### END SOLUTION
+
+
+def total_loss(outputs, target: torch.Tensor, classes: torch.Tensor | None, aux_weight: float) -> torch.Tensor:
+    """The training loss: the cross-entropy of the pair logits against ``target`` (N,), plus
+    ``aux_weight`` x the cross-entropy of the digit logits against ``classes`` (N, 2), the mean
+    over the 2N digits (the auxiliary loss; none when ``aux_weight`` is 0).
+
+    ``outputs`` is a model's ``(pair_logits (N, 2), digit_logits (N, 2, 10) or None)``. Returns a
+    0-d tensor."""
+    pair_logits, digit_logits = outputs
+    if aux_weight and (digit_logits is None or classes is None):
+        raise DlcError("an auxiliary digit loss needs a model with digit outputs (SiameseNet) and the digit classes")
+    ### BEGIN SOLUTION
+    loss = F.cross_entropy(pair_logits, target)
+    if aux_weight:
+        loss = loss + aux_weight * F.cross_entropy(digit_logits.reshape(-1, 10), classes.reshape(-1))
+    return loss
+    ### END SOLUTION
+
+
 class PairStep(Step):
     """The training loop's step for digit pairs: a batch is ``(x, target, classes)``.
 
     The loss is the pair cross-entropy plus ``aux_weight`` x the digit cross-entropy
-    (:func:`dlc.models.pairs.pair_loss`); the scores are that ``loss``, the pair
+    (:func:`total_loss`); the scores are that ``loss``, the pair
     ``error``, and with an auxiliary loss the ``digit_error`` (over both digits).
     """
 
@@ -121,7 +170,7 @@ class PairStep(Step):
     def _scores(self, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, target, classes = batch
         outputs = self.model(x)
-        loss = pair_loss(outputs, target, classes, self.aux_weight)
+        loss = total_loss(outputs, target, classes, self.aux_weight)
         pair_logits, digit_logits = outputs
         scores = {"loss": loss.detach().float(), "error": (pair_logits.detach().argmax(1) != target).float().mean()}
         if self.auxiliary:
@@ -318,3 +367,48 @@ def bar_chart(rows: list[dict], chance: float, cfg: Config):
     )
     ax.legend(loc="lower right")
     return fig
+
+
+# -- exercises (`dlc exercise digit-pairs`, then `dlc check digit-pairs`) ------------------
+
+
+def _pairs(g: torch.Generator, n: int) -> torch.Tensor:
+    return torch.randn(n, 2, 14, 14, generator=g, dtype=torch.float64)
+
+
+def _loss_cases(g: torch.Generator) -> list[tuple]:
+    n = 6
+    pair_logits = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    digit_logits = torch.randn(n, 2, 10, generator=g, dtype=torch.float64)
+    classes = torch.randint(0, 10, (n, 2), generator=g)
+    target = (classes[:, 0] <= classes[:, 1]).long()
+    return [
+        ((pair_logits, digit_logits), target, classes, 0.5),
+        ((pair_logits, digit_logits), target, classes, 0.0),
+        ((pair_logits[:3], None), target[:3], None, 0.0),  # the baseline: no digit outputs
+    ]
+
+
+TASKS = [
+    Task(
+        "SiameseNet",
+        hint="run self.digit once on the 2N digits reshaped to (2N, 1, 14, 14), view its logits as (N, 2, 10), "
+        "and feed them flattened to (N, 20) to self.compare; return both",
+        cases=lambda g: [(_pairs(g, 4),), (_pairs(g, 1),)],
+        build=lambda cls: cls(),
+        grad=True,
+    ),
+    Task(
+        "total_loss",
+        hint="cross-entropy of the pair logits, plus aux_weight times the cross-entropy of the digit logits "
+        "(reshaped to (2N, 10)) against the classes (2N,) when aux_weight is not 0",
+        cases=_loss_cases,
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

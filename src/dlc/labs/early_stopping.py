@@ -31,6 +31,7 @@ from dlc import prologue, viz
 from dlc.engine import EarlyStopping, MetricsLogger, Supervised, evaluate, fit
 from dlc.engine.callbacks import ProgressBar
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
 from dlc.stats import check_fraction, split
@@ -69,6 +70,49 @@ def corrupt(y: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
     noisy = y.clone()
     noisy[pick.to(y.device)] = torch.randint(0, 10, (int(pick.sum()),), generator=g).to(y.device)
     return noisy
+
+
+def patience_rule(val_losses: list[float], patience: int) -> tuple[int, bool]:
+    """Early stopping's rule, applied after every epoch.
+
+    ``val_losses``: the validation loss after each epoch so far (epoch 1 first). Returns
+    (best, stop): ``best`` is the number (from 1) of the epoch with the lowest loss, the
+    first of them if several are equal; ``stop`` is True once ``patience`` epochs have
+    passed since that epoch without a lower loss.
+    """
+    ### BEGIN SOLUTION
+    best = min(range(len(val_losses)), key=val_losses.__getitem__) + 1
+    return best, len(val_losses) - best >= patience
+    ### END SOLUTION
+
+
+class PatienceStopping(EarlyStopping):
+    """The engine's early stopping (the best epoch's weights are put back when the fit
+    ends), deciding by :func:`patience_rule` on the validation loss."""
+
+    def __init__(self, patience: int):
+        super().__init__(patience=patience, restore_best=True)
+        self.losses: list[float] = []
+
+    def on_epoch_end(self, loop, record: dict) -> None:
+        self.losses.append(float(record["val_loss"]))
+        best, stop = patience_rule(self.losses, self.patience)
+        if best == len(self.losses):  # this epoch is the best so far: keep its weights
+            self.best, self.best_epoch = self.losses[-1], record["epoch"]
+            self.best_weights = {
+                name: {k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()}
+                for name, m in loop.step.models().items()
+            }
+        if stop:
+            self.stopped_epoch = record["epoch"]
+            loop.should_stop = True
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "losses": list(self.losses)}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.losses = list(state["losses"])
 
 
 def train(model, cfg: Config, ctx, data, val, order_seed: int, callbacks=(), name=None):
@@ -127,7 +171,7 @@ def run(cfg: Config, ctx) -> Result:
 
     model = MLP([x.shape[1], cfg.hidden, 10])
     initial = copy.deepcopy(model.state_dict())
-    stopper = EarlyStopping(patience=cfg.patience, restore_best=True)
+    stopper = PatienceStopping(cfg.patience)
     step, history = train(model, cfg, ctx, data, val, ctx.seed + 1, [stopper], "early")
     restored_val = evaluate(step, val, ctx)["loss"]
 
@@ -195,3 +239,29 @@ def check(result: Result) -> list:
             0,
         ),
     ]
+
+
+# -- exercises (`dlc exercise early-stopping`, then `dlc check early-stopping`) --------------
+
+
+TASKS = [
+    Task(
+        "patience_rule",
+        hint="the best epoch is 1 + the index of the first smallest loss; stop once the number of epochs after it "
+        "reaches patience",
+        cases=lambda g: [
+            ([2.0, 1.5, 1.2, 1.3, 1.25, 1.4], 3),  # best 3, three epochs without better: stop
+            ([2.0, 1.5, 1.2, 1.3, 1.25], 3),  # two epochs after the best: go on
+            ([1.0, 1.0, 1.0, 1.0], 3),  # equal losses: the first is the best, none improves
+            ([0.9], 1),
+            ([3.0, 2.0, 2.5, 1.0, 1.5], 1),
+            (torch.rand(12, generator=g, dtype=torch.float64).tolist(), 4),
+        ],
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, Verdict, lab, verdict
 from dlc.stats import fit_polynomial, polynomial
 
@@ -129,11 +130,19 @@ def protocol(train: Data, val: Data, test: Data, degrees: range) -> dict:
 
 
 def kfold_indices(n: int, k: int, generator: torch.Generator | None = None):
-    """k (train_idx, val_idx) pairs: a random permutation cut into k near-equal folds."""
+    """k (train_idx, val_idx) pairs: a random permutation cut into k near-equal folds.
+
+    The permutation is ``torch.randperm(n, generator=generator)``, cut in order by
+    ``tensor_split(k)`` (the first n % k folds one sample longer). Pair i is (the other
+    folds' indices, concatenated in their order; fold i's indices): a list of k tuples of
+    two int64 tensors that together hold 0..n-1 once.
+    """
     if not 2 <= k <= n:
         raise DlcError(f"k-fold cross-validation needs 2 <= k <= n samples (got k={k}, n={n})")
+    ### BEGIN SOLUTION
     folds = torch.randperm(n, generator=generator).tensor_split(k)
     return [(torch.cat([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]
+    ### END SOLUTION
 
 
 def fold_misuse(folds, n: int) -> tuple[int, int]:
@@ -148,14 +157,21 @@ def cross_validation_errors(
     data: Data, degrees: range, k: int, generator: torch.Generator | None = None, folds=None
 ) -> list[float]:
     """Mean validation MSE of each degree over the k folds (``folds``: the (train_idx,
-    val_idx) pairs to use, else ``kfold_indices`` draws them)."""
+    val_idx) pairs to use, else ``kfold_indices`` draws them).
+
+    For each pair, every degree is fitted on the samples ``train_idx`` of ``data`` and
+    scored on those of ``val_idx`` (``validation_errors`` does both, for all degrees).
+    Returns a list of floats, one per degree: the mean of its k validation MSEs.
+    """
     x, y = data
     if folds is None:
         folds = kfold_indices(len(x), k, generator)
+    ### BEGIN SOLUTION
     totals = torch.zeros(len(degrees), dtype=torch.float64)
     for train_idx, val_idx in folds:
         totals += torch.tensor(validation_errors((x[train_idx], y[train_idx]), (x[val_idx], y[val_idx]), degrees))
     return (totals / len(folds)).tolist()
+    ### END SOLUTION
 
 
 # -- the figure ------------------------------------------------------------------
@@ -317,3 +333,38 @@ def check(result: Result) -> list[Verdict]:
             m["mean_selected_test_error"],
         ),
     ]
+
+
+# -- exercises (`dlc exercise evaluation`, then `dlc check evaluation`) ----------------------
+
+
+def _cv_cases(g: torch.Generator) -> list[tuple]:
+    out = []
+    for n, k, top in ((20, 4, 3), (13, 3, 2), (8, 8, 1)):  # the last: leave-one-out
+        data = sample(n, 0.2, g)
+        out.append((data, range(top + 1), kfold_indices(n, k, g)))
+    return out
+
+
+TASKS = [
+    Task(
+        "kfold_indices",
+        hint="permute 0..n-1 with torch.randperm(n, generator=generator), cut it with tensor_split(k); pair i "
+        "validates on fold i and trains on the others, concatenated in order",
+        cases=lambda g: [(10, 3, 0), (7, 7, 1), (12, 2, 2), (9, 4, 3)],
+        call=lambda f, n, k, seed: f(n, k, torch.Generator().manual_seed(seed)),
+    ),
+    Task(
+        "cross_validation_errors",
+        hint="for each (train_idx, val_idx) pair, the validation errors of every degree fitted on the train part; "
+        "return their mean over the pairs, degree by degree, as a list of floats",
+        cases=_cv_cases,
+        call=lambda f, data, degrees, folds: f(data, degrees, len(folds), folds=folds),
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -9,11 +9,14 @@ learning rate, with "resource" = training epochs. A fifth of the training set is
 held out for validation; the search only ever sees the validation loss, and the test
 set is touched once, for the winner. Hyperband's brackets (the paper's table of
 ``(n_i, r_i)``) are printed, and the whole comparison is repeated over several seeds
-against random search given exactly the epochs Hyperband spent. The algorithm itself
-is :mod:`dlc.tune`.
+against random search given exactly the epochs Hyperband spent. The search itself is
+:mod:`dlc.tune`; the schedule it follows is written out here from the paper's formulas
+(:func:`bracket`), and the lab checks that the search trained exactly what that schedule
+plans.
 
 Check: the winner's test error is far below chance (under 50%, chance is 90%); Hyperband
-spent exactly its schedule's budget; at every seed random search got the same budget (to
+spent exactly the budget its schedule plans (:func:`bracket`'s rungs, promoted
+configurations resumed); at every seed random search got the same budget (to
 within one R-epoch training, never more) and Hyperband looked at more than twice as many
 configurations for it. Which of the two wins on this small problem is reported (mean ±
 std over the seeds), not asserted: that Hyperband finds a known optimum more often than
@@ -32,6 +35,7 @@ import torch
 from dlc import prologue, tune
 from dlc.engine import Supervised, evaluate, fit
 from dlc.errors import DlcError, NonFiniteLoss, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
 from dlc.progress import progress_bar
@@ -66,6 +70,35 @@ class Config:
         except DlcError as e:
             raise UsageError(str(e)) from None
         check_fraction("val_fraction", self.val_fraction)
+
+
+def bracket(R: int, eta: int, s: int) -> list[tuple[int, int]]:
+    """The successive-halving rungs of Hyperband's bracket ``s`` (Li et al. 2018, Algorithm 1).
+
+    With s_max = floor(log_eta R) (``tune.max_bracket``), bracket s starts
+    n = ceil((s_max + 1) / (s + 1) * eta^s) configurations at r = R eta^-s epochs; its rung
+    i (0..s) trains the best n_i = floor(n eta^-i) of them to r_i = r eta^i epochs. Returns
+    [(n_0, r_0), ..., (n_s, r_s)], whole numbers: compute n and n_i with integers, and round
+    r_i to the nearest whole number, halves up, at least 1 (it is exact when R is a power of
+    eta).
+    """
+    s_max = tune.max_bracket(R, eta)
+    if not 0 <= s <= s_max:
+        raise DlcError(f"bracket s must be in 0..{s_max} for R={R}, eta={eta}, got {s}")
+    ### BEGIN SOLUTION
+    n = -(-((s_max + 1) * eta**s) // (s + 1))  # ceil with integers
+    return [(n // eta**i, max(1, math.floor(R * eta ** (i - s) + 0.5))) for i in range(s + 1)]
+    ### END SOLUTION
+
+
+def planned_budget(R: int, eta: int) -> tuple[dict[int, list[tuple[int, int]]], int]:
+    """Every bracket's rungs, from s_max down to 0 (the order Hyperband runs them), and the
+    epochs they plan: a promoted configuration resumes, so rung i costs n_i (r_i - r_(i-1))."""
+    schedule = {s: bracket(R, eta, s) for s in range(tune.max_bracket(R, eta), -1, -1)}
+    total = 0
+    for rungs in schedule.values():
+        total += sum(n_i * (r_i - previous) for (n_i, r_i), previous in zip(rungs, [0] + [r for _, r in rungs]))
+    return schedule, total
 
 
 def sample_config(rng: random.Random) -> dict:
@@ -139,11 +172,12 @@ def run(cfg: Config, ctx) -> Result:
 
     # One bar over every epoch trained, by both searches at every seed; its label says
     # where Hyperband is (bracket s, rung i), from the schedule's order of evaluations.
+    schedule, planned = planned_budget(cfg.R, cfg.eta)
     budget = tune.schedule_budget(cfg.R, cfg.eta)
     bar = progress_bar(ctx, cfg.seeds * (budget + budget // cfg.R * cfg.R), unit="epoch")
     where = [
         f"bracket s={s}, rung {i} ({n_i} configs x {r_i} epochs)"
-        for s, rungs in tune.hyperband_schedule(cfg.R, cfg.eta).items()
+        for s, rungs in schedule.items()
         for i, (n_i, r_i) in enumerate(rungs)
         for _ in range(n_i)
     ]
@@ -235,7 +269,7 @@ def run(cfg: Config, ctx) -> Result:
             "hb_val_loss_mean": mean_std("hb_val_loss")[0],
             "rs_val_loss_mean": mean_std("rs_val_loss")[0],
             "budget": best["budget"],
-            "schedule_budget": tune.schedule_budget(cfg.R, cfg.eta),
+            "schedule_budget": planned,
             "R": cfg.R,
             "hb_configs": best["hb_configs"],
             "rs_configs": best["rs_configs"],
@@ -251,7 +285,7 @@ def check(result: Result) -> list:
     R, rows = m["R"], m["runs"]
     return [
         verdict("winner's test error (chance 90%)", m["test_error"], "<", 0.5),
-        verdict("epochs Hyperband spent minus its schedule's budget", m["budget"] - m["schedule_budget"], "==", 0),
+        verdict("epochs Hyperband spent minus what its schedule plans", m["budget"] - m["schedule_budget"], "==", 0),
         verdict(
             "epochs random search left unspent, most over the seeds (under one R-epoch training)",
             max(r["budget"] - R * r["rs_configs"] for r in rows),
@@ -336,3 +370,23 @@ def comparison_figure(rows: list[dict]):
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
     return fig
+
+
+# -- exercises (`dlc exercise hyperband`, then `dlc check hyperband`) ------------------------
+
+
+TASKS = [
+    Task(
+        "bracket",
+        hint="start n = ceil((s_max + 1) eta^s / (s + 1)) configurations (with integers: -(-a // b)); rung i "
+        "keeps n // eta^i of them and trains them to R eta^(i - s) epochs, rounded halves up, at least 1",
+        cases=lambda g: [(81, 3), (27, 3), (16, 2), (10, 3), (6, 2), (1, 3)],
+        call=lambda f, R, eta: [f(R, eta, s) for s in range(tune.max_bracket(R, eta) + 1)],
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

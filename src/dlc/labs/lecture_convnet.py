@@ -1,9 +1,10 @@
 """The first lecture's convnet on MNIST (EE-559 1.1): a small convolutional network
 trained with plain SGD reaches about 1% test error on the full set.
 
-Exactly the lecture's recipe: the network of :class:`dlc.models.convnets.LectureConvNet`,
-inputs normalised by the training mean and standard deviation, SGD with lr 0.1,
-mini-batches of 100 taken in the file's order (no shuffling), 10 epochs, cross-entropy.
+Exactly the lecture's recipe: the network of :class:`dlc.models.convnets.LectureConvNet`
+(its forward pass written out here, in :class:`Net`), inputs normalised by the training
+mean and standard deviation, SGD with lr 0.1, mini-batches of 100 taken in the file's
+order (no shuffling), 10 epochs, cross-entropy.
 
 Check: the test error is far below chance (under half of 90%) and under half the error of
 the same network before training, measured in the same run. ``--epochs 0`` trains
@@ -16,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from dlc import prologue, viz
 from dlc.engine import Supervised, evaluate, fit, predict
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.convnets import LectureConvNet
 
@@ -33,6 +36,24 @@ class Config:
     # keeps their file order)
     train_size: int | None = 1000  # MNIST training images (--tiny 500, --full all 60,000)
     test_size: int | None = 1000  # MNIST test images (--tiny 100, --full all 10,000)
+
+
+class Net(LectureConvNet):
+    """The lecture's convnet, layers from :class:`LectureConvNet`: ``conv1`` (1 -> 32
+    channels, 5 x 5), ``conv2`` (32 -> 64, 5 x 5), ``fc1`` (256 -> 200), ``fc2`` (200 -> 10)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images N x 1 x 28 x 28 -> N x 10 class logits (no softmax: the loss applies it).
+
+        conv1, max-pool 3 x 3 (stride 3), ReLU: N x 32 x 8 x 8; conv2, max-pool 2 x 2, ReLU:
+        N x 64 x 2 x 2; flattened to N x 256; fc1 and ReLU: N x 200; fc2: N x 10.
+        """
+        ### BEGIN SOLUTION
+        x = F.relu(F.max_pool2d(self.conv1(x), kernel_size=3))
+        x = F.relu(F.max_pool2d(self.conv2(x), kernel_size=2))
+        x = F.relu(self.fc1(x.view(-1, 256)))
+        return self.fc2(x)
+        ### END SOLUTION
 
 
 @lab(
@@ -51,7 +72,7 @@ def run(cfg: Config, ctx) -> Result:
     train_input.sub_(mu).div_(std)
     test_input.sub_(mu).div_(std)
 
-    model = LectureConvNet()
+    model = Net()
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr)
     step = Supervised(model, optimizer, loss="cross_entropy", metric="error")
 
@@ -128,3 +149,24 @@ def check(result: Result) -> list:
         verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5),
         verdict("test error below half the untrained net's", m["test_error"], "<", 0.5 * m["untrained_test_error"]),
     ]
+
+
+# -- exercises (`dlc exercise lecture-convnet`, then `dlc check lecture-convnet`) ------------
+
+
+TASKS = [
+    Task(
+        "Net",
+        hint="forward: conv1, max-pool 3, ReLU; conv2, max-pool 2, ReLU; view as N x 256; fc1, ReLU; fc2 "
+        "(return the logits, no softmax)",
+        build=lambda cls: cls(),
+        cases=lambda g: [(torch.randn(n, 1, 28, 28, generator=g, dtype=torch.float64),) for n in (1, 5)],
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

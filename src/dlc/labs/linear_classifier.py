@@ -33,6 +33,7 @@ import torch
 from dlc import viz
 from dlc.data import toy
 from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, Verdict, lab, verdict
 from dlc.stats import standardize
 
@@ -70,10 +71,17 @@ def gaussian_classes(n: int, generator: torch.Generator):
 
 
 def linear_posterior(mu0, mu1, cov, prior1) -> tuple[torch.Tensor, torch.Tensor]:
-    """(w, b) such that P(Y = 1 | x) = sigmoid(w.x + b) under the shared-covariance model."""
+    """(w, b) such that P(Y = 1 | x) = sigmoid(w.x + b) under the shared-covariance model.
+
+    ``mu0``, ``mu1``: the class means (D), ``cov``: the shared covariance S (D x D),
+    ``prior1``: P(Y = 1), a number. Returns w = S^-1 (mu1 - mu0), a D vector, and
+    b = (mu0' S^-1 mu0 - mu1' S^-1 mu1) / 2 + log(P(Y = 1) / P(Y = 0)), a 0-d tensor.
+    """
+    ### BEGIN SOLUTION
     inv = torch.linalg.inv(cov)
     w = inv @ (mu1 - mu0)
     b = 0.5 * (mu0 @ inv @ mu0 - mu1 @ inv @ mu1) + math.log(prior1 / (1 - prior1))
+    ### END SOLUTION
     return w, b
 
 
@@ -94,11 +102,20 @@ def fit_lda(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 def logistic_loss(features, y, w, b):
     """Mean negative log-likelihood L = mean_n softplus(-s_n (w.phi_n + b)), s_n = 2 y_n - 1,
     and its gradient, written out: dL/dw = -mean_n s_n sigmoid(-s_n (w.phi_n + b)) phi_n,
-    and the same without phi_n for b. Returns (L, dL/dw, dL/db)."""
-    sign = 2.0 * y.to(features.dtype) - 1
+    and the same without phi_n for b.
+
+    ``features`` is N x D, ``y`` the N labels in {0, 1}, ``w`` a D vector, ``b`` a 0-d
+    tensor. Returns (L, dL/dw, dL/db): a 0-d tensor, a D vector, a 0-d tensor. softplus(a)
+    = log(1 + exp(a)) is ``torch.nn.functional.softplus``, which does not overflow.
+    """
+    sign = 2.0 * y.to(features.dtype) - 1  # s_n in {-1, +1}
+    ### BEGIN SOLUTION
     margin = sign * (features @ w + b)
     weight = -sign * torch.sigmoid(-margin) / len(sign)  # dL / d(w.phi_n + b)
-    return torch.nn.functional.softplus(-margin).mean(), features.T @ weight, weight.sum()
+    loss = torch.nn.functional.softplus(-margin).mean()
+    grad_w, grad_b = features.T @ weight, weight.sum()
+    ### END SOLUTION
+    return loss, grad_w, grad_b
 
 
 def fit_logistic(features: torch.Tensor, y: torch.Tensor, lr: float, steps: int):
@@ -308,3 +325,55 @@ def check(result: Result) -> list[Verdict]:
             m["gauss_bayes_error"] + BAYES_GAP,
         ),
     ]
+
+
+# -- exercises (`dlc exercise linear-classifier`, then `dlc check linear-classifier`) --------
+
+
+def _gaussian_model(g: torch.Generator, d: int, prior1: float) -> tuple:
+    a = torch.randn(d, d, generator=g, dtype=torch.float64)
+    cov = a @ a.T + 0.5 * torch.eye(d, dtype=torch.float64)  # symmetric positive definite
+    mu = torch.randn(2, d, generator=g, dtype=torch.float64)
+    return mu[0], mu[1], cov, prior1
+
+
+def _logistic_cases(g: torch.Generator) -> list[tuple]:
+    out = []
+    for n, d, scale in ((30, 2, 1.0), (12, 3, 1.0), (8, 2, 200.0)):  # the last: margins in the hundreds
+        features = torch.randn(n, d, generator=g, dtype=torch.float64)
+        y = torch.randint(0, 2, (n,), generator=g)
+        w = scale * torch.randn(d, generator=g, dtype=torch.float64)
+        out.append((features, y, w, torch.tensor(0.3, dtype=torch.float64)))
+    return out
+
+
+def _autograd_logistic(features, y, w, b):
+    """dL/dw and dL/db by torch.autograd, from PyTorch's own binary cross-entropy on logits."""
+    w, b = w.detach().requires_grad_(True), b.detach().requires_grad_(True)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(features @ w + b, y.to(features.dtype))
+    return torch.autograd.grad(loss, (w, b))
+
+
+TASKS = [
+    Task(
+        "linear_posterior",
+        hint="the weights w = S^-1 (mu1 - mu0) and the bias b = (mu0' S^-1 mu0 - mu1' S^-1 mu1) / 2 + "
+        "log(prior1 / (1 - prior1))",
+        cases=lambda g: [_gaussian_model(g, 2, 0.5), _gaussian_model(g, 3, 0.2), _gaussian_model(g, 1, 0.9)],
+    ),
+    Task(
+        "logistic_loss",
+        hint="with the margins m_n = s_n (w.phi_n + b): L = mean softplus(-m_n); dL/d(w.phi_n + b) = "
+        "-s_n sigmoid(-m_n) / N, summed against phi_n for dL/dw and alone for dL/db",
+        cases=_logistic_cases,
+        call=lambda f, *args: f(*args)[0],
+        grad=lambda f, *args: f(*args)[1:],
+        autograd=_autograd_logistic,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

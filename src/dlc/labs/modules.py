@@ -16,7 +16,8 @@ n of the input. The lab
 5. trains ``Net`` on the prologue's MNIST (cross-entropy, SGD lr 0.1, mini-batches of 100).
 
 Check: a batch gives its samples' outputs one by one (to 1e-12, float64); the layers kept
-in a plain list are invisible to ``parameters()``; the trained module's training loss
+in a plain list are invisible to ``parameters()``, those in an ``nn.ModuleList`` are all
+found; the trained module's training loss
 falls below half its first-epoch value and its test error is far below chance (under
 half of 90%).
 """
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -53,16 +55,24 @@ class Config:
 
 
 class MyLinear(nn.Module):
-    """y = x W^T + b. Assigning an ``nn.Parameter`` to an attribute registers it."""
+    """y = x W^T + b. Assigning an ``nn.Parameter`` to an attribute registers it.
+
+    ``weight`` (out_features x in_features) and ``bias`` (out_features) are Parameters,
+    drawn uniformly in [-bound, bound] (PyTorch's default for ``nn.Linear``), the weight
+    first.
+    """
 
     def __init__(self, in_features: int, out_features: int):
         super().__init__()
         bound = 1 / math.sqrt(in_features)  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+        ### BEGIN SOLUTION
         self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+        ### END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x @ self.weight.t() + self.bias
+        """A batch N x in_features -> N x out_features."""
+        return x @ self.weight.t() + self.bias  # SOLUTION
 
 
 class Net(nn.Module):
@@ -96,11 +106,12 @@ class ListMLP(nn.Module):
 
 
 class ModuleListMLP(ListMLP):
-    """The fix: ``nn.ModuleList`` registers every module it holds."""
+    """The fix: ``nn.ModuleList`` registers every module it holds. After ``__init__``,
+    ``self.layers`` holds the same layers as ``ListMLP``'s, and ``parameters()`` finds them."""
 
     def __init__(self, sizes=(784, 100, 10)):
-        super().__init__(sizes)
-        self.layers = nn.ModuleList(self.layers)
+        super().__init__(sizes)  # self.layers: a plain list of MyLinear
+        self.layers = nn.ModuleList(self.layers)  # SOLUTION
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -165,8 +176,13 @@ def run(cfg: Config, ctx) -> Result:
     )
 
     # 4. Registration: a list hides the layers, a ModuleList shows them.
-    hidden_params, listed_params = count_parameters(ListMLP()), count_parameters(ModuleListMLP())
-    ctx.print(f"parameters() of an MLP kept in a list: {hidden_params}; in a ModuleList: {listed_params}")
+    listed = ModuleListMLP()
+    hidden_params, listed_params = count_parameters(ListMLP()), count_parameters(listed)
+    in_layers = sum(count_parameters(layer) for layer in listed.layers)  # what parameters() should find
+    ctx.print(
+        f"parameters() of an MLP kept in a list: {hidden_params}; in a ModuleList: {listed_params} "
+        f"(its layers hold {in_layers})"
+    )
 
     # 5. Train it: the optimizer finds MyLinear's weights through parameters().
     step = Supervised(model, torch.optim.SGD(model.parameters(), lr=cfg.lr), loss="cross_entropy", metric="error")
@@ -181,6 +197,7 @@ def run(cfg: Config, ctx) -> Result:
         "parameters": count_parameters(model),
         "list_parameters": hidden_params,
         "modulelist_parameters": listed_params,
+        "modulelist_layer_parameters": in_layers,
         "first_train_loss": first,
         "last_train_loss": last,
         "test_error": test["error"],
@@ -203,6 +220,47 @@ def check(result: Result) -> list:
     return [
         verdict("batch vs one-by-one outputs, max difference (float64)", m["batch_vs_samples_max_diff"], "<", 1e-12),
         verdict("parameters() of layers kept in a plain list", m["list_parameters"], "==", 0),
+        verdict(
+            "parameters() of layers in an nn.ModuleList, minus what the layers hold",
+            m["modulelist_parameters"] - m["modulelist_layer_parameters"],
+            "==",
+            0,
+        ),
         verdict("last / first epoch's training loss", m["last_train_loss"] / m["first_train_loss"], "<", 0.5),
         verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5),
     ]
+
+
+# -- exercises (`dlc exercise modules`, then `dlc check modules`) -----------------------------
+
+
+def _registered(module: nn.Module) -> list[str]:
+    """The parameters a module registered: name and shape."""
+    return sorted(f"{n} {tuple(p.shape)}" for n, p in module.named_parameters())
+
+
+TASKS = [
+    Task(
+        "MyLinear",
+        hint="in __init__, make weight (out x in) and bias (out) nn.Parameters drawn in U(-bound, bound), the weight "
+        "first; forward returns x W^T + b",
+        build=lambda cls: cls(6, 3),
+        cases=lambda g: [(torch.randn(n, 6, generator=g, dtype=torch.float64),) for n in (5, 1)],
+        # the input in the weight's dtype: unregistered tensors are not made float64 with the module
+        call=lambda m, x: {"registered": _registered(m), "output": m(x.to(m.weight.dtype))},
+        grad=True,
+    ),
+    Task(
+        "ModuleListMLP",
+        hint="wrap the list of layers in an nn.ModuleList and assign it to self.layers: parameters() then finds them",
+        build=lambda cls: cls((7, 5, 3)),
+        cases=lambda g: [()],
+        call=_registered,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -21,6 +21,7 @@ from dlc import viz
 from dlc.data import toy
 from dlc.engine import Supervised, evaluate, fit, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
 
@@ -49,6 +50,18 @@ class Config:
 def make_model(hidden1: int, hidden2: int) -> MLP:
     """2 -> hidden1 -> hidden2 -> 4 logits, LeakyReLU (as in T1, T2), no output activation."""
     return MLP([2, hidden1, hidden2, CLASSES], activation="leaky_relu")
+
+
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Softmax then negative log-likelihood, the tutorial's loss for classification.
+
+    ``logits``: N x C, ``target``: the N class indices (int64). Returns the mean over the
+    samples of -log softmax(z_n)[y_n] = logsumexp(z_n) - z_n[y_n], a 0-d tensor. Computed
+    as is, exp(z) overflows for logits in the hundreds: ``torch.logsumexp`` (or subtracting
+    each row's max first) does not.
+    """
+    picked = logits.gather(1, target.view(-1, 1)).view(-1)  # z_n[y_n], N values
+    return (torch.logsumexp(logits, dim=1) - picked).mean()  # SOLUTION
 
 
 def majority_accuracy(train_labels: torch.Tensor, test_labels: torch.Tensor) -> float:
@@ -100,7 +113,7 @@ def run(cfg: Config, ctx) -> Result:
     # Model, optimiser, loss: logits out, cross-entropy, full-batch Adam.
     model = make_model(cfg.hidden1, cfg.hidden2)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    step = Supervised(model, optimizer, loss="cross_entropy", metric="accuracy")
+    step = Supervised(model, optimizer, loss=cross_entropy, metric="accuracy")
     # seconds of full-batch epochs: a rerun is quicker than a resume, so no checkpoints
     callbacks = standard_callbacks(ctx, epoch_lines=False, checkpoints=False)
     history = fit(
@@ -144,3 +157,29 @@ def check(result: Result) -> list:
         verdict("test accuracy", m["test_accuracy"], ">=", 0.8),
         verdict("final training loss / first epoch's", m["final_train_loss"] / m["first_train_loss"], "<", 0.6),
     ]
+
+
+# -- exercises (`dlc exercise multiclass-mlp`, then `dlc check multiclass-mlp`) --------------
+
+
+def _ce_cases(g: torch.Generator) -> list[tuple]:
+    z = 2 * torch.randn(12, CLASSES, generator=g, dtype=torch.float64)
+    y = torch.randint(0, CLASSES, (12,), generator=g)
+    far = torch.tensor([[900.0, 0.0, -5.0], [0.0, 1000.0, 999.0]], dtype=torch.float64)  # exp overflows
+    return [(z, y), (z[:1], y[:1]), (far, torch.tensor([1, 2]))]
+
+
+TASKS = [
+    Task(
+        "cross_entropy",
+        hint="per sample, logsumexp of its logits minus the logit of its class, then the mean over the samples",
+        cases=_ce_cases,
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

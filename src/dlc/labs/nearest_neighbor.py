@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, Verdict, lab, verdict
 from dlc.options import parse_list
 from dlc.stats import pca as PCA  # the practical's name for it
@@ -75,25 +76,36 @@ def pca_dims(text: str) -> list[int]:
 
 
 def nearest_classification(train_input: torch.Tensor, train_target: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """The class of the training sample closest to the single sample ``x`` (brute force)."""
+    """The class of the training sample closest to the single sample ``x`` (brute force).
+
+    ``train_input`` is N x D, ``train_target`` holds the N classes, ``x`` is one sample (D).
+    Returns ``train_target`` at the index of the smallest squared Euclidean distance
+    |train_input[n] - x|^2, computed in float64 (a 0-d tensor; the first index on ties).
+    """
+    ### BEGIN SOLUTION
     dist = (train_input.double() - x.double()).pow(2).sum(1)
     return train_target[dist.argmin()]
+    ### END SOLUTION
 
 
 def nearest_indices(train_input: torch.Tensor, test_input: torch.Tensor, max_entries: int = 2**24) -> torch.Tensor:
     """For every test sample, the index of its nearest training sample.
 
-    Squared distances |t|^2 - 2 t.x + |x|^2 come from one matrix product per chunk of test
-    samples (chunks keep the distance matrix under ``max_entries`` numbers). Float64 keeps
-    them exact on integer pixels, so the argmin (first index on ties) equals the reference's.
+    ``train_input`` is N x D, ``test_input`` M x D; returns M indices into the training set
+    (int64). The test samples come in chunks (each chunk's distance matrix stays under
+    ``max_entries`` numbers); for a chunk ``test`` (C x D) the C x N matrix of squared
+    distances is |t|^2 - 2 t.x + |x|^2, one matrix product, and each row's argmin is the
+    nearest training sample. Float64 keeps it exact on integer pixels, so the argmin (the
+    first index on ties) equals the one-sample search's.
     """
     train = train_input.double()
-    train_sq = train.pow(2).sum(1)
-    chunk = max(1, max_entries // max(1, len(train)))
-    out = []
+    chunk = max(1, max_entries // max(1, len(train)))  # test samples per distance matrix
+    out = []  # one tensor of C indices per chunk
     for test in test_input.double().split(chunk):
-        dist = test.pow(2).sum(1, keepdim=True) - 2 * test @ train.T + train_sq
+        ### BEGIN SOLUTION
+        dist = test.pow(2).sum(1, keepdim=True) - 2 * test @ train.T + train.pow(2).sum(1)
         out.append(dist.argmin(1))
+        ### END SOLUTION
     return torch.cat(out)
 
 
@@ -251,3 +263,44 @@ def check(result: Result) -> list[Verdict]:
             CHANCE / 2 if mnist else CHANCE,
         ),
     ]
+
+
+# -- exercises (`dlc exercise nearest-neighbor`, then `dlc check nearest-neighbor`) ----------
+
+
+def _pixels(g: torch.Generator, n: int, m: int, d: int, levels: int) -> tuple:
+    """Integer-valued samples (like pixels) in float32: few levels make exact ties."""
+    train = torch.randint(0, levels, (n, d), generator=g).float()
+    target = torch.randint(0, 10, (n,), generator=g)
+    test = torch.randint(0, levels, (m, d), generator=g).float()
+    return train, target, test
+
+
+TASKS = [
+    Task(
+        "nearest_classification",
+        hint="the squared distances from x to every training row (in float64), then the target at their argmin",
+        cases=lambda g: [
+            (train, target, test[i])
+            for levels, (n, d) in ((256, (50, 12)), (3, (30, 4)))
+            for train, target, test in [_pixels(g, n, 5, d, levels)]
+            for i in range(2)
+        ],
+    ),
+    Task(
+        "nearest_indices",
+        hint="per chunk, the C x N squared distances |t|^2 - 2 t.x + |x|^2 with one matrix product (test @ train.T), "
+        "then the argmin of each row, appended to out",
+        cases=lambda g: [
+            _pixels(g, 60, 9, 16, 256)[::2],
+            _pixels(g, 40, 25, 4, 3)[::2],  # many exact ties: the first index wins
+            (*_pixels(g, 30, 11, 5, 3)[::2], 70),  # chunks of 2 test samples
+        ],
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from dlc import viz
 from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.options import parse_list
 
@@ -61,9 +62,26 @@ class Config:
 METHODS = ("none", "L2", "L1 subgradient", "L1 proximal")
 
 
+def penalty(w: torch.Tensor, kind: str, lam: float) -> torch.Tensor:
+    """The penalty added to the loss: lambda |w|^2 = lambda sum_ij w_ij^2 for ``kind`` "L2",
+    lambda |w|_1 = lambda sum_ij |w_ij| for "L1". Returns a 0-d tensor, through which autograd
+    gives the penalty's (sub)gradient: 2 lambda w, or lambda sign(w)."""
+    if kind not in ("L1", "L2"):
+        raise DlcError(f"the penalty is 'L1' or 'L2', got {kind!r}")
+    ### BEGIN SOLUTION
+    if kind == "L2":
+        return lam * w.pow(2).sum()
+    return lam * w.abs().sum()  # autograd's d|w|/dw is sign(w)
+    ### END SOLUTION
+
+
 def soft_threshold(w: torch.Tensor, t: float) -> torch.Tensor:
-    """The proximal step of t |w|_1: shrink towards zero by t, stopping at zero."""
-    return w.sign() * (w.abs() - t).clamp(min=0)
+    """The proximal step of t |w|_1: shrink towards zero by t, stopping at zero.
+
+    Returns a tensor shaped like ``w``: sign(w) max(|w| - t, 0), entry by entry (entries
+    within t of zero become exactly 0).
+    """
+    return w.sign() * (w.abs() - t).clamp(min=0)  # SOLUTION
 
 
 def train_linear(
@@ -88,9 +106,9 @@ def train_linear(
             idx = order[i : i + batch_size]
             loss = F.cross_entropy(x[idx] @ w.t() + b, y[idx])
             if method == "L2":
-                loss = loss + lam * w.pow(2).sum()
+                loss = loss + penalty(w, "L2", lam)
             elif method == "L1 subgradient":
-                loss = loss + lam * w.abs().sum()  # autograd's d|w|/dw is sign(w)
+                loss = loss + penalty(w, "L1", lam)  # its gradient: lambda sign(w)
             w.grad = b.grad = None
             loss.backward()
             with torch.no_grad():
@@ -283,3 +301,38 @@ def check(result: Result) -> list:
             )
         )
     return out
+
+
+# -- exercises (`dlc exercise penalties`, then `dlc check penalties`) ------------------------
+
+
+def _weights(g: torch.Generator) -> torch.Tensor:
+    w = torch.randn(3, 5, generator=g, dtype=torch.float64)
+    w[0, 0] = w[2, 3] = 0.0  # |w| has no derivative at 0: autograd's abs gives 0 there
+    w[1, 1], w[1, 2] = 0.5, -0.5  # exactly at the threshold of the cases below
+    return w
+
+
+TASKS = [
+    Task(
+        "penalty",
+        hint="lambda times the sum of the squared weights (L2), or of their absolute values (L1), as a tensor "
+        "that autograd can differentiate",
+        cases=lambda g: (
+            [(w, kind, lam) for w in (_weights(g),) for kind, lam in (("L2", 0.1), ("L1", 0.05))]
+            + [(torch.randn(10, generator=g, dtype=torch.float64), "L1", 2.0)]
+        ),
+        grad=True,
+    ),
+    Task(
+        "soft_threshold",
+        hint="move every entry t towards zero, and stop at zero instead of crossing it: sign(w) max(|w| - t, 0)",
+        cases=lambda g: [(w, t) for w in (_weights(g),) for t in (0.5, 0.0, 3.0)],
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

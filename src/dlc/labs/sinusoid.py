@@ -38,6 +38,7 @@ from dlc import viz
 from dlc.data import toy
 from dlc.engine import LRSchedule, Supervised, fit, predict, standard_callbacks
 from dlc.errors import NonFiniteLoss, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
 from dlc.options import parse_list
@@ -89,8 +90,19 @@ def true_mean(x: torch.Tensor) -> torch.Tensor:
     return torch.sin(x) + NOISE / 2
 
 
+def mse_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean squared error of the tutorial, L = mean_n (y_pred,n - y_true,n)^2.
+
+    ``output``: the network's N x 1 predictions, ``target``: the N targets, N x 1 or N.
+    Returns a 0-d tensor. Compare them as N values (``reshape(-1)``): an N x 1 minus an N
+    broadcasts to N x N differences, a wrong loss that still trains.
+    """
+    return (output.reshape(-1) - target.reshape(-1)).pow(2).mean()  # SOLUTION
+
+
 def mse(pred: torch.Tensor, target: torch.Tensor) -> float:
-    return float((pred.reshape(-1) - target.reshape(-1)).pow(2).mean())
+    """The MSE the lab reports and checks (its own, whatever loss trained the network)."""
+    return float(torch.nn.functional.mse_loss(pred.reshape(-1), target.reshape(-1).to(pred.dtype)))
 
 
 def fit_figure(x_train, y_train, x_test, fits: dict, title: str = ""):
@@ -159,7 +171,7 @@ def run(cfg: Config, ctx) -> Result:
         """Full-batch Adam at ``lr`` from the initial weights; no history if it diverged."""
         net = make_model()
         net.load_state_dict(initial)
-        step = Supervised(net, torch.optim.Adam(net.parameters(), lr=lr), loss="mse", metric=None)
+        step = Supervised(net, torch.optim.Adam(net.parameters(), lr=lr), loss=mse_loss, metric=None)
         if cfg.step_lr:
             callbacks = [*callbacks, LRSchedule("step", step_size=half, gamma=0.5)]
         try:
@@ -295,3 +307,28 @@ def check(result: Result) -> list:
     if m["lr"] == TUTORIAL_LR:
         out.append(verdict("the tutorial's lr 0.5: test MSE / the best constant's", m["mse_ratio"], ">", 1))
     return out
+
+
+# -- exercises (`dlc exercise sinusoid`, then `dlc check sinusoid`) --------------------------
+
+
+def _mse_cases(g: torch.Generator) -> list[tuple]:
+    out = torch.randn(15, 1, generator=g, dtype=torch.float64)
+    target = torch.randn(15, generator=g, dtype=torch.float64)
+    return [(out, target), (out[:4], target[:4].view(-1, 1)), (out[:1], target[:1])]
+
+
+TASKS = [
+    Task(
+        "mse_loss",
+        hint="the mean of the squared differences, output and target both flattened to N values first",
+        cases=_mse_cases,
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

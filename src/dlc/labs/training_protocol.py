@@ -28,15 +28,18 @@ model's validation loss is the recorded best; the test error is far below chance
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from dlc import prologue, viz
 from dlc.engine import Callback, EarlyStopping, LRSchedule, MetricsLogger, Supervised, evaluate, fit, standard_callbacks
 from dlc.engine import checkpoint as ckpt
 from dlc.engine.callbacks import ProgressBar
 from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.mlp import MLP
 from dlc.stats import check_fraction, split
@@ -64,14 +67,37 @@ class Config:
                 raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
 
 
+def lr_factor(kind: str, epoch: int, epochs: int) -> float:
+    """What the starting learning rate is multiplied by during epoch ``epoch`` (from 0) of
+    ``epochs``, under the schedule ``kind``:
+
+    - "step": divided by 10 every third of the training: 0.1 ** (epoch // (epochs // 3)),
+      with a step of at least one epoch;
+    - "cosine": (1 + cos(pi epoch / epochs)) / 2, from 1 down towards 0.
+
+    Returns a float (1.0 at epoch 0).
+    """
+    if kind not in ("step", "cosine"):
+        raise DlcError(f"lr_factor: the schedule is 'step' or 'cosine', got {kind!r}")
+    ### BEGIN SOLUTION
+    if kind == "step":
+        return 0.1 ** (epoch // max(epochs // 3, 1))
+    return (1 + math.cos(math.pi * epoch / epochs)) / 2
+    ### END SOLUTION
+
+
+def _factor_schedule(kind: str):
+    """A scheduler whose rate in each epoch is the starting rate times ``lr_factor``."""
+    return lambda optimizer, total: LambdaLR(optimizer, lambda epoch: lr_factor(kind, epoch, total))
+
+
 def schedule(kind: str, epochs: int) -> list:
-    """The callbacks that give a schedule: none for a constant learning rate."""
+    """The callbacks that give a schedule: none for a constant learning rate; step and
+    cosine from :func:`lr_factor`, one-cycle (changed at every step) from PyTorch."""
     if kind == "constant":
         return []
-    if kind == "step":
-        return [LRSchedule("step", step_size=max(epochs // 3, 1), gamma=0.1)]
-    if kind == "cosine":
-        return [LRSchedule("cosine")]
+    if kind in ("step", "cosine"):
+        return [LRSchedule(_factor_schedule(kind))]
     if kind == "one-cycle":
         # Plain SGD: keep the momentum out of it (one-cycle would otherwise cycle one in).
         return [LRSchedule("one-cycle", cycle_momentum=False)]
@@ -275,3 +301,23 @@ def check(result: Result) -> list:
         verdict("test error (chance 90%)", m["test_error"], "<", 0.5),
     ]
     return out
+
+
+# -- exercises (`dlc exercise training-protocol`, then `dlc check training-protocol`) ---------
+
+
+TASKS = [
+    Task(
+        "lr_factor",
+        hint="step: 0.1 to the power of how many whole steps of max(epochs // 3, 1) epochs are done; "
+        "cosine: (1 + cos(pi epoch / epochs)) / 2",
+        cases=lambda g: [(kind, epochs) for epochs in (30, 10, 2) for kind in ("step", "cosine")],
+        call=lambda f, kind, epochs: [f(kind, e, epochs) for e in range(epochs + 1)],
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))
