@@ -35,17 +35,24 @@ for path in result.artifacts:
 
 # %% [markdown]
 # Build a graph yourself: every operation adds a node; `format_tape` lists them in the
-# order the forward pass computed them.
+# order the forward pass computed them, and `backpropagate` (the lab's backward pass, or
+# yours in the exercise version of this notebook) walks them back.
 
 # %%
 import torch
+from dlc.labs.autograd import backpropagate
 from dlc.scratch import Tensor, format_tape
 
+
+def build(x):
+    y = x * x  # x used twice by one operation
+    return (y + x).tanh().sum() + y.mean()  # y used twice by two operations
+
+
 x = Tensor(torch.tensor([1.0, -2.0, 3.0]), requires_grad=True, name="x")
-y = x * x          # x used twice by one operation
-z = (y + x).tanh().sum() + y.mean()  # y used twice by two operations
+z = build(x)
 print(format_tape(z))
-z.backward()
+backpropagate(z)
 print("dz/dx =", x.grad)
 
 # %% [markdown]

@@ -291,3 +291,24 @@ def test_check_and_run_lab_use_what_the_notebook_defines(fake_notebook, tmp_path
         run_lab("perceptron", size="tiny", runs_dir=tmp_path, quiet=True)
     module, _ = lab_tasks("perceptron")
     assert module.predict.__module__ == "dlc.labs.perceptron"  # put back after the run
+
+
+def test_a_task_is_graded_on_its_own_code_when_another_is_not_written():
+    from dlc.exercise.grade import grade_task
+
+    reference = types.ModuleType("fake_lab")
+    exec("def helper(x):\n    return x + 1\n\ndef main_task(x):\n    return helper(x) * 2\n", reference.__dict__)
+    student_ns = {}
+    exec(
+        "def helper(x):\n    raise NotImplementedError('dlc check fake helper')\n\n"
+        "def main_task(x):\n    return helper(x) * 2\n",
+        student_ns,
+    )
+    task = Task("main_task", hint="twice helper", cases=lambda g: [(torch.randn(3, generator=g, dtype=torch.float64),)])
+    tiers = grade_task(reference, task, student_ns["main_task"])
+    assert all(t.passed for t in tiers) and [t.tier for t in tiers][-1] == "values"
+    assert student_ns["helper"] is not reference.helper  # the student's namespace is put back
+
+    student_ns["main_task"] = eval("lambda x: helper(x) * 3", student_ns)
+    tiers = grade_task(reference, task, student_ns["main_task"])
+    assert tiers[-1].tier == "values" and not tiers[-1].passed  # wrong on its own code, not "not attempted"

@@ -251,7 +251,7 @@ class Grader:
         try:
             stu_obj = self._instance(student, ref_obj)
         except Exception as e:  # noqa: BLE001 (a student's code may raise anything)
-            return results + [_raised("runs", e, "building it")]
+            return results + [_raised("runs", e, "building it", task.name)]
         cases = self._cases()
         outputs = []
         for i, args in enumerate(cases):
@@ -259,7 +259,7 @@ class Grader:
             try:
                 got = self._call(stu_obj, args)
             except Exception as e:  # noqa: BLE001 (a student's code may raise anything)
-                return results + [_raised("runs", e, f"case {i + 1}")]
+                return results + [_raised("runs", e, f"case {i + 1}", task.name)]
             outputs.append((got, want))
         results.append(TierResult("runs", True))
         if not cases:
@@ -280,7 +280,7 @@ class Grader:
             except Mismatch as e:
                 return results + [TierResult("gradient", False, str(e))]
             except Exception as e:  # noqa: BLE001 (a student's code may raise anything)
-                return results + [_raised("gradient", e, "computing gradients")]
+                return results + [_raised("gradient", e, "computing gradients", task.name)]
             results.append(TierResult("gradient", True))
         return results
 
@@ -317,10 +317,13 @@ class Grader:
                 compare_values(a, b, task.rtol, task.atol, f"case {i + 1}, gradient {j + 1}")
 
 
-def _raised(tier: str, e: BaseException, when: str) -> TierResult:
+def _raised(tier: str, e: BaseException, when: str, task: str) -> TierResult:
     from dlc.exercise.regions import is_stub_error
 
     if is_stub_error(e):
+        named = str(e).split()[3:4]
+        if named and named[0] != task:  # it calls another task that is not written yet
+            return TierResult(tier, False, f"needs the task `{named[0]}` first (its stub still raises)")
         return TierResult(tier, False, "not attempted: the stub still raises NotImplementedError")
     return TierResult(
         tier, False, f"{when}: raised {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"

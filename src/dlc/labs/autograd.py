@@ -1,15 +1,18 @@
 """Autograd (EE-559 4.1-4.2): a tape-based engine on DAGs, checked against torch.autograd.
 
 Each operation of :class:`dlc.scratch.Tensor` records its inputs and its local
-backward; the recorded graph (the tape) is a DAG, and ``backward()`` visits it in
-reverse topological order, adding up the gradients that reach a node used several
-times. The lab builds the lecture's small example, prints its tape and its gradients,
-then builds random DAGs (shared sub-expressions, broadcasting, reductions, a matrix
-product) and differentiates each with both engines.
+backward; the recorded graph (the tape) is a DAG. The backward pass is written out here
+(``topological_order``, ``backpropagate``): it visits the graph in reverse topological
+order, hands each node's gradient to its inputs through the node's local backward, and
+adds up the gradients that reach a node used several times. The lab builds the lecture's
+small example, prints its tape and its gradients, differentiates a small network whose
+hidden value feeds two branches both by this engine and by hand (the chain rule written
+out, ``shared_example_by_hand``), then builds random DAGs (shared sub-expressions,
+broadcasting, reductions, a matrix product) and differentiates each with both engines.
 
-Check: every gradient (the lecture's example, the shared-value example and every random
-DAG) equals torch.autograd's to 1e-10 (relative, float64), and the random graphs are DAGs,
-not trees (on average at least one node used twice).
+Check: every gradient (the lecture's example, the shared-value example by the engine and
+by hand, and every random DAG) equals torch.autograd's to 1e-10 (relative, float64), and
+the random graphs are DAGs, not trees (on average at least one node used twice).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.progress import progress_bar
 from dlc.scratch import Tensor, format_tape
@@ -63,6 +67,81 @@ def shared_example(lib: str = "scratch", seed: int = 0):
     y = h @ w2 + h.sum(1, keepdim=True)  # h used twice
     loss = (y * y).mean()
     return loss, (x, w1, w2)
+
+
+def shared_example_by_hand(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor):
+    """``shared_example``'s forward and backward passes by hand, on plain torch tensors.
+
+    Forward: h = tanh(x @ w1), y = h @ w2 + h.sum(1, keepdim=True), loss = mean(y * y).
+    Backward: the chain rule from the loss down; h feeds two branches, so dloss/dh is the
+    sum of what comes back through each. Returns (loss (0-d), dloss/dx, dloss/dw1,
+    dloss/dw2), each gradient of the shape of its tensor.
+    """
+    ### BEGIN SOLUTION
+    h = (x @ w1).tanh()
+    y = h @ w2 + h.sum(1, keepdim=True)
+    loss = (y * y).mean()
+    dy = 2 * y / y.numel()
+    dh = dy @ w2.t() + dy.sum(1, keepdim=True)  # the two branches' contributions, added
+    ds = dh * (1 - h * h)  # through tanh
+    return loss, ds @ w1.t(), x.t() @ ds, h.t() @ dy
+    ### END SOLUTION
+
+
+# -- the backward pass, written out (what Tensor.backward does) ------------------------------
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor ``root`` depends on, each listed after all of its inputs, ``root`` last.
+
+    A tensor's inputs are ``t.parents``; only those with ``requires_grad`` belong to the
+    graph (the others are constants). A node reached by several paths is listed once. A
+    depth-first search that lists a node once all its inputs are listed does it.
+    """
+    order: list[Tensor] = []
+    ### BEGIN SOLUTION
+    listed = set()
+    stack = [(root, False)]
+    while stack:  # depth-first, without recursion: a node goes in once its inputs are in
+        node, inputs_done = stack.pop()
+        if id(node) in listed:
+            continue
+        if inputs_done:
+            listed.add(id(node))
+            order.append(node)
+            continue
+        stack.append((node, True))
+        stack.extend((p, False) for p in reversed(node.parents) if p.requires_grad and id(p) not in listed)
+    ### END SOLUTION
+    return order
+
+
+def local_backward(node: Tensor, grad: torch.Tensor) -> tuple:
+    """The rule ``node``'s operation recorded: from d(root)/d(node) (``grad``, node's shape)
+    to d(root)/d(input) for each of ``node.parents``, in order (None for an input that needs none)."""
+    return node._backward(grad)
+
+
+def backpropagate(root: Tensor) -> None:
+    """Reverse-mode differentiation: for every leaf (``t.is_leaf``) of a scalar ``root``'s
+    graph, add d(root)/d(leaf) to ``leaf.grad`` (set it where it is still None). Returns None.
+
+    Start from d(root)/d(root) = 1 and walk ``topological_order(root)`` backwards: a node's
+    gradient is complete when it is reached, because everything that uses it comes later
+    in the order. Hand it to the node's inputs with ``local_backward``, adding up what
+    reaches an input from several uses. Gradients are plain torch tensors, like ``t.data``.
+    """
+    grads = {id(root): torch.ones_like(root.data)}  # d(root)/d(node), by node, as it arrives
+    ### BEGIN SOLUTION
+    for node in reversed(topological_order(root)):
+        g = grads.pop(id(node), None)
+        if g is None:  # nothing reached it
+            continue
+        if node.is_leaf:
+            node.grad = g if node.grad is None else node.grad + g
+            continue
+        for parent, pg in zip(node.parents, local_backward(node, g)):
+            if pg is not None and parent.requires_grad:
+                grads[id(parent)] = grads[id(parent)] + pg if id(parent) in grads else pg
+    ### END SOLUTION
 
 
 # -- random DAGs -----------------------------------------------------------------------------
@@ -181,7 +260,7 @@ def compare_with_torch(recipe: list[tuple]) -> float:
     """Largest relative error of the scratch gradients (and loss) against torch.autograd."""
     ours, our_leaves = evaluate(recipe, "scratch")
     ref, ref_leaves = evaluate(recipe, "torch")
-    ours.backward()
+    backpropagate(ours)
     ref.backward()
     errors = [abs(ours.item() - ref.item()) / max(abs(ref.item()), 1e-300)]
     for a, b in zip(our_leaves, ref_leaves):
@@ -303,7 +382,7 @@ def run(cfg: Config, ctx) -> Result:
     a, t, u = example()
     ctx.print("a = (t ** 2).sum() + u.log().sum(), recorded as:")
     ctx.print(format_tape(a))
-    a.backward()
+    backpropagate(a)
     ctx.print(f"da/dt = {t.grad.tolist()}  (2t)     da/du = {u.grad.tolist()}  (1/u)")
     example_ok = torch.allclose(t.grad, 2 * t.data) and torch.allclose(u.grad, 1 / u.data)
 
@@ -312,10 +391,16 @@ def run(cfg: Config, ctx) -> Result:
     ref_loss, ref_leaves = shared_example("torch", seed=max(ctx.seed, 0))
     ctx.print("\nh = tanh(x @ w1); y = h @ w2 + h.sum(1); loss = mean(y * y):")
     ctx.print(format_tape(loss))
-    loss.backward()
+    backpropagate(loss)
     ref_loss.backward()
     shared_err = max(float((p.grad - q.grad).abs().max() / q.grad.abs().max()) for p, q in zip(leaves, ref_leaves))
     ctx.print(f"gradients vs torch.autograd: max relative error {shared_err:.1e}")
+    by_hand = shared_example_by_hand(*(q.detach() for q in ref_leaves))
+    hand_err = max(
+        [abs(float(by_hand[0]) - ref_loss.item()) / abs(ref_loss.item())]
+        + [float((p - q.grad).abs().max() / q.grad.abs().max()) for p, q in zip(by_hand[1:], ref_leaves)]
+    )
+    ctx.print(f"the same by hand (the chain rule written out): max relative error {hand_err:.1e}")
     ctx.save_figure(draw_tape(loss, "the tape of the shared-hidden-value example"), "tape")
 
     # 3. Random DAGs.
@@ -328,7 +413,7 @@ def run(cfg: Config, ctx) -> Result:
             reused += reuse_count(recipe)
             ctx.log(dag=k, ops=cfg.ops, shared_nodes=reuse_count(recipe), max_rel_error=err)
             bar.update(1)
-    worst = max(errors + [shared_err])
+    worst = max(errors + [shared_err, hand_err])
     ctx.save_figure(error_figure(errors, TOLERANCE), "errors")
     passed = worst <= TOLERANCE and example_ok
     return Result(
@@ -342,6 +427,7 @@ def run(cfg: Config, ctx) -> Result:
             "mean_shared_nodes": reused / cfg.dags,
             "example_ok": example_ok,
             "shared_example_rel_error": shared_err,
+            "by_hand_rel_error": hand_err,
             "passed": passed,
         },
     )
@@ -353,5 +439,106 @@ def check(result: Result) -> list:
     return [
         verdict("the lecture's example: da/dt = 2t and da/du = 1/u", float(m["example_ok"]), "==", 1),
         verdict("max relative error vs torch.autograd (every DAG, float64)", m["max_rel_error"], "<=", TOLERANCE),
+        verdict(
+            "the shared-value example by hand vs torch.autograd (max relative error)",
+            m["by_hand_rel_error"],
+            "<=",
+            TOLERANCE,
+        ),
         verdict("shared nodes per random DAG, on average", m["mean_shared_nodes"], ">=", 1),
     ]
+
+
+# -- exercises (`dlc exercise autograd`, then `dlc check autograd`) ----------------------
+
+
+def _graph(case, lib: str = "scratch"):
+    """(root, leaves) of a graded case: "example", "shared", or a random DAG's recipe."""
+    if case == "example":
+        a, t, u = example(lib)
+        return a, [t, u]
+    if case == "shared":
+        loss, leaves = shared_example(lib, seed=1)
+        return loss, list(leaves)
+    return evaluate(case, lib)
+
+
+def _graph_cases(g: torch.Generator) -> list[tuple]:
+    seeds = torch.randint(10_000, (2,), generator=g).tolist()
+    return [("example",), ("shared",), (random_dag(12, seeds[0]),), (random_dag(40, seeds[1]),)]
+
+
+def _order_summary(fn, case) -> dict:
+    """What a topological order must be, as checkable facts (orders may differ and be right)."""
+    root, _ = _graph(case)
+    order = list(fn(root))
+    at = {id(t): k for k, t in enumerate(order)}
+    return {
+        "tensors listed": len(order),
+        "each of the graph's tensors once": len(at) == len(order) and set(at) == {id(t) for t in root.tape()},
+        "each after its inputs": all(
+            id(p) in at and at[id(p)] < at[id(t)] for t in order for p in t.parents if p.requires_grad
+        ),
+        "root last": bool(order) and order[-1] is root,
+    }
+
+
+def _backpropagated(fn, case) -> list:
+    root, leaves = _graph(case)
+    fn(root)
+    return [leaf.grad for leaf in leaves]
+
+
+def _torch_gradients(case) -> list:
+    root, leaves = _graph(case, "torch")
+    root.backward()
+    return [leaf.grad for leaf in leaves]
+
+
+def _hand_cases(g: torch.Generator) -> list[tuple]:
+    shapes = [(5, 3, 4, 2), (1, 2, 6, 1), (8, 5, 5, 3)]
+    return [
+        tuple(torch.randn(a, b, generator=g, dtype=torch.float64) for a, b in ((n, d), (d, h), (h, c)))
+        for n, d, h, c in shapes
+    ]
+
+
+def _hand_autograd(x, w1, w2) -> tuple:
+    leaves = [t.detach().clone().requires_grad_(True) for t in (x, w1, w2)]
+    h = (leaves[0] @ leaves[1]).tanh()
+    y = h @ leaves[2] + h.sum(1, keepdim=True)
+    return torch.autograd.grad((y * y).mean(), leaves)
+
+
+TASKS = [
+    Task(
+        "shared_example_by_hand",
+        hint="go backwards: dy = 2y / y.numel(); dh = dy @ w2^T plus dy summed over its row (h's second use); "
+        "through tanh multiply by 1 - h^2; then the matrix products' rules give dx, dw1 and dw2",
+        cases=_hand_cases,
+        grad=lambda fn, x, w1, w2: fn(x, w1, w2)[1:],
+        autograd=_hand_autograd,
+    ),
+    Task(
+        "topological_order",
+        hint="depth-first from root: list a node after all of its parents (those that require a gradient) "
+        "are listed, each node once",
+        cases=_graph_cases,
+        call=_order_summary,
+    ),
+    Task(
+        "backpropagate",
+        hint="start with gradient 1 at root; for each node of reversed(topological_order(root)), leaves keep "
+        "(add to .grad) what arrived, others pass it to their parents through local_backward, summed per parent",
+        cases=_graph_cases,
+        call=_backpropagated,
+        grad=_backpropagated,
+        autograd=_torch_gradients,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -29,6 +29,7 @@ from torch.autograd import Function
 
 from dlc import viz
 from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -54,38 +55,65 @@ class Config:
 
 
 class MyReLU(Function):
+    """y = max(x, 0), elementwise; dLoss/dx = dLoss/dy * [x > 0] (0 at x = 0, as torch's)."""
+
     @staticmethod
     def forward(ctx, x):
+        """Save what the backward needs (``ctx.save_for_backward``), return y (x's shape)."""
+        ### BEGIN SOLUTION
         ctx.save_for_backward(x)
         return x.clamp(min=0)
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
+        """dLoss/dy (``grad_output``) -> dLoss/dx, from ``ctx.saved_tensors``."""
+        ### BEGIN SOLUTION
         (x,) = ctx.saved_tensors
         return grad_output * (x > 0).to(grad_output.dtype)
+        ### END SOLUTION
 
 
 class MyTanh(Function):
+    """y = tanh(x), elementwise; dLoss/dx = dLoss/dy * (1 - y^2): save the output, not x."""
+
     @staticmethod
     def forward(ctx, x):
+        """Save what the backward needs, return y (x's shape)."""
+        ### BEGIN SOLUTION
         y = torch.tanh(x)
         ctx.save_for_backward(y)  # the derivative is a function of the output
         return y
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
+        """dLoss/dy -> dLoss/dx."""
+        ### BEGIN SOLUTION
         (y,) = ctx.saved_tensors
         return grad_output * (1 - y * y)
+        ### END SOLUTION
 
 
 class MyLinear(Function):
+    """y = x W^T + b for x (N x D), W (M x D), b (M): y is N x M.
+
+    Backward: dx = dy W (N x D), dW = dy^T x (M x D), db = sum over the samples of dy (M).
+    """
+
     @staticmethod
     def forward(ctx, x, weight, bias):
+        """Save what the backward needs, return y."""
+        ### BEGIN SOLUTION
         ctx.save_for_backward(x, weight)
         return x @ weight.t() + bias
+        ### END SOLUTION
 
     @staticmethod
     def backward(ctx, grad_output):
+        """dLoss/dy -> (dLoss/dx, dLoss/dW, dLoss/db); None for an input whose
+        ``ctx.needs_input_grad[i]`` is False (no one needs it: skip the work)."""
+        ### BEGIN SOLUTION
         x, weight = ctx.saved_tensors
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
@@ -95,6 +123,7 @@ class MyLinear(Function):
         if ctx.needs_input_grad[2]:
             db = grad_output.sum(0)
         return dx, dw, db
+        ### END SOLUTION
 
 
 class FunctionLinear(nn.Linear):
@@ -107,15 +136,20 @@ class FunctionLinear(nn.Linear):
 class FunctionActivation(nn.Module):
     def __init__(self, name: str):
         super().__init__()
-        if name not in ACTIVATIONS:
-            raise DlcError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-        self.fn = ACTIVATIONS[name][0]
+        self.fn = our_activation(name)
 
     def forward(self, x):
         return self.fn.apply(x)
 
 
-ACTIVATIONS = {"relu": (MyReLU, nn.ReLU), "tanh": (MyTanh, nn.Tanh)}
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}  # torch's module for each of our activations
+
+
+def our_activation(name: str) -> type[Function]:
+    """Our Function for an activation name (looked up at each call: a new MyReLU is used)."""
+    if name not in ACTIVATIONS:
+        raise DlcError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
+    return {"relu": MyReLU, "tanh": MyTanh}[name]
 
 
 def mlp(hidden: int, activation: str, ours: bool) -> nn.Module:
@@ -123,7 +157,7 @@ def mlp(hidden: int, activation: str, ours: bool) -> nn.Module:
     if activation not in ACTIVATIONS:
         raise DlcError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     lin = FunctionLinear if ours else nn.Linear
-    act = (lambda: FunctionActivation(activation)) if ours else ACTIVATIONS[activation][1]
+    act = (lambda: FunctionActivation(activation)) if ours else ACTIVATIONS[activation]
     return nn.Sequential(lin(2, hidden), act(), lin(hidden, hidden), act(), lin(hidden, 2))
 
 
@@ -238,3 +272,80 @@ def check(result: Result) -> list:
         verdict("test error (chance 50%)", m["test_error"], "<", 0.15),
     ]
     return out
+
+
+# -- exercises (`dlc exercise autograd-function`, then `dlc check autograd-function`) -----
+
+
+def _gradients(apply, *inputs) -> tuple:
+    """d(sum(u * y))/d(input) for y = apply(*inputs) and a seeded random u, by autograd in
+    float64 (through our backward when ``apply`` is one of our Functions)."""
+    leaves = [t.detach().double().requires_grad_(True) for t in inputs]
+    y = apply(*leaves)
+    u = torch.randn(y.shape, generator=torch.Generator().manual_seed(1), dtype=y.dtype)
+    return torch.autograd.grad((y * u).sum(), leaves)
+
+
+def _elementwise_cases(g: torch.Generator) -> list[tuple]:
+    with_zeros = torch.randn(4, 5, generator=g, dtype=torch.float64)
+    with_zeros[0, :2] = 0.0  # ReLU's kink: torch's derivative there is 0
+    return [
+        (torch.randn(6, 3, generator=g, dtype=torch.float64),),
+        (with_zeros,),
+        (3 * torch.randn(7, generator=g, dtype=torch.float64),),
+    ]
+
+
+def _linear_cases(g: torch.Generator) -> list[tuple]:
+    shapes = [(6, 5, 3), (1, 4, 2), (10, 3, 7)]  # N, D, M
+    return [
+        (
+            torch.randn(n, d, generator=g, dtype=torch.float64),
+            torch.randn(m, d, generator=g, dtype=torch.float64),
+            torch.randn(m, generator=g, dtype=torch.float64),
+        )
+        for n, d, m in shapes
+    ]
+
+
+def _apply(cls, *inputs):
+    return cls.apply(*inputs)
+
+
+def _ours(cls, *inputs) -> tuple:
+    return _gradients(cls.apply, *inputs)
+
+
+TASKS = [
+    Task(
+        "MyReLU",
+        hint="forward: save x, return x.clamp(min=0); backward: grad_output times the mask x > 0 (as a float)",
+        cases=_elementwise_cases,
+        call=_apply,
+        grad=_ours,
+        autograd=lambda x: _gradients(torch.relu, x),
+    ),
+    Task(
+        "MyTanh",
+        hint="forward: y = tanh(x), save y; backward: grad_output * (1 - y^2)",
+        cases=_elementwise_cases,
+        call=_apply,
+        grad=_ours,
+        autograd=lambda x: _gradients(torch.tanh, x),
+    ),
+    Task(
+        "MyLinear",
+        hint="forward: save x and weight, return x @ weight.t() + bias; backward: dx = dy @ W, dW = dy^T @ x, "
+        "db = dy summed over the samples (dim 0)",
+        cases=_linear_cases,
+        call=_apply,
+        grad=_ours,
+        autograd=lambda x, w, b: _gradients(torch.nn.functional.linear, x, w, b),
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -4,7 +4,8 @@ A 2-D convolution slides a D x C x kh x kw kernel over a C x H x W signal and ta
 dot product at every position. Written as that definition it is a loop over output
 positions; ``unfold`` gathers every patch into a column first, so the whole layer
 becomes one matrix product (what fast implementations do). Max pooling is the same
-patch gathering followed by a max instead of a dot product.
+patch gathering followed by a max instead of a dot product; average pooling is a
+convolution of each channel with a uniform kernel.
 
 The figure shows hand-designed filters (edges, blur) and what they and max pooling do to
 MNIST digits.
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -48,8 +50,12 @@ class ShapeError(DlcError, ValueError):
 
 
 def out_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """Output length along one axis: floor((n + 2p - d(k - 1) - 1) / s) + 1."""
-    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    """Output length (an int) along one axis of length n, for a kernel of size ``kernel``.
+
+    The padded length is n + 2p; a kernel dilated by d spans d (k - 1) + 1 samples; it fits
+    at every s-th position: floor((n + 2p - d (k - 1) - 1) / s) + 1.
+    """
+    return (n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1  # SOLUTION
 
 
 def _check(x: torch.Tensor, w: torch.Tensor) -> None:
@@ -62,9 +68,16 @@ def _check(x: torch.Tensor, w: torch.Tensor) -> None:
 
 # --- convolution -----------------------------------------------------------------------
 def conv2d_loops(x, w, b=None, stride=1, padding=0):
-    """The definition: at each output position, the dot product of the kernel with a patch."""
+    """The definition: at each output position, the dot product of the kernel with a patch.
+
+    x: N x C x H x W, w: D x C x kh x kw, b: D or None; zero padding on every side. Returns
+    N x D x Ho x Wo (``out_size``): y[n, d, i, j] = b[d] + sum over c, u, v of
+    w[d, c, u, v] x[n, c, i s + u, j s + v] in the padded x. Loop over the output
+    positions (i, j); a matrix product handles the samples and the filters at once.
+    """
     _check(x, w)
     d, _, kh, kw = w.shape
+    ### BEGIN SOLUTION
     x = F.pad(x, (padding,) * 4)
     ho, wo = out_size(x.shape[2], kh, stride), out_size(x.shape[3], kw, stride)
     wf = w.reshape(d, -1)
@@ -77,18 +90,27 @@ def conv2d_loops(x, w, b=None, stride=1, padding=0):
         rows.append(torch.stack(row, dim=-1))  # N x D x wo
     y = torch.stack(rows, dim=-2)  # N x D x ho x wo
     return y if b is None else y + b.view(1, -1, 1, 1)
+    ### END SOLUTION
 
 
 def conv2d_unfold(x, w, b=None, stride=1, padding=0, dilation=1):
-    """All patches as columns (N x C*kh*kw x L), then one matrix product with the kernel."""
+    """All patches as columns (N x C*kh*kw x L), then one matrix product with the kernel.
+
+    Same arguments and result as ``conv2d_loops`` (N x D x Ho x Wo), plus a dilation.
+    ``F.unfold(x, (kh, kw), dilation=..., padding=..., stride=...)`` gathers the patches;
+    the kernel flattened to D x C*kh*kw multiplies them all; the L = Ho Wo columns are
+    then the output positions, row by row.
+    """
     _check(x, w)
     n, _, h, wd = x.shape
     d, _, kh, kw = w.shape
+    ### BEGIN SOLUTION
     cols = F.unfold(x, (kh, kw), dilation=dilation, padding=padding, stride=stride)
     y = w.reshape(d, -1) @ cols  # N x D x L
     if b is not None:
         y = y + b.view(1, -1, 1)
     return y.view(n, d, out_size(h, kh, stride, padding, dilation), out_size(wd, kw, stride, padding, dilation))
+    ### END SOLUTION
 
 
 # --- pooling -----------------------------------------------------------------------------
@@ -100,14 +122,25 @@ def _patches(x, kernel, stride):
 
 
 def max_pool2d_unfold(x, kernel, stride=None):
-    """Max over each patch; the gradient flows to the arg-max only (as torch's does)."""
+    """Max pooling of x (N x C x H x W) over kernel x kernel patches, every ``stride``
+    (default: the kernel, patches side by side): N x C x Ho x Wo.
+
+    ``_patches`` gathers each channel's patches (N x C x kernel^2 x L) with unfold; the
+    max over each patch is the output, and autograd sends the gradient to the arg-max
+    only, as torch's max pooling does.
+    """
+    ### BEGIN SOLUTION
     p, ho, wo = _patches(x, kernel, stride or kernel)
     return p.max(dim=2).values.view(x.shape[0], x.shape[1], ho, wo)
+    ### END SOLUTION
 
 
 def avg_pool2d_unfold(x, kernel, stride=None):
-    p, ho, wo = _patches(x, kernel, stride or kernel)
-    return p.mean(dim=2).view(x.shape[0], x.shape[1], ho, wo)
+    """Average pooling is a convolution: each channel alone, with a uniform kernel 1 / kernel^2."""
+    n, c, h, w = x.shape
+    uniform = torch.full((1, 1, kernel, kernel), 1 / kernel**2, dtype=x.dtype, device=x.device)
+    y = conv2d_unfold(x.reshape(n * c, 1, h, w), uniform, stride=stride or kernel)
+    return y.view(n, c, y.shape[2], y.shape[3])
 
 
 # --- comparison with torch ------------------------------------------------------------
@@ -290,3 +323,59 @@ def check(result: Result) -> list:
         )
         for name in ("conv2d_loops", "conv2d_unfold", "max_pool2d_unfold", "avg_pool2d_unfold")
     ]
+
+
+# -- exercises (`dlc exercise convolutions`, then `dlc check convolutions`) --------------
+
+
+def _conv_cases(g: torch.Generator, dilation: bool) -> list[tuple]:
+    """Small CONV_CASES: (x, w, b, stride, padding[, dilation]) in float64."""
+    out = []
+    for n, c, h, w_, d, kh, kw, s, p, dil in CONV_CASES:
+        if dil != 1 and not dilation:
+            continue
+        x = torch.randn(n, c, h, w_, generator=g, dtype=torch.float64)
+        w = torch.randn(d, c, kh, kw, generator=g, dtype=torch.float64)
+        b = torch.randn(d, generator=g, dtype=torch.float64)
+        out.append((x, w, b, s, p, dil) if dilation else (x, w, b, s, p))
+    x = torch.randn(1, 2, 6, 7, generator=g, dtype=torch.float64)  # no bias
+    out.append((x, torch.randn(3, 2, 2, 3, generator=g, dtype=torch.float64), None, 1, 0) + ((1,) if dilation else ()))
+    return out
+
+
+TASKS = [
+    Task(
+        "out_size",
+        hint="floor((n + 2 padding - dilation (kernel - 1) - 1) / stride) + 1, with integer division //",
+        cases=lambda g: [(28, 5), (11, 3, 2, 1), (10, 3, 1, 2), (13, 3, 1, 1, 2), (12, 2, 2), (7, 7)],
+    ),
+    Task(
+        "conv2d_loops",
+        hint="pad x, then for each output position (i, j): the patch x[:, :, i s : i s + kh, j s : j s + kw] "
+        "flattened to N x C*kh*kw, times the flattened kernel transposed; stack into N x D x Ho x Wo, add b",
+        cases=lambda g: _conv_cases(g, dilation=False),
+        grad=True,
+    ),
+    Task(
+        "conv2d_unfold",
+        hint="cols = F.unfold(x, (kh, kw), dilation, padding, stride); w.reshape(D, -1) @ cols gives N x D x L; "
+        "add b as D x 1, then view as N x D x Ho x Wo (out_size)",
+        cases=lambda g: _conv_cases(g, dilation=True),
+        grad=True,
+    ),
+    Task(
+        "max_pool2d_unfold",
+        hint="p, ho, wo = _patches(x, kernel, stride or kernel); the max over dim 2 (.values), viewed as "
+        "N x C x ho x wo",
+        cases=lambda g: [
+            (torch.randn(n, c, h, w, generator=g, dtype=torch.float64), k, s) for n, c, h, w, k, s in POOL_CASES
+        ],
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from dlc import viz
 from dlc.errors import DlcError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -58,12 +59,19 @@ def naive_cross_entropy(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 # --- the same, with the log-sum-exp trick --------------------------------------------
 def logsumexp(f: torch.Tensor) -> torch.Tensor:
-    """log sum_k exp(f_k) per row; the largest term is taken out so exp never sees > 0."""
+    """log sum_k exp(f_k) per row of f (N x C), returned as a tensor of shape N.
+
+    The largest logit m of each row is taken out first, log sum exp(f) = m + log sum exp(f - m),
+    so that exp never sees a positive number and cannot overflow.
+    """
+    ### BEGIN SOLUTION
     m = f.max(dim=1, keepdim=True).values
     return (m + (f - m).exp().sum(dim=1, keepdim=True).log()).squeeze(1)
+    ### END SOLUTION
 
 
 def log_softmax(f: torch.Tensor) -> torch.Tensor:
+    """log softmax(f) per row: f_k - log sum_j exp(f_j), N x C."""
     return f - logsumexp(f).unsqueeze(1)
 
 
@@ -72,15 +80,19 @@ def softmax(f: torch.Tensor) -> torch.Tensor:
 
 
 def cross_entropy(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of -log softmax(f)_y, i.e. NLL of the log-softmax."""
+    """Mean over the batch of -log softmax(f)_y (logits f: N x C, classes y: N): a 0-d tensor.
+
+    That is the negative log-likelihood of the log-softmax (``log_softmax``, this lab's stable one).
+    """
     if f.dim() != 2 or y.shape != f.shape[:1]:
         raise ShapeError(f"cross_entropy expects logits N x C and targets N, got {tuple(f.shape)} and {tuple(y.shape)}")
-    return -log_softmax(f).gather(1, y.view(-1, 1)).mean()
+    return -log_softmax(f).gather(1, y.view(-1, 1)).mean()  # SOLUTION
 
 
 def cross_entropy_grad(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """d loss / d f = (softmax(f) - one_hot(y)) / N: the gradient the lecture derives."""
-    return (softmax(f) - F.one_hot(y, f.shape[1]).to(f.dtype)) / f.shape[0]
+    """d loss / d f of the mean cross-entropy, N x C like f: (softmax(f) - one_hot(y)) / N,
+    the gradient the lecture derives (written without autograd)."""
+    return (softmax(f) - F.one_hot(y, f.shape[1]).to(f.dtype)) / f.shape[0]  # SOLUTION
 
 
 def _dtype(name: str) -> torch.dtype:
@@ -184,3 +196,53 @@ def check(result: Result) -> list:
         verdict("log-sum-exp CE vs torch's, relative error", m["stable_vs_torch_rel_error"], "<", 1e-6),
         verdict("(softmax - one-hot) / N vs torch's gradient, max error", m["grad_vs_torch_max_error"], "<", 1e-6),
     ]
+
+
+# -- exercises (`dlc exercise cross-entropy`, then `dlc check cross-entropy`) ------------
+
+
+def _logits(g: torch.Generator) -> list[torch.Tensor]:
+    """Ordinary logits, logits of +-1e4 (where exp overflows even in float64), one class."""
+    return [
+        torch.randn(6, 4, generator=g, dtype=torch.float64),
+        1e4 * (2 * torch.rand(5, 3, generator=g, dtype=torch.float64) - 1),
+        torch.randn(3, 1, generator=g, dtype=torch.float64),
+    ]
+
+
+def _labelled(g: torch.Generator) -> list[tuple]:
+    return [(f, torch.randint(f.shape[1], (f.shape[0],), generator=g)) for f in _logits(g)]
+
+
+def _autograd_ce(f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    f = f.detach().double().requires_grad_(True)
+    return torch.autograd.grad(F.cross_entropy(f, y), f)[0]
+
+
+TASKS = [
+    Task(
+        "logsumexp",
+        hint="take out each row's largest logit m: m + log(sum(exp(f - m))), one value per row",
+        cases=lambda g: [(f,) for f in _logits(g)],
+        grad=True,
+    ),
+    Task(
+        "cross_entropy",
+        hint="pick each sample's log_softmax(f) at its class y (gather), negate, and average over the batch",
+        cases=_labelled,
+        grad=True,
+    ),
+    Task(
+        "cross_entropy_grad",
+        hint="the gradient of the mean cross-entropy is (softmax(f) - one_hot(y)) / N",
+        cases=_labelled,
+        grad=lambda fn, f, y: fn(f, y),
+        autograd=_autograd_ce,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -29,6 +29,7 @@ import torch
 
 from dlc import viz
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.options import parse_list
 
@@ -53,7 +54,7 @@ class Config:
 
 
 class Linear:
-    """y = x W' + b, with its mean-squared-error loss and gradient written out."""
+    """y = x W' + b (W: C x D, b: C), with its mean-squared-error loss and gradient written out."""
 
     def __init__(self, d_in: int, d_out: int):
         self.w = torch.zeros(d_out, d_in)
@@ -63,21 +64,44 @@ class Linear:
         return (x @ self.w.t() + self.b - t).pow(2).sum(1).mean().item()
 
     def gradient(self, x, t):
-        """d/dW and d/db of mean_i |W x_i + b - t_i|^2."""
+        """(d/dW, d/db) of ``loss``, mean_i |W x_i + b - t_i|^2 over the N rows of x (N x D)
+        and t (N x C): a C x D and a C tensor, by hand (no autograd)."""
+        ### BEGIN SOLUTION
         r = 2 * (x @ self.w.t() + self.b - t) / len(x)  # N x C
         return r.t() @ x, r.sum(0)
+        ### END SOLUTION
 
     def step(self, x, t, lr: float) -> None:
+        """One gradient step on (x, t) with step size lr: W and b move against their gradient."""
+        ### BEGIN SOLUTION
         gw, gb = self.gradient(x, t)
         self.w -= lr * gw
         self.b -= lr * gb
+        ### END SOLUTION
 
 
 def critical_lr(x: torch.Tensor) -> tuple[float, float]:
-    """(L, 2 / L): the Hessian of the loss is 2 X'X / n (X with a column of ones for b)."""
+    """(L, 2 / L), two floats: L is the largest eigenvalue of the loss's Hessian, 2 X'X / n,
+    where X is x (n x D) with a column of ones appended (for b); compute in float64."""
+    ### BEGIN SOLUTION
     xb = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1).double()
     top = torch.linalg.eigvalsh(xb.t() @ xb / len(x))[-1].item()
     return 2 * top, 1 / top
+    ### END SOLUTION
+
+
+def minibatches(n: int, batch_size: int, gen: torch.Generator) -> list[torch.Tensor]:
+    """One epoch's steps: a list of index tensors that cover 0..n-1 once each, ``batch_size``
+    at a time (the last one may be smaller).
+
+    With batch_size >= n (batch gradient descent) there is one batch, 0..n-1 in order, and
+    nothing is drawn; otherwise the order is a fresh permutation,
+    ``torch.randperm(n, generator=gen)``, cut into consecutive pieces.
+    """
+    ### BEGIN SOLUTION
+    order = torch.randperm(n, generator=gen) if batch_size < n else torch.arange(n)
+    return list(order.split(batch_size))
+    ### END SOLUTION
 
 
 def descend(x, t, lr: float, batch_size: int, epochs: int, gen: torch.Generator, records: int = 10):
@@ -94,12 +118,11 @@ def descend(x, t, lr: float, batch_size: int, epochs: int, gen: torch.Generator,
     updates, losses = [0], [model.loss(x, t)]
     k = 0
     for _ in range(epochs):
-        order = torch.randperm(n, generator=gen) if batch_size < n else torch.arange(n)
-        for b in range(0, n, batch_size):
-            idx = order[b : b + batch_size]
+        batches = minibatches(n, batch_size, gen)
+        for j, idx in enumerate(batches):
             model.step(x[idx], t[idx], lr)
             k += 1
-            if k % every == 0 or b + batch_size >= n:
+            if k % every == 0 or j == len(batches) - 1:
                 loss = model.loss(x, t)
                 updates.append(k)
                 losses.append(loss)
@@ -248,3 +271,80 @@ def check(result: Result) -> list:
         )
     )
     return out
+
+
+# -- exercises (`dlc exercise gradient-descent`, then `dlc check gradient-descent`) -------
+
+
+def _linear_cases(g: torch.Generator) -> list[tuple]:
+    """(w, b, x, t, lr) in float64."""
+    out = []
+    for n, d, c in ((20, 6, 3), (1, 4, 2), (50, 3, 10)):
+        w = torch.randn(c, d, generator=g, dtype=torch.float64)
+        b = torch.randn(c, generator=g, dtype=torch.float64)
+        out.append(
+            (
+                w,
+                b,
+                torch.randn(n, d, generator=g, dtype=torch.float64),
+                torch.randn(n, c, generator=g, dtype=torch.float64),
+                0.05,
+            )
+        )
+    return out
+
+
+def _model(cls, w, b):
+    model = cls(w.shape[1], w.shape[0])
+    model.w, model.b = w.clone(), b.clone()
+    return model
+
+
+def _gradient_then_step(cls, w, b, x, t, lr) -> tuple:
+    """The gradient at (w, b), then W and b after one step."""
+    model = _model(cls, w, b)
+    gw, gb = model.gradient(x, t)
+    model.step(x, t, lr)
+    return gw, gb, model.w, model.b
+
+
+def _autograd_linear(w, b, x, t, lr) -> tuple:
+    w, b = w.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    return torch.autograd.grad((x @ w.t() + b - t).pow(2).sum(1).mean(), (w, b))
+
+
+TASKS = [
+    Task(
+        "Linear",
+        hint="gradient: with r = 2 (x W^T + b - t) / N, dW = r^T x and db = r summed over the samples; "
+        "step: subtract lr times each gradient from w and b",
+        cases=_linear_cases,
+        call=_gradient_then_step,
+        grad=lambda cls, w, b, x, t, lr: _model(cls, w, b).gradient(x, t),
+        autograd=_autograd_linear,
+    ),
+    Task(
+        "minibatches",
+        hint="order = torch.randperm(n, generator=gen) if batch_size < n, else torch.arange(n); "
+        "then consecutive pieces of batch_size (order.split)",
+        cases=lambda g: [(10, 3), (10, 10), (7, 1), (5, 100), (12, 4)],
+        call=lambda f, n, batch_size: f(n, batch_size, torch.Generator().manual_seed(n)),
+    ),
+    Task(
+        "critical_lr",
+        hint="append a column of ones to x, take the largest eigenvalue of X^T X / n (torch.linalg.eigvalsh, "
+        "the last one): L is twice it, and return (L, 2 / L)",
+        cases=lambda g: [
+            (torch.randn(20, 3, generator=g, dtype=torch.float64),),
+            (3 * torch.randn(50, 5, generator=g, dtype=torch.float64) + 1,),
+            (torch.randn(4, 8, generator=g),),
+        ],
+        rtol=1e-6,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

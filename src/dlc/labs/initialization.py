@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from dlc.errors import DlcError, NonFiniteLoss, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.options import parse_list
 from dlc.progress import progress_bar
@@ -80,10 +81,13 @@ def deep_model() -> nn.Module:
 
 
 def init_normal_(model: nn.Module, std: float) -> nn.Module:
-    """Every parameter, weights and biases, from N(0, std^2), as the practical does."""
+    """Every parameter of ``model``, weights and biases, redrawn in place from N(0, std^2),
+    as the practical does (``p.normal_``, in the order of ``model.parameters()``); returns model."""
     with torch.no_grad():
+        ### BEGIN SOLUTION
         for p in model.parameters():
             p.normal_(0, std)
+        ### END SOLUTION
     return model
 
 
@@ -140,18 +144,24 @@ def initialize_(model: nn.Module, std: float | str | None) -> nn.Module:
 
 # --- part 2: statistics through depth -------------------------------------------------------
 def init_scheme_(linear: nn.Linear, scheme: str, naive_std: float = 0.01) -> None:
-    """Set one layer's weights by a named scheme; biases to zero so only the weights act."""
+    """Redraw one layer's weights in place by a named scheme; biases to zero so only the weights act.
+
+    naive: N(0, naive_std^2); default (PyTorch's nn.Linear): U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+    xavier: N(0, 2 / (fan_in + fan_out)); he: N(0, 2 / fan_in) (variances; ``normal_`` takes a std).
+    """
     fan_out, fan_in = linear.weight.shape
     with torch.no_grad():
         if scheme == "naive":
             linear.weight.normal_(0, naive_std)
         elif scheme == "default":
+            ### BEGIN SOLUTION
             bound = 1 / math.sqrt(fan_in)  # PyTorch's nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
             linear.weight.uniform_(-bound, bound)
+            ### END SOLUTION
         elif scheme == "xavier":
-            linear.weight.normal_(0, math.sqrt(2 / (fan_in + fan_out)))
+            linear.weight.normal_(0, math.sqrt(2 / (fan_in + fan_out)))  # SOLUTION
         elif scheme == "he":
-            linear.weight.normal_(0, math.sqrt(2 / fan_in))
+            linear.weight.normal_(0, math.sqrt(2 / fan_in))  # SOLUTION
         else:
             raise DlcError(f"unknown init scheme {scheme!r}; use naive, default, xavier or he")
         linear.bias.zero_()
@@ -432,3 +442,57 @@ def check(result: Result) -> list:
             verdict("deep net, He init: disc test error (it learns; chance 50%)", m["deep_he_test_error"], "<", 0.3)
         )
     return out
+
+
+# -- exercises (`dlc exercise initialization`, then `dlc check initialization`) ----------
+# Random draws: the grader seeds torch's generator the same way for dlc's code and yours, so
+# the same calls give the same numbers; drawn otherwise (another order, nn.init's functions),
+# tensors of thousands of values still give the same statistics to about 1.5%, which is what
+# is compared.
+
+
+def _statistics(t: torch.Tensor, scale: float) -> dict:
+    """The std of t in units of ``scale``, and whether it looks Gaussian: 4.6% of a Gaussian's
+    values lie beyond twice its std, none of a uniform's."""
+    t = t.detach().double().flatten()
+    std = t.std()
+    return {"std / expected scale": std / scale, "Gaussian (values beyond 2 std)": bool((t.abs() > 2 * std).any())}
+
+
+def _scheme_statistics(fn, fan_in: int, fan_out: int, scheme: str) -> dict:
+    layer = nn.Linear(fan_in, fan_out).double()
+    fn(layer, scheme)
+    return {**_statistics(layer.weight, 1 / math.sqrt(fan_in)), "largest |bias|": layer.bias.detach().abs().max()}
+
+
+def _normal_statistics(fn, shapes: list, std: float) -> dict:
+    model = nn.ModuleList([nn.Linear(a, b) for a, b in shapes]).double()  # wide layers: large biases
+    fn(model, std)
+    return {f"parameter {k} {tuple(p.shape)}": _statistics(p, std) for k, p in enumerate(model.parameters())}
+
+
+TASKS = [
+    Task(
+        "init_normal_",
+        hint="for every p in model.parameters(), weights and biases alike: p.normal_(0, std)",
+        cases=lambda g: [([(3, 3000), (10, 2500)], 1e-3), ([(500, 3000)], 1.0), ([(2, 4000), (1, 3000)], 10.0)],
+        call=_normal_statistics,
+        rtol=0.05,
+        atol=0.01,
+    ),
+    Task(
+        "init_scheme_",
+        hint="default: uniform_(-b, b) with b = 1 / sqrt(fan_in); xavier: normal_(0, sqrt(2 / (fan_in + fan_out))); "
+        "he: normal_(0, sqrt(2 / fan_in))",
+        cases=lambda g: [(300, 100, "he"), (300, 100, "xavier"), (128, 512, "xavier"), (400, 200, "default")],
+        call=_scheme_statistics,
+        rtol=0.02,
+        atol=0.01,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

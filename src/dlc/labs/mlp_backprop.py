@@ -24,6 +24,7 @@ import torch
 
 from dlc import viz
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -64,17 +65,30 @@ def dloss(v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def forward_pass(w1, b1, w2, b2, x):
-    """x (N, 784) -> (x0, s1, x1, s2, x2): the inputs and outputs of every layer."""
+    """The two layers, s = x W^T + b then x = sigma(s), on a batch x (N x D), one sample per row.
+
+    w1: H x D, b1: H, w2: C x H, b2: C. Returns (x0, s1, x1, s2, x2): the input (x0 = x, N x D),
+    then each layer's pre-activation s and output x (N x H, then N x C): what the backward needs.
+    """
+    ### BEGIN SOLUTION
     x0 = x
     s1 = x0 @ w1.t() + b1
     x1 = sigma(s1)
     s2 = x1 @ w2.t() + b2
     x2 = sigma(s2)
     return x0, s1, x1, s2, x2
+    ### END SOLUTION
 
 
 def backward_pass(w1, b1, w2, b2, t, x, s1, x1, s2, x2, dl_dw1, dl_db1, dl_dw2, dl_db2):
-    """Add dl/dparameter, summed over the batch, to the four gradient tensors."""
+    """Add dl/dparameter, summed over the batch, to the four gradient tensors (in place).
+
+    l = loss(x2, t) (t: N x C); x, s1, x1, s2, x2 are ``forward_pass``'s values. Go backwards
+    with the chain rule: dl/dx2 (``dloss``), through sigma to dl/ds2 (``dsigma``), through the
+    linear layer to dl/dx1 and to dl/dw2, dl/db2; then the same for the first layer. The
+    sums over the samples come from the matrix products. Returns None.
+    """
+    ### BEGIN SOLUTION
     x0 = x
     dl_dx2 = dloss(x2, t)
     dl_ds2 = dsigma(s2) * dl_dx2  # through tanh: elementwise
@@ -84,6 +98,7 @@ def backward_pass(w1, b1, w2, b2, t, x, s1, x1, s2, x2, dl_dw1, dl_db1, dl_dw2, 
     dl_db2.add_(dl_ds2.sum(0))
     dl_dw1.add_(dl_ds1.t() @ x0)
     dl_db1.add_(dl_ds1.sum(0))
+    ### END SOLUTION
 
 
 def init_params(n_in: int, hidden: int, n_out: int, std: float, device=None, dtype=None):
@@ -99,11 +114,13 @@ def nb_errors(w1, b1, w2, b2, x, target) -> int:
     return int((x2.argmax(1) != target.argmax(1)).sum())
 
 
-def gradient_check(n: int = 20, n_in: int = 30, hidden: int = 7, n_out: int = 5, seed: int = 0) -> float:
-    """Largest relative error between backward_pass and torch.autograd, in float64.
+def gradient_check(n: int = 20, n_in: int = 30, hidden: int = 7, n_out: int = 5, seed: int = 0, backward=None) -> float:
+    """Largest relative error between ``backward`` (this lab's ``backward_pass`` by default)
+    and torch.autograd, in float64.
 
     Weights of std 0.5 (not 1e-6) so that tanh is exercised away from its linear part.
     """
+    backward = backward or backward_pass
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(n, n_in, dtype=torch.float64, generator=g)
     t = torch.randn(n, n_out, dtype=torch.float64, generator=g)
@@ -113,7 +130,7 @@ def gradient_check(n: int = 20, n_in: int = 30, hidden: int = 7, n_out: int = 5,
     ]
     grads = [torch.zeros_like(p) for p in params]
     x0, s1, x1, s2, x2 = forward_pass(*params, x)
-    backward_pass(*params, t, x0, s1, x1, s2, x2, *grads)
+    backward(*params, t, x0, s1, x1, s2, x2, *grads)
 
     leaves = [p.clone().requires_grad_() for p in params]
     loss(forward_pass(*leaves, x)[-1], t).backward()
@@ -225,3 +242,55 @@ def check(result: Result) -> list:
         verdict("test error below chance (90%)", m["test_error"], "<", 0.9 * 0.5),
         verdict("test error below half the untrained network's", m["test_error"], "<", 0.5 * m["untrained_test_error"]),
     ]
+
+
+# -- exercises (`dlc exercise mlp-backprop`, then `dlc check mlp-backprop`) --------------
+
+
+def _network_cases(g: torch.Generator) -> list[tuple]:
+    """(w1, b1, w2, b2, x, t) in float64, weights of std 0.5 so that tanh bends."""
+    out = []
+    for n, d, h, c in ((6, 8, 5, 3), (1, 4, 3, 2), (12, 10, 7, 10)):
+        params = [0.5 * torch.randn(*s, generator=g, dtype=torch.float64) for s in ((h, d), (h,), (c, h), (c,))]
+        x = torch.randn(n, d, generator=g, dtype=torch.float64)
+        t = 0.9 * torch.where(torch.rand(n, c, generator=g) < 0.5, 1.0, -1.0).double()
+        out.append((*params, x, t))
+    return out
+
+
+def _backward_gradients(fn, w1, b1, w2, b2, x, t) -> list:
+    """The four gradients ``fn`` (a backward_pass) adds to zero tensors, from dlc's forward pass."""
+    grads = [torch.zeros_like(p) for p in (w1, b1, w2, b2)]
+    x0, s1, x1, s2, x2 = forward_pass(w1, b1, w2, b2, x)
+    fn(w1, b1, w2, b2, t, x0, s1, x1, s2, x2, *grads)
+    return grads
+
+
+def _autograd_gradients(w1, b1, w2, b2, x, t) -> tuple:
+    leaves = [p.detach().clone().requires_grad_(True) for p in (w1, b1, w2, b2)]
+    return torch.autograd.grad(loss(forward_pass(*leaves, x)[-1], t), leaves)
+
+
+TASKS = [
+    Task(
+        "forward_pass",
+        hint="s1 = x @ w1.t() + b1, x1 = sigma(s1), s2 = x1 @ w2.t() + b2, x2 = sigma(s2); return x, s1, x1, s2, x2",
+        cases=lambda g: [c[:5] for c in _network_cases(g)],
+        grad=True,
+    ),
+    Task(
+        "backward_pass",
+        hint="dl/ds2 = dsigma(s2) * dloss(x2, t); dl/dx1 = dl/ds2 @ w2; dl/ds1 = dsigma(s1) * dl/dx1; "
+        "add dl/ds2^T @ x1 and dl/ds2 summed over the samples to dl_dw2 and dl_db2, the same with x for layer 1",
+        cases=_network_cases,
+        call=_backward_gradients,
+        grad=_backward_gradients,
+        autograd=_autograd_gradients,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -36,6 +36,7 @@ from torch import nn
 
 from dlc import viz
 from dlc.errors import NonFiniteLoss, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -68,7 +69,12 @@ class Config:
 
 
 class ScratchOptimizer(torch.optim.Optimizer):
-    """Loops over the parameters with a gradient; subclasses write ``update``."""
+    """Loops over the parameters with a gradient; subclasses write ``update``.
+
+    ``update(p, g, state, group)`` makes one step on the parameter ``p`` in place (``p.sub_``;
+    gradients are off), from its gradient ``g``; ``state`` is ``p``'s own dict, empty at the
+    first step, kept from step to step; ``group`` holds the hyper-parameters (``group["lr"]``...).
+    """
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -87,49 +93,69 @@ class ScratchOptimizer(torch.optim.Optimizer):
 
 
 class SGD(ScratchOptimizer):
+    """Plain gradient descent: w <- w - lr g."""
+
     def __init__(self, params, lr: float):
         super().__init__(params, dict(lr=lr))
 
     def update(self, p, g, state, group):
-        p.sub_(group["lr"] * g)
+        p.sub_(group["lr"] * g)  # SOLUTION
 
 
 class Momentum(ScratchOptimizer):
+    """u <- gamma u + lr g; w <- w - u, with u = 0 before the first step (kept in ``state``)."""
+
     def __init__(self, params, lr: float, gamma: float = 0.9):
         super().__init__(params, dict(lr=lr, gamma=gamma))
 
     def update(self, p, g, state, group):
+        ### BEGIN SOLUTION
         u = state.setdefault("u", torch.zeros_like(p))
         u.mul_(group["gamma"]).add_(group["lr"] * g)
         p.sub_(u)
+        ### END SOLUTION
 
 
 class Nesterov(ScratchOptimizer):
+    """Momentum with the gradient at the look-ahead point, in torch's form:
+    v <- gamma v + g; w <- w - lr (g + gamma v), with v = 0 before the first step."""
+
     def __init__(self, params, lr: float, gamma: float = 0.9):
         super().__init__(params, dict(lr=lr, gamma=gamma))
 
     def update(self, p, g, state, group):
+        ### BEGIN SOLUTION
         v = state.setdefault("v", torch.zeros_like(p))
         v.mul_(group["gamma"]).add_(g)
         p.sub_(group["lr"] * (g + group["gamma"] * v))
+        ### END SOLUTION
 
 
 class RMSProp(ScratchOptimizer):
+    """s <- alpha s + (1 - alpha) g^2; w <- w - lr g / (sqrt(s) + eps), with s = 0 at first."""
+
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps))
 
     def update(self, p, g, state, group):
+        ### BEGIN SOLUTION
         s = state.setdefault("s", torch.zeros_like(p))
         s.mul_(group["alpha"]).add_((1 - group["alpha"]) * g * g)
         p.sub_(group["lr"] * g / (s.sqrt() + group["eps"]))
+        ### END SOLUTION
 
 
 class Adam(ScratchOptimizer):
+    """At step t = 1, 2, ...: m <- b1 m + (1 - b1) g; s <- b2 s + (1 - b2) g^2 (both 0 at
+    first); w <- w - lr m_hat / (sqrt(s_hat) + eps) with m_hat = m / (1 - b1^t) and
+    s_hat = s / (1 - b2^t), which correct the zero start. (b1, b2) = ``group["betas"]``."""
+
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps))
 
     def update(self, p, g, state, group):
         b1, b2 = group["betas"]
+        ### BEGIN SOLUTION
         if not state:
             state.update(t=0, m=torch.zeros_like(p), s=torch.zeros_like(p))
         state["t"] += 1
@@ -138,6 +164,7 @@ class Adam(ScratchOptimizer):
         s.mul_(b2).add_((1 - b2) * g * g)
         m_hat, s_hat = m / (1 - b1**t), s / (1 - b2**t)
         p.sub_(group["lr"] * m_hat / (s_hat.sqrt() + group["eps"]))
+        ### END SOLUTION
 
 
 def optimizer_pairs(cfg: Config) -> dict:
@@ -365,3 +392,77 @@ def check(result: Result) -> list:
             0.1,
         ),
     ]
+
+
+# -- exercises (`dlc exercise optimizers`, then `dlc check optimizers`) ------------------
+
+
+def _steps(cls, start: torch.Tensor, grads: list, settings: dict) -> torch.Tensor:
+    """The parameter after each of ``len(grads)`` steps of ``cls(**settings)`` fed these
+    gradients, stacked: one row per step."""
+    p = start.clone()
+    opt = cls([p], **settings)
+    path = []
+    for g in grads:
+        p.grad = g.clone()
+        opt.step()
+        path.append(p.detach().clone())
+    return torch.stack(path)
+
+
+def _step_cases(*settings: dict):
+    """One case per settings: a float64 start and gradients (some steps large, some tiny)."""
+
+    def cases(g: torch.Generator) -> list[tuple]:
+        out = []
+        for k, kw in enumerate(settings):
+            shape = ((3, 2), (5,), (2, 1, 3))[k % 3]
+            start = torch.randn(shape, generator=g, dtype=torch.float64)
+            scales = torch.tensor([1.0, 10.0, 1e-3, 1.0, -2.0, 0.5])  # the adaptive rules rescale these
+            grads = [s * torch.randn(shape, generator=g, dtype=torch.float64) for s in scales.tolist()]
+            out.append((start, grads, kw))
+        return out
+
+    return cases
+
+
+TASKS = [
+    Task(
+        "SGD",
+        hint="in update: p.sub_(lr * g), with lr = group['lr']",
+        cases=_step_cases({"lr": 0.1}, {"lr": 0.5}),
+        call=_steps,
+    ),
+    Task(
+        "Momentum",
+        hint="keep u in state (zeros_like(p) at first); u = gamma u + lr g, in place; then p.sub_(u)",
+        cases=_step_cases({"lr": 0.1, "gamma": 0.9}, {"lr": 0.01, "gamma": 0.5}),
+        call=_steps,
+    ),
+    Task(
+        "Nesterov",
+        hint="keep v in state (zeros at first); v = gamma v + g, in place; then p.sub_(lr * (g + gamma v))",
+        cases=_step_cases({"lr": 0.1, "gamma": 0.9}, {"lr": 0.01, "gamma": 0.5}),
+        call=_steps,
+    ),
+    Task(
+        "RMSProp",
+        hint="keep s in state (zeros at first); s = alpha s + (1 - alpha) g^2, in place; "
+        "then p.sub_(lr * g / (sqrt(s) + eps))",
+        cases=_step_cases({"lr": 0.01}, {"lr": 0.1, "alpha": 0.9, "eps": 1e-6}),
+        call=_steps,
+    ),
+    Task(
+        "Adam",
+        hint="keep t, m and s in state; t += 1; m = b1 m + (1 - b1) g; s = b2 s + (1 - b2) g^2; "
+        "p.sub_(lr * m_hat / (sqrt(s_hat) + eps)) with m_hat = m / (1 - b1^t), s_hat = s / (1 - b2^t)",
+        cases=_step_cases({"lr": 0.01}, {"lr": 0.1, "betas": (0.8, 0.99), "eps": 1e-6}),
+        call=_steps,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

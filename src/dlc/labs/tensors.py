@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, Verdict, lab, verdict
 
 
@@ -58,17 +59,21 @@ class Config:
 
 
 def pattern_with_views() -> torch.Tensor:
-    """The 13 x 13 matrix of practical 1, written with ``narrow`` views and ``fill_`` only.
+    """The 13 x 13 float32 matrix of practical 1, written with ``narrow`` views and ``fill_`` only.
 
-    ``narrow(dim, start, length)`` returns a view: filling it writes into ``m`` itself.
+    1s everywhere, 2s on rows and columns 1, 6 and 11, and four 2 x 2 blocks of 3s at rows
+    and columns 3-4 and 8-9. ``narrow(dim, start, length)`` returns a view: filling it
+    writes into ``m`` itself.
     """
     m = torch.full((13, 13), 1.0)
+    ### BEGIN SOLUTION
     for k in (1, 6, 11):  # the rows and columns of 2s
         m.narrow(0, k, 1).fill_(2.0)
         m.narrow(1, k, 1).fill_(2.0)
     for i in (3, 8):  # the four 2 x 2 blocks of 3s
         for j in (3, 8):
             m.narrow(0, i, 2).narrow(1, j, 2).fill_(3.0)
+    ### END SOLUTION
     return m
 
 
@@ -93,11 +98,14 @@ def shares_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 def similar_matrix_eigenvalues(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Eigenvalues of M^-1 diag(1..n) M for a Gaussian M, sorted increasingly (real parts)."""
+    """Eigenvalues of M^-1 diag(1..n) M for a Gaussian n x n M (float64, drawn with
+    ``generator``): a tensor of n real parts, sorted increasingly."""
     m = torch.randn(n, n, generator=generator, dtype=torch.float64)
+    ### BEGIN SOLUTION
     d = torch.diag(torch.arange(1, n + 1, dtype=torch.float64))
     ev = torch.linalg.eigvals(torch.linalg.inv(m) @ d @ m)
     return ev.real.sort().values
+    ### END SOLUTION
 
 
 # -- 3. flops ----------------------------------------------------------------
@@ -132,22 +140,28 @@ def mul_row(m: torch.Tensor) -> torch.Tensor:
 
 
 def mul_row_fast(m: torch.Tensor) -> torch.Tensor:
-    """The same with no loop: a column of row factors, broadcast along the rows."""
+    """The same with no loop, same shape and dtype as m: a column of row factors 1..R,
+    broadcast along the rows."""
+    ### BEGIN SOLUTION
     factors = torch.arange(1, m.size(0) + 1, dtype=m.dtype).view(-1, 1)
     return m * factors
+    ### END SOLUTION
 
 
 # -- 5. linear regression ----------------------------------------------------
 
 
 def least_squares(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The (a, b) minimising sum_n (a x_n + b - y_n)^2, for x of shape N x D.
+    """The (a, b) minimising sum_n (a . x_n + b - y_n)^2, for x of shape N x D and y of
+    shape N: a tensor of D + 1 coefficients, a's then b.
 
     The design matrix gets a column of ones so that the bias is one more coefficient,
-    as in the lecture (which used the then ``torch.gels``).
+    as in the lecture (which used the then ``torch.gels``; today ``torch.linalg.lstsq``).
     """
+    ### BEGIN SOLUTION
     design = torch.cat([x, torch.ones(x.size(0), 1, dtype=x.dtype)], 1)
     return torch.linalg.lstsq(design, y.view(-1, 1)).solution.view(-1)
+    ### END SOLUTION
 
 
 def synthetic_regression(
@@ -311,3 +325,55 @@ def check(result: Result) -> list[Verdict]:
         verdict("speed-up of mul_row_fast over the Python loops", m["mul_row_speedup"], ">", 10),
         verdict("max |error| of the least-squares coefficients", m["regression_max_error"], "<", 1e-4),
     ]
+
+
+# -- exercises (`dlc exercise tensors`, then `dlc check tensors`) ------------------------
+
+
+def _regression_cases(g: torch.Generator) -> list[tuple]:
+    x, y, _ = synthetic_regression(50, 0.1, g)
+    x3 = torch.randn(30, 3, generator=g, dtype=torch.float64)
+    y3 = (
+        x3 @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64) + 3 + torch.randn(30, generator=g, dtype=torch.float64)
+    )
+    return [(x, y), (x3, y3)]
+
+
+TASKS = [
+    Task(
+        "pattern_with_views",
+        hint="fill rows and columns 1, 6, 11 with 2 and the four 2 x 2 blocks at 3 and 8 with 3, "
+        "each through m.narrow(...).fill_(...)",
+        cases=lambda g: [()],
+    ),
+    Task(
+        "similar_matrix_eigenvalues",
+        hint="D = diag(1..n); the eigenvalues (torch.linalg.eigvals) of inv(M) @ D @ M, real parts, sorted",
+        cases=lambda g: [(n, int(torch.randint(1000, (1,), generator=g))) for n in (1, 4, 9)],
+        call=lambda f, n, seed: f(n, torch.Generator().manual_seed(seed)),
+        rtol=1e-6,
+        atol=1e-8,
+    ),
+    Task(
+        "mul_row_fast",
+        hint="multiply m by a column (R x 1) of factors 1..R in m's dtype: broadcasting repeats it along each row",
+        cases=lambda g: [
+            (torch.randn(4, 3, generator=g, dtype=torch.float64),),
+            (torch.randn(1, 5, generator=g, dtype=torch.float64),),
+            (torch.randn(7, 1, generator=g),),
+        ],
+    ),
+    Task(
+        "least_squares",
+        hint="append a column of ones to x (the bias), then torch.linalg.lstsq(design, y as a column), flattened",
+        cases=_regression_cases,
+        rtol=1e-6,
+        atol=1e-9,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))
