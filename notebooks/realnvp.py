@@ -73,7 +73,8 @@ for path in result.artifacts:
 # %%
 import torch
 
-from dlc.models.flows import MLP2, AffineCoupling
+from dlc.labs.realnvp import AffineCoupling
+from dlc.models.flows import MLP2
 
 torch.manual_seed(0)
 layer = AffineCoupling(torch.tensor([1.0, 0.0]), MLP2(2, 16)).double()

@@ -67,7 +67,8 @@ def _drop_task_imports(cell: str, module: str, tasks: list[str]) -> str:
         names = [n.strip() for n in m.group(2).split(",")]
         left = [n for n in names if n.split(" as ")[0].strip() not in tasks]
         if not left:
-            return f"{m.group(1)}# (the tasks {', '.join(names)} are yours, defined above)"
+            them = f"the task {names[0]} is" if len(names) == 1 else f"the tasks {', '.join(names)} are"
+            return f"{m.group(1)}# ({them} yours, defined above)"
         return f"{m.group(1)}from {module} import {', '.join(left)}"
 
     return pattern.sub(keep, cell)

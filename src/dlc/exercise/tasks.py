@@ -312,6 +312,12 @@ class Grader:
                 wrt = leaves + params
                 grads.append(torch.autograd.grad(loss, wrt, allow_unused=True))
             for j, (a, b) in enumerate(zip(*grads, strict=True)):
+                if a is None and b is not None and bool(b.ne(0).any()):
+                    what = f"input {j + 1}" if j < len(leaves) else f"parameter {j + 1 - len(leaves)}"
+                    raise Mismatch(
+                        f"case {i + 1}: your output does not reach {what} through autograd "
+                        f"(a .detach(), .item() or a new tensor on the way?)"
+                    )
                 a = torch.zeros(()) if a is None else a
                 b = torch.zeros(()) if b is None else b
                 compare_values(a, b, task.rtol, task.atol, f"case {i + 1}, gradient {j + 1}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.trained import train_mnist_convnet
 from dlc.stats import pca
@@ -57,8 +58,11 @@ class Config:
 
 
 def record_activations(model: torch.nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-    """The outputs of the named sub-modules of ``model`` for inputs ``x``, by forward hooks."""
+    """The outputs of the named sub-modules of ``model`` (its attributes ``layers``) for inputs
+    ``x``, recorded by forward hooks during one forward pass in eval mode without gradients:
+    a dict name -> that layer's output (detached). The hooks are removed afterwards."""
     seen: dict[str, torch.Tensor] = {}
+    ### BEGIN SOLUTION
     handles = [
         getattr(model, name).register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, o.detach()))
         for name in layers
@@ -70,15 +74,21 @@ def record_activations(model: torch.nn.Module, x: torch.Tensor, layers: list[str
     finally:
         for h in handles:
             h.remove()
+    ### END SOLUTION
     return seen
 
 
 def nn_error(points: torch.Tensor, labels: torch.Tensor) -> float:
-    """1-NN error with the first half of the points as references, the second as queries."""
+    """1-NN error (a float in [0, 1]) with the first half of the points (N x D) as references
+    and the second half as queries: the fraction of queries whose nearest reference (in
+    Euclidean distance) has another label (``labels``, N). With an odd N the queries are
+    one more than the references."""
     half = len(points) // 2
     ref, query = points[:half].float(), points[half:].float()
+    ### BEGIN SOLUTION
     nearest = torch.cdist(query, ref).argmin(1)
     return float((labels[:half][nearest] != labels[half:]).float().mean())
+    ### END SOLUTION
 
 
 def maps_figure(images: torch.Tensor, acts: dict[str, torch.Tensor], channels: int = 6):
@@ -189,3 +199,50 @@ def check(result: Result) -> list:
         verdict("1-NN error: t-SNE map of the hidden layer below raw pixels", m["nn_error_tsne"], "<",
                 m["nn_error_pixels"]),
     ]  # fmt: skip
+
+
+# -- exercises (`dlc exercise activations`, then `dlc check activations`) ----------------------
+
+
+def _recorded(f, x: torch.Tensor):
+    """What the student's function records on dlc's untrained convnet (float64), and how
+    many hooks are left on the layers afterwards (none should be)."""
+    from dlc.models.convnets import LectureConvNet
+
+    model = LectureConvNet().double()
+    seen = f(model, x, ["conv1", "conv2", "fc1"])
+    left = sum(len(getattr(model, n)._forward_hooks) for n in ("conv1", "conv2", "fc1"))
+    return {"recorded": seen, "hooks left on the layers": left}
+
+
+def _clusters(g: torch.Generator) -> list[tuple]:
+    """Points around class centres, with labels; N even and odd."""
+    out = []
+    for n, d in ((40, 5), (17, 2)):
+        labels = torch.randint(0, 3, (n,), generator=g)
+        centres = torch.randn(3, d, generator=g, dtype=torch.float64) * 2
+        out.append((centres[labels] + torch.randn(n, d, generator=g, dtype=torch.float64), labels))
+    return out
+
+
+TASKS = [
+    Task(
+        "record_activations",
+        hint="register a forward hook on each named layer (getattr(model, name)) that stores its output, detached, "
+        "in seen; run the model once (eval mode, no_grad); remove the hooks, even if the forward fails",
+        cases=lambda g: [(torch.randn(n, 1, 28, 28, generator=g, dtype=torch.float64),) for n in (2, 1)],
+        call=_recorded,
+    ),
+    Task(
+        "nn_error",
+        hint="the distances of every query to every reference (torch.cdist), the nearest reference's label per "
+        "query, and the fraction of queries where it differs from the query's own",
+        cases=_clusters,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

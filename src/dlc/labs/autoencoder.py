@@ -29,6 +29,7 @@ from dlc import prologue, viz
 from dlc.engine import Step, evaluate, fit
 from dlc.engine.callbacks import standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.autoencoders import ARCHS, AutoEncoder, count_parameters
 from dlc.options import parse_list
@@ -75,22 +76,37 @@ def parse_dims(text: str) -> list[int]:
 
 class ReconstructionStep(Step):
     """The auto-encoder's step: a batch is ``(images,)``; the ``loss`` is the squared
-    error ``|x_hat - x|^2`` averaged over pixels (the MSE per pixel)."""
+    error ``|x_hat - x|^2`` averaged over pixels (the MSE per pixel), where ``x_hat =
+    self.model(x)``. ``__call__`` takes one step of ``self.optimizer`` on it; ``evaluate``
+    only measures it. Both return ``{"loss": the loss}`` (a 0-d tensor)."""
 
     def __init__(self, model: AutoEncoder, optimizer: torch.optim.Optimizer):
         self.model, self.optimizer = model, optimizer
 
     def __call__(self, batch):
         x = batch[0]
+        ### BEGIN SOLUTION
         loss = F.mse_loss(self.model(x), x)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        ### END SOLUTION
         return {"loss": loss.detach()}
 
     def evaluate(self, batch):
         x = batch[0]
-        return {"loss": F.mse_loss(self.model(x), x)}
+        return {"loss": F.mse_loss(self.model(x), x)}  # SOLUTION
+
+
+def latent_interpolation(model: AutoEncoder, x0: torch.Tensor, x1: torch.Tensor, steps: int) -> torch.Tensor:
+    """The decoded points of the segment between the codes of two images ``x0`` and ``x1``
+    (each 1 x 28 x 28): ``decode((1 - t) encode(x0) + t encode(x1))`` for ``steps`` values
+    of t evenly spaced from 0 to 1 (``torch.linspace``), as a steps x 1 x 28 x 28 batch."""
+    ### BEGIN SOLUTION
+    t = torch.linspace(0, 1, steps, dtype=x0.dtype).view(-1, 1)
+    z0, z1 = model.encode(x0[None]), model.encode(x1[None])
+    return model.decode((1 - t) * z0 + t * z1)
+    ### END SOLUTION
 
 
 def pca_errors(train: torch.Tensor, test: torch.Tensor, max_dim: int) -> tuple[torch.Tensor, callable]:
@@ -274,8 +290,50 @@ def _interpolation_figure(x0: torch.Tensor, x1: torch.Tensor, models: dict, step
     t = torch.linspace(0, 1, steps).view(-1, 1, 1, 1)
     rows = [("pixel space", (1 - t) * x0 + t * x1)]
     for d, model in models.items():
-        z0, z1 = model.encode(x0[None]), model.encode(x1[None])
-        z = (1 - t.view(-1, 1)) * z0 + t.view(-1, 1) * z1
-        rows.append((f"AE latent, d={d}", model.decode(z)))
+        rows.append((f"AE latent, d={d}", latent_interpolation(model, x0, x1, steps)))
     labels = [f"t={float(v):.2f}" for v in t.view(-1)]
     return viz.image_rows(rows, "from one test digit to another: (1-t) a + t b in pixels vs in the code", labels)
+
+
+# -- exercises (`dlc exercise autoencoder`, then `dlc check autoencoder`) ----------------------
+
+
+def _digits(g: torch.Generator, n: int, dtype=torch.float32) -> torch.Tensor:
+    """Digit-like images: sparse grey levels in [0, 1]."""
+    return torch.rand(n, 1, 28, 28, generator=g, dtype=dtype) * (torch.rand(n, 1, 28, 28, generator=g) > 0.7)
+
+
+def _two_steps(step: ReconstructionStep, x: torch.Tensor):
+    """Two training steps (the second sees the first's gradients, if they are not cleared),
+    an evaluation, and the weights reached."""
+    losses = [step((x,))["loss"], step((x,))["loss"], step.evaluate((x,))["loss"]]
+    return losses, [p.detach().clone() for p in step.model.parameters()]
+
+
+TASKS = [
+    Task(
+        "ReconstructionStep",
+        hint="the loss is the mean squared error between self.model(x) and x itself; to train, clear the "
+        "gradients, back-propagate the loss and take an optimizer step",
+        cases=lambda g: [(_digits(g, 8),), (_digits(g, 3),)],
+        build=lambda cls: cls((m := AutoEncoder(4, 2)), torch.optim.SGD(m.parameters(), lr=0.5)),
+        call=_two_steps,
+        rtol=1e-4,
+        atol=1e-6,
+    ),
+    Task(
+        "latent_interpolation",
+        hint="encode both images (as batches of one), mix the two codes with weights (1 - t, t) for each t in "
+        "torch.linspace(0, 1, steps), and decode the mixes together",
+        cases=lambda g: [(x[0], x[1], 5) for x in (_digits(g, 2, torch.float64), _digits(g, 2, torch.float64))],
+        call=lambda f, x0, x1, steps: f(AutoEncoder(3, 2).double(), x0, x1, steps),
+        grad=True,
+        learns=False,  # the lab's check does not judge the interpolation figure
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

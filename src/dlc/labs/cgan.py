@@ -49,6 +49,7 @@ from dlc import prologue
 from dlc.data.shapes import shapes
 from dlc.engine import Step, Supervised, fit, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -119,7 +120,10 @@ class CondGenerator(nn.Module):
         )
 
     def forward(self, z, y):
-        h = self.fc(torch.cat([z, F.one_hot(y, self.classes).to(z.dtype)], 1))
+        """Images (N x 1 x 28 x 28) for noise ``z`` (N x z_dim) and requested digits ``y`` (N,
+        int64): ``h`` is ``self.fc`` of z and y's one-hot code side by side (N x (z_dim +
+        classes), z's dtype), and ``self.up`` draws from h seen as N x 2c x 7 x 7 maps."""
+        h = self.fc(torch.cat([z, F.one_hot(y, self.classes).to(z.dtype)], 1))  # SOLUTION
         return self.up(h.view(len(z), -1, 7, 7))
 
 
@@ -143,8 +147,10 @@ class ProjectionDiscriminator(nn.Module):
         nn.init.zeros_(self.embed.weight)
 
     def forward(self, x, y):
+        """One logit per pair (N): ``linear(h)`` plus the dot product of the class embedding
+        ``embed(y)`` with the features ``h`` (N x 2c*49) of the image."""
         h = self.features(x)
-        return self.linear(h).view(-1) + (self.embed(y) * h).sum(1)
+        return self.linear(h).view(-1) + (self.embed(y) * h).sum(1)  # SOLUTION
 
 
 def bce(logits, real: bool):
@@ -154,7 +160,12 @@ def bce(logits, real: bool):
 
 class CGANStep(Step):
     """One batch of (images, digits): a discriminator update on real pairs and fake pairs
-    (generated for the same digits), then a generator update with the non-saturating loss."""
+    (generated for the same digits), then a generator update with the non-saturating loss.
+
+    One noise batch ``torch.randn(len(real), self.G.z_dim, device=real.device)`` makes one
+    fake batch, used by both updates. ``d_loss``: :func:`bce` of D on the real pairs as real
+    plus on the fake pairs (detached: D's update must not reach G) as fake; one step of
+    ``opt_d``. ``g_loss``: bce of D on the fake pairs as real; one step of ``opt_g``."""
 
     def __init__(self, G, D, opt_g, opt_d):
         self.G, self.D, self.opt_g, self.opt_d = G, D, opt_g, opt_d
@@ -225,7 +236,12 @@ def l1(output, target):
 
 class Pix2PixStep(Step):
     """One batch of (maps, images): the discriminator learns real pairs from (map, G(map))
-    pairs; the generator minimises GAN loss + l1_weight x L1 to the real image."""
+    pairs; the generator minimises GAN loss + l1_weight x L1 to the real image.
+
+    One fake batch ``G(m)`` serves both updates. ``d_loss``: :func:`bce` of D on (map, real)
+    as real plus on (map, fake detached) as fake; one step of ``opt_d``. ``gan``: bce of D on
+    (map, fake) as real, ``rec``: :func:`l1` of fake to real; ``g_loss = gan + l1_weight *
+    rec``; one step of ``opt_g``."""
 
     def __init__(self, G, D, opt_g, opt_d, l1_weight: float):
         self.G, self.D, self.opt_g, self.opt_d, self.l1_weight = G, D, opt_g, opt_d, l1_weight
@@ -480,3 +496,77 @@ def check(result: Result) -> list:
             verdict("L1-only has the lower L1 error", m["l1_l1_error"], "<", m["pix2pix_l1_error"]),
         ]
     return out
+
+
+# -- exercises (`dlc exercise cgan`, then `dlc check cgan`) ------------------------------------
+
+
+def _digits(g: torch.Generator) -> list[tuple]:
+    """Images in [0, 1] and digits, float32 (the steps train float32 models)."""
+    return [(torch.rand(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)) for n in (4, 3)]
+
+
+def _trained_on(step, batch) -> dict:
+    """The losses of one step and both players' weights after it."""
+    losses = step(batch)
+    weights = {name: [p.detach().clone() for p in net.parameters()] for name, net in (("G", step.G), ("D", step.D))}
+    return {**losses, **weights}
+
+
+def _players(G, D):
+    adam = {"lr": 1e-3, "betas": (0.5, 0.999)}
+    return G, D, torch.optim.Adam(G.parameters(), **adam), torch.optim.Adam(D.parameters(), **adam)
+
+
+def _projection(cls):
+    d = cls(2)
+    nn.init.normal_(d.embed.weight, std=0.1)  # not the zero start: the projection must count
+    return d
+
+
+TASKS = [
+    Task(
+        "CondGenerator",
+        hint="concatenate z with the one-hot code of y (F.one_hot(y, self.classes), in z's dtype) along the "
+        "features and pass it through self.fc",
+        cases=lambda g: [
+            (torch.randn(3, 4, generator=g, dtype=torch.float64), torch.tensor([0, 7, 7])),
+            (torch.randn(2, 4, generator=g, dtype=torch.float64), torch.tensor([9, 2])),
+        ],
+        build=lambda cls: cls(z_dim=4, channels=2),
+        grad=True,
+    ),
+    Task(
+        "ProjectionDiscriminator",
+        hint="the logit is self.linear(h) (flattened to N) plus, per pair, the sum over features of self.embed(y) * h",
+        cases=lambda g: [(x.double(), y) for x, y in _digits(g)],
+        build=_projection,
+        grad=True,
+    ),
+    Task(
+        "CGANStep",
+        hint="draw z, fake = G(z, y); D's loss: real pairs as real plus detached fake pairs as fake, zero_grad, "
+        "backward, step; G's loss: the fake pairs as real to D, zero_grad, backward, step",
+        cases=lambda g: [((x, y),) for x, y in _digits(g)],
+        build=lambda cls: cls(*_players(CondGenerator(4, 2), ProjectionDiscriminator(2))),
+        call=_trained_on,
+        rtol=1e-4,
+        atol=1e-6,
+    ),
+    Task(
+        "Pix2PixStep",
+        hint="fake = G(m); D's loss: (m, real) as real plus (m, fake detached) as fake, then its step; G's loss: "
+        "(m, fake) as real to D, plus l1_weight times the L1 distance of fake to real, then its step",
+        cases=lambda g: [((torch.rand(n, 4, 8, 8, generator=g), torch.rand(n, 3, 8, 8, generator=g)),) for n in (3, 2)],
+        build=lambda cls: cls(*_players(UNet(4, 2), PatchDiscriminator(7, 2)), 10.0),
+        call=_trained_on,
+        rtol=1e-4,
+        atol=1e-6,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -4,10 +4,11 @@ head and freeze the layers below.
 
 The data side: :class:`DigitImages` is a custom ``Dataset`` (``__len__``, ``__getitem__``)
 holding MNIST digits as bytes and shifting each by a random offset of up to ``shift``
-pixels when it is read (augmentation drawn with NumPy, the classic trap of worker
-processes: each worker must seed its own NumPy, which :func:`seed_worker` does from the
-seed torch gives it); :class:`NormaliseCollate` is the collate function that stacks the
-samples of a batch and turns bytes into normalised floats; the ``DataLoader`` runs
+pixels when it is read (augmentation drawn with NumPy: each worker process needs its own
+NumPy seed, or all would draw the same shifts; torch >= 1.9 seeds NumPy in each worker
+itself, :func:`seed_worker` shows how it was done before, with ``worker_init_fn``);
+:class:`NormaliseCollate` is the collate function that stacks the samples of a batch and
+turns bytes into normalised floats; the ``DataLoader`` runs
 ``num_workers`` processes with a seeded generator. The engine's ``fit`` reads a DataLoader
 in one process only, so the head is trained here with the plain loop of the lecture.
 
@@ -40,6 +41,7 @@ from torch.utils.data import DataLoader, Dataset
 from dlc import prologue, viz
 from dlc.engine import Supervised, evaluate, fit
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.convnets import LectureConvNet
 from dlc.progress import progress_bar
@@ -80,7 +82,13 @@ def parse_freeze(text: str) -> list[str]:
 # --- the data: a Dataset, a collate function, a seeded worker -----------------------------
 class DigitImages(Dataset):
     """MNIST digits of some classes, stored as bytes (N x 28 x 28 uint8), labels renumbered
-    from 0; each read shifts the digit by a random offset in [-shift, shift]^2 (zeros in)."""
+    from 0; each read shifts the digit by a random offset in [-shift, shift]^2 (zeros in).
+
+    ``len(dataset)`` is the number of digits kept; ``dataset[i]`` is ``(image, label)``: the
+    i-th digit as a 1 x 28 x 28 uint8 tensor, moved down by dy and right by dx pixels (what
+    leaves the 28 x 28 frame is lost, what comes in is 0), with ``dy, dx =
+    np.random.randint(-shift, shift + 1, size=2)`` drawn at each read (none if shift is 0),
+    and its label as an int."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, classes: list[int], shift: int = 0):
         keep = torch.isin(labels, torch.tensor(classes))
@@ -89,9 +97,10 @@ class DigitImages(Dataset):
         self.shift = shift
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.labels)  # SOLUTION
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        ### BEGIN SOLUTION
         image = self.images[i]
         if self.shift:
             dy, dx = np.random.randint(-self.shift, self.shift + 1, size=2)  # NumPy: see seed_worker
@@ -99,6 +108,7 @@ class DigitImages(Dataset):
             s = self.shift
             image = image[s - dy : s - dy + 28, s - dx : s - dx + 28]
         return image.unsqueeze(0), int(self.labels[i])
+        ### END SOLUTION
 
 
 class NormaliseCollate:
@@ -109,15 +119,21 @@ class NormaliseCollate:
         self.mean, self.std = mean, std
 
     def __call__(self, samples: list[tuple[torch.Tensor, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``samples``: B pairs (1 x 28 x 28 uint8 image, int label). Returns the images
+        stacked as one B x 1 x 28 x 28 float32 batch, minus ``mean``, divided by ``std``, and
+        the labels as one int64 tensor of B."""
+        ### BEGIN SOLUTION
         images = torch.stack([s[0] for s in samples]).float()
         labels = torch.tensor([s[1] for s in samples])
         return (images - self.mean) / self.std, labels
+        ### END SOLUTION
 
 
 def seed_worker(worker_id: int) -> None:
     """Give each worker process its own NumPy and ``random`` seeds, derived from the seed
-    torch gives the worker (the loader's seed + worker id); without it every worker starts
-    from a copy of the parent's NumPy state and draws the same "random" shifts."""
+    torch gives the worker (the loader's seed + worker id). Before torch 1.9 every worker
+    started from a copy of the parent's NumPy state and drew the same "random" shifts
+    without it; torch now seeds NumPy in each worker itself, so this is the explicit form."""
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
@@ -138,11 +154,15 @@ def make_loader(dataset: Dataset, cfg: Config, mean: float, std: float, seed: in
 
 # --- the surgery ----------------------------------------------------------------------
 def operate(model: LectureConvNet, frozen: list[str], n_classes: int) -> None:
-    """Replace the head by a new ``n_classes`` one and freeze the layers named; the
-    optimiser is then made from the parameters that still need a gradient."""
+    """Replace the head (``model.fc2``) by a new ``nn.Linear`` with ``n_classes`` outputs
+    and the same inputs, and freeze the layers named in ``frozen`` (their parameters stop
+    requiring a gradient; every other parameter, the new head's included, requires one).
+    The optimiser is then made from the parameters that still need a gradient."""
+    ### BEGIN SOLUTION
     model.fc2 = nn.Linear(model.fc2.in_features, n_classes)  # a new layer: new random weights
     for name, p in model.named_parameters():
         p.requires_grad = name.split(".")[0] not in frozen
+    ### END SOLUTION
 
 
 @torch.no_grad()
@@ -305,3 +325,68 @@ def check(result: Result) -> list:
         verdict("new head's test error below that on random frozen layers", m["head_error"], "<",
                 m["random_layers_head_error"]),
     ]  # fmt: skip
+
+
+# -- exercises (`dlc exercise dataloader-surgery`, then `dlc check dataloader-surgery`) --------
+
+
+def _bytes(g: torch.Generator, n: int) -> torch.Tensor:
+    """Digit-like grey levels 0..255 (N x 1 x 28 x 28, as the prologue gives them)."""
+    return (torch.rand(n, 1, 28, 28, generator=g) * 255 * (torch.rand(n, 1, 28, 28, generator=g) > 0.7)).round()
+
+
+def _read(cls, images, labels, shift: int):
+    """A dataset of the digits 5-9 among ``images``, its length and a few reads (NumPy seeded)."""
+    ds = cls(images, labels, [5, 6, 7, 8, 9], shift=shift)
+    np.random.seed(0)
+    return {"len": len(ds), "reads": [ds[i] for i in (0, len(ds) - 1, 1, 0)]}
+
+
+def _operated(f, frozen: list[str], n_classes: int) -> dict:
+    """dlc's convnet after the student's surgery: what requires a gradient, the head's shape."""
+    model = LectureConvNet(n_classes=5)
+    old = model.fc2
+    f(model, frozen, n_classes)
+    return {
+        "requires_grad": {name: p.requires_grad for name, p in model.named_parameters()},
+        "head weight shape": list(model.fc2.weight.shape),
+        "a new head": model.fc2 is not old,
+    }
+
+
+TASKS = [
+    Task(
+        "DigitImages",
+        hint="__len__: the number of labels kept; __getitem__: pad the i-th image by shift zeros on each side, "
+        "cut the 28 x 28 window that moves it by (dy, dx), add the channel axis, and return it with its label",
+        cases=lambda g: [
+            (_bytes(g, 12), torch.arange(12) % 10, 2),
+            (_bytes(g, 9), torch.tensor([5, 1, 9, 9, 0, 7, 6, 2, 5]), 5),
+            (_bytes(g, 6), torch.tensor([9, 8, 7, 6, 5, 4]), 0),
+        ],
+        call=_read,
+    ),
+    Task(
+        "NormaliseCollate",
+        hint="stack the images into one batch and make it float, put the labels in one tensor, and normalise the "
+        "batch with self.mean and self.std",
+        cases=lambda g: [
+            ([(_bytes(g, 1)[0].to(torch.uint8), int(k)) for k in torch.randint(0, 5, (4,), generator=g)],),
+            ([(_bytes(g, 1)[0].to(torch.uint8), 3)],),
+        ],
+        build=lambda cls: cls(33.3, 78.6),
+    ),
+    Task(
+        "operate",
+        hint="assign a new nn.Linear(model.fc2.in_features, n_classes) to model.fc2, then set requires_grad of "
+        "each parameter: False if its layer (the name before the dot) is in frozen, True otherwise",
+        cases=lambda g: [(["conv1", "conv2", "fc1"], 5), (["conv2"], 3), ([], 2)],
+        call=_operated,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -36,8 +36,9 @@ from dlc import prologue, viz
 from dlc.engine import Step, evaluate, fit
 from dlc.engine.callbacks import standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
-from dlc.models.autoencoders import ARCHS, VAE, AutoEncoder, elbo, psnr
+from dlc.models.autoencoders import ARCHS, VAE, AutoEncoder, psnr
 
 NOISES = ("gaussian", "mask")
 PSNR_GAIN_DB = 3.0  # the check: the denoiser at least this far above the noisy input
@@ -88,12 +89,18 @@ class Config:
 
 
 def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """The noisy version of images ``x`` in [0, 1]."""
+    """The noisy version of images ``x`` in [0, 1] (the shape and dtype of x): for
+    ``noise="gaussian"``, x plus ``level`` times standard Gaussian noise (one
+    ``torch.randn(x.shape, generator=generator)``), clipped back to [0, 1]; for ``"mask"``,
+    each pixel set to 0 where a uniform draw (one ``torch.rand(x.shape, generator=generator)``)
+    is below ``level``. Draw on the CPU, then move the noise to x's device."""
+    ### BEGIN SOLUTION
     if noise == "gaussian":
         eps = torch.randn(x.shape, generator=generator).to(x.device)
         return (x + level * eps).clamp(0, 1)
     keep = (torch.rand(x.shape, generator=generator) >= level).to(x.device)
     return x * keep
+    ### END SOLUTION
 
 
 def mean_filter(x: torch.Tensor) -> torch.Tensor:
@@ -124,6 +131,26 @@ class DenoisingStep(Step):
         return {"loss": F.mse_loss(out, clean), "psnr": psnr(out.clamp(0, 1), clean).mean()}
 
 
+def reparameterise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """One z ~ q(z|x) = N(mu, diag(exp(logvar))) per row (N x d, like mu), drawn so that the
+    gradient flows to mu and logvar: the noise is drawn apart (``torch.randn_like(mu)``)
+    and moved by the mean and scaled by the standard deviation."""
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)  # SOLUTION
+
+
+def elbo(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor):
+    """Per image, in nats: ``(elbo, rec, kl)``, each of shape N. ``rec = log p(x|z)``, the
+    Bernoulli log-likelihood of the grey levels x (N x 1 x 28 x 28, in [0, 1]) under the
+    decoder's log-odds ``logits`` (same shape), summed over pixels; ``kl = KL(q(z|x) ||
+    N(0, I))`` for q = N(mu, diag(exp(logvar))) (mu, logvar: N x d), in closed form;
+    ``elbo = rec - kl``."""
+    ### BEGIN SOLUTION
+    rec = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+    return rec - kl, rec, kl
+    ### END SOLUTION
+
+
 class VAEStep(Step):
     """Batch ``(images,)``; the ``loss`` is minus the ELBO, in nats per image, with its
     two terms: ``rec`` (E_q log p(x|z), one z per image) and ``kl``."""
@@ -132,7 +159,8 @@ class VAEStep(Step):
         self.model, self.optimizer = model, optimizer
 
     def _scores(self, x):
-        logits, mu, logvar = self.model(x)
+        mu, logvar = self.model.encode(x)
+        logits = self.model.decoder(reparameterise(mu, logvar))  # the decoder's log-odds
         value, rec, kl = elbo(logits, x, mu, logvar)
         return -value.mean(), {"rec": rec.mean().detach(), "kl": kl.mean().detach()}
 
@@ -379,3 +407,55 @@ def _samples_figure(real, samples, untrained, fd, scores, n: int = 36):
     fig.suptitle("samples judged by dlc's digit classifier: Fréchet distance (FD) to real test digits")
     fig.tight_layout()
     return fig
+
+
+# -- exercises (`dlc exercise denoising-vae`, then `dlc check denoising-vae`) ------------------
+
+
+def _codes(g: torch.Generator) -> list[tuple]:
+    """(mu, logvar) pairs, float64."""
+    return [(torch.randn(n, d, generator=g, dtype=torch.float64), torch.randn(n, d, generator=g, dtype=torch.float64))
+            for n, d in ((4, 3), (1, 8), (2, 1))]  # fmt: skip
+
+
+def _elbo_cases(g: torch.Generator) -> list[tuple]:
+    out = []
+    for mu, logvar in _codes(g):
+        n = len(mu)
+        x = torch.rand(n, 1, 28, 28, generator=g, dtype=torch.float64) * (torch.rand(n, 1, 28, 28, generator=g) > 0.6)
+        out.append((torch.randn(n, 1, 28, 28, generator=g, dtype=torch.float64) * 3, x, mu, logvar))
+    return out
+
+
+TASKS = [
+    Task(
+        "corrupt",
+        hint="gaussian: add level x the noise and clamp to [0, 1]; mask: keep a pixel where its uniform draw is at "
+        "least level, zero it elsewhere",
+        cases=lambda g: [
+            (torch.rand(3, 1, 6, 6, generator=g, dtype=torch.float64), "gaussian", 0.5),
+            (torch.rand(2, 1, 5, 5, generator=g, dtype=torch.float64), "mask", 0.3),
+            (torch.rand(1, 1, 4, 4, generator=g, dtype=torch.float64), "gaussian", 2.0),
+        ],
+    ),
+    Task(
+        "reparameterise",
+        hint="z = mu + exp(logvar / 2) * eps with eps = torch.randn_like(mu): the randomness is an input, so "
+        "z is differentiable in mu and logvar",
+        cases=_codes,
+        grad=True,
+    ),
+    Task(
+        "elbo",
+        hint="rec: minus binary_cross_entropy_with_logits(logits, x) summed over each image's pixels; kl: "
+        "1/2 sum(mu^2 + exp(logvar) - 1 - logvar) over the latent dimensions; elbo = rec - kl",
+        cases=_elbo_cases,
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -28,11 +28,17 @@ Measured with the defaults (lengths 5, 10, 20, 30; seed 0): the plain RNN 100%, 
 8e-9 for the RNN, 7e-2 for the LSTM, 0.3 for the GRU. At ``--tiny`` (lengths 4 and 16):
 the RNN 100% then 37%, the LSTM and the GRU 100% at both.
 
-The gradient through time: for each architecture, untrained and trained, the lab
-steps through the longest sequences one element at a time, keeps every state h_t and
-asks autograd for ``|dL / dh_t|`` (averaged over the test sequences), t = 1..T.
+The cells from their equations: :func:`lstm_cell` and :func:`gru_cell` compute one step
+with torch's weight layout; run over a sequence with the weights of ``nn.LSTM`` and
+``nn.GRU`` they give the same states (float64).
 
-Check (all in the same run): at the shortest length every architecture is well above
+The gradient through time: for each architecture, untrained and trained, the lab
+steps through the longest sequences one element at a time with these cells (and the
+Elman step for the plain RNN), the trained modules' own weights, keeps every state h_t
+and asks autograd for ``|dL / dh_t|`` (averaged over the test sequences), t = 1..T.
+
+Check (all in the same run): the cells' states equal ``nn.LSTM``'s and ``nn.GRU``'s
+(1e-12, float64); at the shortest length every architecture is well above
 chance; at the longest, the LSTM's and the GRU's test accuracy exceed the plain RNN's by
 more than 0.3; before training, the gradient reaching the first state (relative to the
 last) is more than ten times larger for the LSTM and the GRU than for the plain RNN.
@@ -49,6 +55,7 @@ from dlc import viz
 from dlc.data.toy import data_seeds
 from dlc.engine import Supervised, evaluate, fit, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.options import parse_list
 
@@ -114,6 +121,66 @@ def recurrent(kind: str, inputs: int, hidden: int, gate_bias: float) -> nn.Modul
     return rnn
 
 
+def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh) -> tuple[torch.Tensor, torch.Tensor]:
+    """One LSTM step: inputs ``x`` (N x I), previous state ``h`` and cell ``c`` (N x H), and
+    the weights as ``nn.LSTM`` stores them, the four gates stacked in the order input,
+    forget, cell, output: ``weight_ih`` (4H x I), ``weight_hh`` (4H x H), ``bias_ih`` and
+    ``bias_hh`` (4H). Returns the new ``(h, c)``, each N x H."""
+    ### BEGIN SOLUTION
+    i, f, g, o = (x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh).chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h = torch.sigmoid(o) * torch.tanh(c)
+    return h, c
+    ### END SOLUTION
+
+
+def gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> torch.Tensor:
+    """One GRU step: inputs ``x`` (N x I), previous state ``h`` (N x H), and the weights as
+    ``nn.GRU`` stores them, the three parts stacked in the order reset, update, new:
+    ``weight_ih`` (3H x I), ``weight_hh`` (3H x H), ``bias_ih`` and ``bias_hh`` (3H). As in
+    torch, the reset gate multiplies the recurrent part of the candidate, bias included.
+    Returns the new ``h`` (N x H)."""
+    ### BEGIN SOLUTION
+    xr, xz, xn = (x @ weight_ih.T + bias_ih).chunk(3, dim=1)
+    hr, hz, hn = (h @ weight_hh.T + bias_hh).chunk(3, dim=1)
+    r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+    n = torch.tanh(xn + r * hn)
+    return (1 - z) * n + z * h
+    ### END SOLUTION
+
+
+def step_through_time(kind: str, rnn: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """The states h_1 .. h_T (each N x H) of ``rnn`` (an ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU``
+    of one layer) on ``x`` (N x T x I), from zero, one step at a time by the equations."""
+    weights = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+    h = x.new_zeros(len(x), rnn.hidden_size)
+    c = torch.zeros_like(h)
+    states = []
+    for t in range(x.shape[1]):
+        if kind == "LSTM":
+            h, c = lstm_cell(x[:, t], h, c, *weights)
+        elif kind == "GRU":
+            h = gru_cell(x[:, t], h, *weights)
+        else:  # the Elman step of the rnn lab
+            w_ih, w_hh, b_ih, b_hh = weights
+            h = torch.tanh(x[:, t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+        states.append(h)
+    return states
+
+
+def cell_errors(seed: int) -> dict[str, float]:
+    """max |h (equations) - h (torch's fused module)| over a random sequence, float64."""
+    torch.manual_seed(seed)
+    out = {}
+    for kind in ARCHITECTURES:
+        rnn = recurrent(kind, 5, 8, gate_bias=1.0).double()
+        x = torch.randn(4, 9, 5, dtype=torch.float64)
+        with torch.no_grad():
+            ours = torch.stack(step_through_time(kind, rnn, x), 1)
+            out[kind] = float((ours - rnn(x)[0]).abs().max())
+    return out
+
+
 class Classifier(nn.Module):
     """A recurrent encoder and a linear layer on its last state."""
 
@@ -130,18 +197,12 @@ class Classifier(nn.Module):
 def gradient_through_time(model: Classifier, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     """|dL/dh_t| averaged over the sequences, t = 1..T.
 
-    The fused module is run one step at a time (the same computation), so that each
-    state h_t is a tensor of the graph that autograd can be asked about."""
-    lstm = model.kind == "LSTM"
-    h = c = None
-    states = []
-    for t in range(x.shape[1]):
-        # the next step reads h_t itself (not a copy), so that dL/dh_t includes every path
-        hx = None if h is None else ((h.unsqueeze(0), c) if lstm else h.unsqueeze(0))
-        _, state = model.rnn(x[:, t : t + 1], hx)
-        h, c = (state[0][0], state[1]) if lstm else (state[0], None)
-        states.append(h)
-    loss = nn.functional.cross_entropy(model.fc(h), y)
+    The equations are stepped one element at a time with the fused module's weights (the
+    same computation, see :func:`cell_errors`), so that each state h_t is a tensor of the
+    graph that autograd can be asked about (the next step reads h_t itself, so that dL/dh_t
+    includes every path)."""
+    states = step_through_time(model.kind, model.rnn, x)
+    loss = nn.functional.cross_entropy(model.fc(states[-1]), y)
     grads = torch.autograd.grad(loss, states)
     return [float(g.norm(dim=1).mean()) for g in grads]
 
@@ -174,6 +235,7 @@ def _figure_gradients(before: dict, after: dict, length: int):
 )
 def run(cfg: Config, ctx) -> Result:
     lengths = cfg.length_list
+    cells = cell_errors(ctx.seed)
     train_seed, test_seed = data_seeds(ctx.seed)
     inputs = cfg.symbols + 1
     accuracy: dict[str, dict[int, float]] = {k: {} for k in ARCHITECTURES}
@@ -229,7 +291,8 @@ def run(cfg: Config, ctx) -> Result:
         f"marked-symbol recall at T={long_}: RNN {accuracy['RNN'][long_]:.0%}, LSTM {accuracy['LSTM'][long_]:.0%}, "
         f"GRU {accuracy['GRU'][long_]:.0%} (at T={short}: {accuracy['RNN'][short]:.0%}, "
         f"{accuracy['LSTM'][short]:.0%}, {accuracy['GRU'][short]:.0%}; chance {chance:.0%}); untrained "
-        f"|dL/dh_1| / |dL/dh_T|: RNN {reach['RNN']:.1e}, LSTM {reach['LSTM']:.1e}, GRU {reach['GRU']:.1e}"
+        f"|dL/dh_1| / |dL/dh_T|: RNN {reach['RNN']:.1e}, LSTM {reach['LSTM']:.1e}, GRU {reach['GRU']:.1e}; cells "
+        f"= torch's to {max(cells.values()):.0e}"
     )
     return Result(
         line,
@@ -241,6 +304,7 @@ def run(cfg: Config, ctx) -> Result:
             "untrained_gradient": before,
             "trained_gradient": after,
             "epochs": cfg.epochs,
+            "cell_vs_torch": cells,
         },
     )
 
@@ -251,6 +315,12 @@ def check(result: Result) -> list:
     short, long_ = str(lengths[0]), str(lengths[-1])
     reach = m["untrained_gradient_first_over_last"]
     return [
+        verdict(
+            "max |h (lstm_cell, gru_cell, Elman step) - h (nn.LSTM, nn.GRU, nn.RNN)|, float64",
+            max(m["cell_vs_torch"].values()),
+            "<",
+            1e-12,
+        ),
         verdict(
             f"lowest accuracy of the three at T={short} (chance {chance:.2f})",
             min(acc[k][short] for k in ARCHITECTURES),
@@ -266,3 +336,41 @@ def check(result: Result) -> list:
             10,
         ),
     ]
+
+
+# -- exercises (`dlc exercise lstm-gru`, then `dlc check lstm-gru`) ----------------------------
+
+
+def _cell_cases(g: torch.Generator, gates: int, with_cell: bool) -> list[tuple]:
+    """Inputs, state(s) and torch-shaped weights (``gates`` H rows), float64."""
+    cases = []
+    for n, inputs, hidden in ((3, 5, 4), (1, 2, 6), (4, 1, 1)):
+        r = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)
+        states = (r(n, hidden), r(n, hidden)) if with_cell else (r(n, hidden),)
+        weights = (r(gates * hidden, inputs), r(gates * hidden, hidden), r(gates * hidden), r(gates * hidden))
+        cases.append((r(n, inputs), *states, *weights))
+    return cases
+
+
+TASKS = [
+    Task(
+        "lstm_cell",
+        hint="split x W_ih^T + b_ih + h W_hh^T + b_hh into the gates i, f, g, o; c = sigmoid(f) c + sigmoid(i) "
+        "tanh(g), then h = sigmoid(o) tanh(c)",
+        cases=lambda g: _cell_cases(g, 4, with_cell=True),
+        grad=True,
+    ),
+    Task(
+        "gru_cell",
+        hint="split x W_ih^T + b_ih and h W_hh^T + b_hh into (reset, update, new) parts; r and z are sigmoids of "
+        "the sums, n = tanh(x part + r * h part), and h = (1 - z) n + z h",
+        cases=lambda g: _cell_cases(g, 3, with_cell=False),
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

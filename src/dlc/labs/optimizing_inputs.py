@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.trained import train_mnist_convnet
 
@@ -64,21 +65,30 @@ class Config:
 
 
 def fgsm(model, to_input, pixels, targets, eps: float) -> torch.Tensor:
-    """One signed-gradient step of size ``eps`` on the loss, in pixel space (clamped to 0..1)."""
+    """One signed-gradient step of size ``eps`` on the loss, in pixel space: ``pixels`` (N x 1 x
+    28 x 28, in 0..1) moved by ``eps`` along the sign of the gradient of the cross-entropy of
+    ``model(to_input(pixels))`` against ``targets`` (N), clamped to 0..1; same shape, no graph."""
+    ### BEGIN SOLUTION
     p = pixels.detach().clone().requires_grad_()
     (grad,) = torch.autograd.grad(F.cross_entropy(model(to_input(p)), targets), p)
     return (pixels + eps * grad.sign()).clamp(0, 1).detach()
+    ### END SOLUTION
 
 
 def pgd(model, to_input, pixels, targets, eps: float, steps: int) -> torch.Tensor:
-    """Projected gradient ascent on the loss in the L-infinity ball of radius ``eps``."""
+    """Projected gradient ascent on the loss in the L-infinity ball of radius ``eps``: from
+    ``pixels``, ``steps`` signed-gradient steps of size ``alpha = 2.5 eps / steps`` (as in
+    :func:`fgsm`), each followed by the projection back into the box ``|p - pixels| <= eps``
+    and into 0..1. Returns the last p (the shape of pixels, no graph)."""
     alpha = 2.5 * eps / steps
     p = pixels.detach().clone()
     for _ in range(steps):
+        ### BEGIN SOLUTION
         p.requires_grad_()
         (grad,) = torch.autograd.grad(F.cross_entropy(model(to_input(p)), targets), p)
         p = p.detach() + alpha * grad.sign()
         p = torch.min(torch.max(p, pixels - eps), pixels + eps).clamp(0, 1)
+        ### END SOLUTION
     return p.detach()
 
 
@@ -93,12 +103,16 @@ def accuracy(model, x, targets) -> float:
 
 
 def class_visualisations(model, to_input, classes: int, steps: int, lr: float, l2: float) -> torch.Tensor:
-    """One image per class (classes x 1 x 28 x 28 pixels in 0..1) by ascent on its logit."""
+    """One image per class (classes x 1 x 28 x 28 pixels in 0..1) by gradient ascent on its
+    logit: image c starts grey (0.5) and ``steps`` Adam steps raise the objective, logit c of
+    ``model(to_input(p))`` summed over the images minus ``l2`` times the squared distance of
+    p to grey; after each step the pixels are clamped back into 0..1."""
     grey = torch.full((classes, 1, 28, 28), 0.5)
     p = grey.clone().requires_grad_()
-    opt = torch.optim.Adam([p], lr=lr)
+    opt = torch.optim.Adam([p], lr=lr)  # it minimises: give it minus the objective
     idx = torch.arange(classes)
     for _ in range(steps):
+        ### BEGIN SOLUTION
         logits = model(to_input(p))
         objective = logits[idx, idx].sum() - l2 * (p - grey).pow(2).sum()
         opt.zero_grad()
@@ -106,6 +120,7 @@ def class_visualisations(model, to_input, classes: int, steps: int, lr: float, l
         opt.step()
         with torch.no_grad():
             p.clamp_(0, 1)
+        ### END SOLUTION
     return p.detach()
 
 
@@ -294,3 +309,59 @@ def check(result: Result) -> list:
         verdict("class visualisations: mean probability of their class", m["visualisation_probability"], ">", 0.9),
         verdict("deep dream: conv2 activation norm, after / before", m["dream_norm_ratio"], ">", 1.2),
     ]  # fmt: skip
+
+
+# -- exercises (`dlc exercise optimizing-inputs`, then `dlc check optimizing-inputs`) ----------
+
+
+def _convnet(dtype=torch.float64):
+    """The lab's network, untrained (seeded the same for both)."""
+    from dlc.models.convnets import LectureConvNet
+
+    return LectureConvNet().to(dtype)
+
+
+def _to_input(p: torch.Tensor) -> torch.Tensor:
+    return (p - 0.13) / 0.31  # pixels 0..1 -> the network's normalised input
+
+
+def _attacked(g: torch.Generator) -> list[tuple]:
+    """Digit-like pixels in 0..1 and targets, float64, with an epsilon each."""
+    out = []
+    for n, eps in ((3, 0.2), (1, 0.05)):
+        x = torch.rand(n, 1, 28, 28, generator=g, dtype=torch.float64) * (torch.rand(n, 1, 28, 28, generator=g) > 0.8)
+        out.append((x, torch.randint(0, 10, (n,), generator=g), eps))
+    return out
+
+
+TASKS = [
+    Task(
+        "fgsm",
+        hint="take the gradient of the cross-entropy with respect to the pixels (a copy that requires grad), "
+        "step eps along its sign, clamp to 0..1",
+        cases=_attacked,
+        call=lambda f, x, y, eps: f(_convnet(), _to_input, x, y, eps),
+    ),
+    Task(
+        "pgd",
+        hint="each step: the gradient of the loss at the current p, a step of alpha along its sign, then clip p "
+        "into [pixels - eps, pixels + eps] and into 0..1",
+        cases=lambda g: [(x, y, eps, steps) for (x, y, eps), steps in zip(_attacked(g), (3, 1))],
+        call=lambda f, x, y, eps, steps: f(_convnet(), _to_input, x, y, eps, steps),
+    ),
+    Task(
+        "class_visualisations",
+        hint="each step: the logits of the current images, the objective (image c's logit c, summed, minus l2 "
+        "times the squared distance to grey), an Adam step on minus it, then clamp the pixels in place to 0..1",
+        cases=lambda g: [(3, 4, 0.05, 0.05), (10, 2, 0.1, 0.0)],
+        call=lambda f, classes, steps, lr, l2: f(_convnet(torch.float32), _to_input, classes, steps, lr, l2),
+        rtol=1e-4,
+        atol=1e-6,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.convnets import LectureConvNet
 from dlc.models.trained import train_mnist_convnet
@@ -46,12 +47,18 @@ class Config:
 
 def smoothness(filters: torch.Tensor) -> torch.Tensor:
     """Per filter (F x C x H x W, or F x H x W), the correlation between horizontally and
-    vertically neighbouring weights, each filter's mean removed: ~0 for noise, 1 for a constant."""
-    w = filters.reshape(filters.shape[0], -1, *filters.shape[-2:]).double()
+    vertically neighbouring weights, each filter's mean removed: ~0 for noise, 1 for a constant.
+
+    With w a filter minus its mean (over all its C x H x W weights), it is the mean of
+    ``w_i w_j`` over the pairs of neighbours (i, j) (same channel, next column or next row)
+    divided by the mean of ``w_i^2`` (clamped below at 1e-30). Returns F values, float64."""
+    w = filters.reshape(filters.shape[0], -1, *filters.shape[-2:]).double()  # F x C x H x W
+    ### BEGIN SOLUTION
     w = w - w.mean((1, 2, 3), keepdim=True)
     pairs = (w[..., :, 1:] * w[..., :, :-1]).sum((1, 2, 3)) + (w[..., 1:, :] * w[..., :-1, :]).sum((1, 2, 3))
     count = w.shape[1] * (w.shape[2] * (w.shape[3] - 1) + (w.shape[2] - 1) * w.shape[3])
     return (pairs / count) / w.pow(2).mean((1, 2, 3)).clamp_min(1e-30)
+    ### END SOLUTION
 
 
 def filter_figure(panels: dict[str, torch.Tensor], scores: dict[str, torch.Tensor], title: str):
@@ -165,3 +172,34 @@ def check(result: Result) -> list:
                 m["smoothness_before"] + 0.05),
         verdict("mean smoothness of what training added (noise: about 0)", m["smoothness_change"], ">", 0.3),
     ]  # fmt: skip
+
+
+# -- exercises (`dlc exercise parameters`, then `dlc check parameters`) ------------------------
+
+
+def _filters(g: torch.Generator) -> list[tuple]:
+    """Noise, smooth ramps and a checkerboard, in both layouts."""
+    i, j = torch.meshgrid(torch.arange(5.0), torch.arange(4.0), indexing="ij")
+    ramps = torch.stack([i + 0.5 * j, i * j, (i - 2) ** 2]).double().unsqueeze(1)  # 3 x 1 x 5 x 4
+    board = ((i + j) % 2 * 2 - 1).double()[None]  # 1 x 5 x 4
+    return [
+        (torch.randn(6, 2, 5, 5, generator=g, dtype=torch.float64),),
+        (ramps + 0.1 * torch.randn(ramps.shape, generator=g, dtype=torch.float64),),
+        (board,),
+    ]
+
+
+TASKS = [
+    Task(
+        "smoothness",
+        hint="remove each filter's mean; add up the products of horizontally neighbouring weights and of "
+        "vertically neighbouring ones, divide by the number of such pairs, then by the mean squared weight",
+        cases=_filters,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -38,6 +38,7 @@ from torch import nn
 from dlc import viz
 from dlc.data import toy
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -94,6 +95,31 @@ def max_difference(a: nn.Module, b: nn.Module) -> float:
     return max(float((p - q).abs().max().detach()) for p, q in zip(a.parameters(), b.parameters()))
 
 
+def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int) -> None:
+    """Write to ``path`` (with ``torch.save``) everything training needs to go on exactly as
+    if it had never stopped: a dict with the keys ``"model"`` (the model's state_dict),
+    ``"optimizer"`` (the optimizer's state_dict: Adam's moments and step count), ``"step"``
+    (the int) and ``"rng"`` (torch's global random state, which draws the next batches and
+    dropout masks)."""
+    ### BEGIN SOLUTION
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}
+    torch.save({**state, "rng": torch.get_rng_state()}, path)
+    ### END SOLUTION
+
+
+def load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """Read the file :func:`save_checkpoint` wrote, safely (``weights_only=True``: tensors and
+    plain containers only), into ``model`` and ``optimizer`` (new objects of the same
+    shapes), restore torch's global random state, and return the step it was saved at."""
+    ### BEGIN SOLUTION
+    state = torch.load(path, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    return state["step"]
+    ### END SOLUTION
+
+
 def resume_experiment(cfg: Config, seed: int, folder: Path) -> dict:
     """The uninterrupted run, then runs stopped half-way and resumed from a file that holds
     everything, or leaves out the optimizer's state, or the random state."""
@@ -110,22 +136,20 @@ def resume_experiment(cfg: Config, seed: int, folder: Path) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     train(model, opt, x, y, half, cfg.batch_size)
     path = folder / "checkpoint.pt"
-    torch.save(
-        {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": half, "rng": torch.get_rng_state()}, path
-    )
+    save_checkpoint(path, model, opt, half)
 
     differences, gaps = {}, {}
     for variant in ("everything", "no optimizer state", "no random state"):
-        state = torch.load(path, weights_only=True)  # tensors and plain containers only
         torch.manual_seed(seed + 1)  # the new process's own random state
         resumed = make_model(cfg)  # new objects, as after a restart
         resumed_opt = torch.optim.Adam(resumed.parameters(), lr=cfg.lr)
-        resumed.load_state_dict(state["model"])
-        if variant != "no optimizer state":
-            resumed_opt.load_state_dict(state["optimizer"])
-        if variant != "no random state":
-            torch.set_rng_state(state["rng"])
-        rest = train(resumed, resumed_opt, x, y, cfg.steps - state["step"], cfg.batch_size)
+        step = load_checkpoint(path, resumed, resumed_opt)
+        # the partial resumes: throw one part of the restored state away again
+        if variant == "no optimizer state":
+            resumed_opt = torch.optim.Adam(resumed.parameters(), lr=cfg.lr)  # fresh moments, step count 0
+        if variant == "no random state":
+            torch.manual_seed(seed + 1)  # the new process's own random state, not the saved one
+        rest = train(resumed, resumed_opt, x, y, cfg.steps - step, cfg.batch_size)
         # distance to the uninterrupted run's weights after the same step
         gaps[variant] = [float((w - r).abs().max()) for w, r in zip(rest, ref_path[half:])]
         differences[variant] = max_difference(ref, resumed)
@@ -279,3 +303,68 @@ def check(result: Result) -> list:
         verdict("payload ran with weights_only=True (0 = no)", m["payload_ran_with_weights_only"], "==", 0),
         verdict("payload ran with weights_only=False (1 = it is live)", m["payload_ran_without_weights_only"], "==", 1),
     ]
+
+
+# -- exercises (`dlc exercise persistence`, then `dlc check persistence`) ----------------------
+
+
+def _trained(hidden: int, steps: int) -> tuple[nn.Module, torch.optim.Optimizer, torch.Tensor, torch.Tensor]:
+    """A small model with dropout and its Adam, after ``steps`` steps on a spiral (float64)."""
+    cfg = Config(hidden=hidden, dropout=0.3, samples=64, batch_size=8)
+    x, y = toy.spirals(cfg.samples, classes=3, seed=1)
+    model = make_model(cfg).double()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    train(model, opt, x.double(), y, steps, cfg.batch_size)
+    return model, opt, x.double(), y
+
+
+def _saved(f, hidden: int, steps: int) -> dict:
+    """What the student's ``save_checkpoint`` wrote, read back."""
+    import tempfile
+
+    model, opt, _, _ = _trained(hidden, steps)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "checkpoint.pt"
+        f(path, model, opt, steps)
+        return torch.load(path, weights_only=True)
+
+
+def _resumed(f, hidden: int, steps: int) -> dict:
+    """Saved by dlc's ``save_checkpoint``, loaded by the student's into new objects, then
+    three more steps: the step returned, and the weights and optimizer state reached."""
+    import tempfile
+
+    model, opt, x, y = _trained(hidden, steps)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "checkpoint.pt"
+        save_checkpoint(path, model, opt, steps)
+        torch.manual_seed(1234)  # another process's random state and initialisation
+        new = make_model(Config(hidden=hidden, dropout=0.3)).double()
+        new_opt = torch.optim.Adam(new.parameters(), lr=Config.lr)
+        step = f(path, new, new_opt)
+    train(new, new_opt, x, y, 3, 8)
+    return {"step": step, "model": new.state_dict(), "optimizer": new_opt.state_dict()["state"]}
+
+
+TASKS = [
+    Task(
+        "save_checkpoint",
+        hint="put the model's and the optimizer's state_dicts, the step and torch's random state (torch.get_rng_state) "
+        "in one dict, under the keys the docstring names, and torch.save it",
+        cases=lambda g: [(4, 2), (8, 5)],
+        call=_saved,
+    ),
+    Task(
+        "load_checkpoint",
+        hint="torch.load with weights_only=True, put each part back where it came from (load_state_dict, "
+        "torch.set_rng_state) and return the step",
+        cases=lambda g: [(4, 2), (8, 5)],
+        call=_resumed,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

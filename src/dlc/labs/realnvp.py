@@ -2,10 +2,10 @@
 
 A flow ``f`` maps data ``x`` to ``z = f(x)`` with a standard normal density; the change of
 variables gives ``log p(x) = log N(f(x)) + log |det J_f(x)|``, and trains ``f`` by maximum
-likelihood. Affine coupling layers (:mod:`dlc.models.flows`) make both terms cheap: half
-the coordinates pass unchanged and scale and shift the other half, so the Jacobian is
-triangular and its log-determinant is a sum of the scales; the inverse is as cheap, so
-sampling is ``f^-1(z)``.
+likelihood. Affine coupling layers (:class:`AffineCoupling`, here; their ``s, t`` networks
+and masks from :mod:`dlc.models.flows`) make both terms cheap: half the coordinates pass
+unchanged and scale and shift the other half, so the Jacobian is triangular and its
+log-determinant is a sum of the scales; the inverse is as cheap, so sampling is ``f^-1(z)``.
 
 Part 1, 2-D: flows of 8 couplings (MLPs with two hidden layers) fitted to two moons and
 to a checkerboard density generated here. Part 2, MNIST: dequantised pixels (``(p + u) /
@@ -38,14 +38,17 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from dlc import prologue
 from dlc.data import toy
 from dlc.engine import Step, evaluate, fit
 from dlc.engine.callbacks import standard_callbacks
-from dlc.errors import UsageError
+from dlc.errors import InvalidArgument, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
-from dlc.models.flows import ElementwiseAffine, Flow, brute_force_logdet, conv_flow, coupling_flow
+from dlc.models import flows
+from dlc.models.flows import ElementwiseAffine, Flow, brute_force_logdet
 
 LOGDET_TOL = 1e-6  # the check: autograd's log|det J| and the flow's agree to this (float64)
 INVERSE_TOL = 1e-5  # the check: x -> z -> x to this (float32)
@@ -108,15 +111,72 @@ def dequantize(pixels: torch.Tensor, generator: torch.Generator | None = None) -
 
 
 def to_logit(u: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """RealNVP's ``y = logit(alpha + (1 - 2 alpha) u)`` and ``log |dy/du|`` summed per image."""
+    """RealNVP's ``y = logit(alpha + (1 - 2 alpha) u)`` of images ``u`` in (0, 1) (N x ...),
+    and ``log |det dy/du|`` (the transform acts on each value alone: a sum over the values
+    of each image). Returns ``(y, logdet)``: y the shape of u, logdet of shape N."""
     s = alpha + (1 - 2 * alpha) * u
+    ### BEGIN SOLUTION
     y = torch.log(s) - torch.log1p(-s)
     logdet = (math.log(1 - 2 * alpha) - torch.log(s) - torch.log1p(-s)).flatten(1).sum(1)
     return y, logdet
+    ### END SOLUTION
 
 
 def from_logit(y: torch.Tensor, alpha: float) -> torch.Tensor:
     return ((torch.sigmoid(y) - alpha) / (1 - 2 * alpha)).clamp(0, 1)
+
+
+# -- the flow -------------------------------------------------------------------------------
+
+
+class AffineCoupling(nn.Module):
+    """An affine coupling layer: ``y = b x + (1 - b) (x exp(s) + t)`` where ``(s, t) =
+    st(b x)``. The mask ``b`` (0/1, 1 = kept; broadcast to one sample's shape) is
+    ``self.mask``; ``self._st(b * x)`` gives ``(s, t)``, each the shape of x and already 0
+    where b = 1, so the kept coordinates pass unchanged."""
+
+    def __init__(self, mask: torch.Tensor, st: nn.Module):
+        super().__init__()
+        mask = torch.as_tensor(mask, dtype=torch.get_default_dtype())
+        if not ((mask == 0) | (mask == 1)).all() or mask.all() or not mask.any():
+            raise InvalidArgument("a coupling mask holds 0s (moved) and 1s (kept), some of each")
+        self.register_buffer("mask", mask.unsqueeze(0))
+        self.st = st
+
+    def _st(self, kept: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        s, t = self.st(kept)
+        moved = 1 - self.mask
+        return s * moved, t * moved
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, logdet)``: y the shape of x (N x ...), and ``log |det dy/dx|`` per sample (N):
+        the Jacobian is triangular, its diagonal exp(s) where b = 0 and 1 where b = 1."""
+        ### BEGIN SOLUTION
+        s, t = self._st(self.mask * x)
+        y = x * torch.exp(s) + t
+        return y, s.flatten(1).sum(1)
+        ### END SOLUTION
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        """The x with ``forward(x)[0] == y``: ``b y = b x``, so s and t are those of the forward."""
+        ### BEGIN SOLUTION
+        s, t = self._st(self.mask * y)
+        return (y - t) * torch.exp(-s)
+        ### END SOLUTION
+
+
+def coupling_flow(dim: int, layers: int, hidden: int) -> Flow:
+    """A flow on N x dim vectors: ``layers`` couplings, masks alternating halves, ``s, t``
+    MLPs with two hidden layers of ``hidden`` units."""
+    masks = flows.alternating_masks(dim, layers)
+    return Flow([AffineCoupling(m, flows.MLP2(dim, hidden)) for m in masks], (dim,))
+
+
+def conv_flow(height: int, width: int, layers: int, hidden: int) -> Flow:
+    """A flow on N x 1 x height x width images: couplings with RealNVP's checkerboard and
+    half-image masks, ``s, t`` small convnets of ``hidden`` channels."""
+    masks = flows.image_masks(height, width, layers)
+    return Flow([AffineCoupling(m, flows.ConvST(m, 1, hidden)) for m in masks], (1, height, width))
 
 
 # -- the step -------------------------------------------------------------------------------
@@ -461,3 +521,40 @@ def _figure_curves(m, cfg):
     a2.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# -- exercises (`dlc exercise realnvp`, then `dlc check realnvp`) ------------------------------
+
+
+def _coupling_cases(g: torch.Generator) -> list[tuple]:
+    return [(torch.randn(n, 4, generator=g, dtype=torch.float64) * 2,) for n in (5, 1, 3)]
+
+
+TASKS = [
+    Task(
+        "AffineCoupling",
+        hint="forward: (s, t) from the kept part (self._st(self.mask * x)), scale by exp(s) and shift by t; the "
+        "log-det is s summed per sample. inverse: y's kept part is x's, so the same (s, t) undo it",
+        cases=_coupling_cases,
+        build=lambda cls: cls(torch.tensor([1.0, 0.0, 0.0, 1.0]), flows.MLP2(4, 8)),
+        call=lambda layer, x: (*layer(x), layer.inverse(x)),
+        grad=True,
+    ),
+    Task(
+        "to_logit",
+        hint="y = log s - log(1 - s) with s = alpha + (1 - 2 alpha) u; differentiate it with respect to u (the "
+        "chain rule through s) and sum log |dy/du| over each image's values",
+        cases=lambda g: [
+            (torch.rand(3, 1, 4, 4, generator=g, dtype=torch.float64), 0.05),
+            (torch.rand(2, 5, generator=g, dtype=torch.float64), 0.2),
+            (torch.rand(1, 1, 2, 3, generator=g, dtype=torch.float64) * 0.98 + 0.01, 0.0),
+        ],
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -41,6 +41,7 @@ from dlc import viz
 from dlc.data.toy import data_seeds
 from dlc.engine import Supervised, evaluate, fit, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -91,7 +92,9 @@ class ElmanRNN(nn.Module):
         self.truncate: int | None = None
 
     def forward(self, x: torch.Tensor, keep: list | None = None) -> torch.Tensor:
-        """``keep``: a list to which each h_t is appended (the tensors of the graph, so
+        """The states h_1 .. h_T (N x T x H) for inputs ``x`` (N x T x inputs), from h_0 = 0.
+
+        ``keep``: a list to which each h_t is appended (the tensors of the graph, so
         that gradients with respect to them can be asked for)."""
         n, length, _ = x.shape
         h = x.new_zeros(n, self.weight_hh.shape[0])
@@ -99,7 +102,7 @@ class ElmanRNN(nn.Module):
         for t in range(length):
             if self.truncate is not None and t == length - self.truncate:
                 h = h.detach()  # no gradient flows to the steps before this one
-            h = torch.tanh(x[:, t] @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh)
+            h = torch.tanh(x[:, t] @ self.weight_ih.T + self.bias_ih + h @ self.weight_hh.T + self.bias_hh)  # SOLUTION
             states.append(h)
         if keep is not None:
             keep.extend(states)
@@ -108,10 +111,13 @@ class ElmanRNN(nn.Module):
 
 def bptt(rnn: ElmanRNN, x: torch.Tensor, states: torch.Tensor, grad_last: torch.Tensor) -> dict[str, torch.Tensor]:
     """Back-propagation through time by hand: the gradients of a loss whose gradient with
-    respect to the last state h_T is ``grad_last``; ``states`` are the forward's h_1..h_T."""
+    respect to the last state h_T is ``grad_last`` (N x H); ``x`` (N x T x inputs) are the
+    inputs and ``states`` (N x T x H) the forward's h_1..h_T. Returns a dict of the four
+    parameters' gradients, by name, each the shape of its parameter."""
     n, length, _ = x.shape
     grads = {name: torch.zeros_like(p) for name, p in rnn.named_parameters()}
     dh = grad_last
+    ### BEGIN SOLUTION
     for t in reversed(range(length)):
         h_prev = states[:, t - 1] if t > 0 else torch.zeros_like(dh)
         da = dh * (1 - states[:, t] ** 2)  # through tanh
@@ -120,6 +126,7 @@ def bptt(rnn: ElmanRNN, x: torch.Tensor, states: torch.Tensor, grad_last: torch.
         grads["bias_ih"] += da.sum(0)
         grads["bias_hh"] += da.sum(0)
         dh = da @ rnn.weight_hh  # to the previous state
+    ### END SOLUTION
     return grads
 
 
@@ -284,3 +291,53 @@ def check(result: Result) -> list:
         verdict("RNN accuracy minus the last-symbol baseline's", full - last, ">", 0.3),
         verdict("full BPTT accuracy minus truncated BPTT's", full - trunc, ">", 0.15),
     ]
+
+
+# -- exercises (`dlc exercise rnn`, then `dlc check rnn`) --------------------------------------
+
+
+def _sequences(g: torch.Generator) -> list[tuple]:
+    """Inputs (N x T x 3) and a gradient on the last state (N x 5), float64."""
+    shapes = ((2, 4), (1, 1), (3, 7))
+    return [
+        (torch.randn(n, t, 3, generator=g, dtype=torch.float64), torch.randn(n, 5, generator=g, dtype=torch.float64))
+        for n, t in shapes
+    ]
+
+
+def _hand_bptt(f, x, grad_last):
+    rnn = ElmanRNN(x.shape[2], grad_last.shape[1]).double()  # dlc's, seeded the same for both
+    return f(rnn, x, rnn(x).detach(), grad_last)
+
+
+def _autograd_bptt(x, grad_last):
+    rnn = ElmanRNN(x.shape[2], grad_last.shape[1]).double()
+    grads = torch.autograd.grad(rnn(x)[:, -1], list(rnn.parameters()), grad_last)
+    return dict(zip([name for name, _ in rnn.named_parameters()], grads))
+
+
+TASKS = [
+    Task(
+        "ElmanRNN",
+        hint="at each step t, h = tanh(x_t W_ih^T + b_ih + h W_hh^T + b_hh), with x_t = x[:, t] (N x inputs) and "
+        "h the previous state (N x H)",
+        cases=lambda g: [(x,) for x, _ in _sequences(g)],
+        build=lambda cls: cls(3, 5),
+        grad=True,
+    ),
+    Task(
+        "bptt",
+        hint="walk back from t = T: through the tanh (da = dh (1 - h_t^2)), add step t's share to each of the four "
+        "gradients, then pass dh = da W_hh on to the previous state (h_0 = 0)",
+        cases=lambda g: [(x, gl) for x, gl in _sequences(g)],
+        call=_hand_bptt,
+        grad=_hand_bptt,
+        autograd=_autograd_bptt,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

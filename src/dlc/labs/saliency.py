@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.trained import train_mnist_convnet
 
@@ -70,31 +71,43 @@ def class_scores(model, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_map(model, x: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-    """``|d logit_class / d x|`` per pixel (N x 28 x 28)."""
+    """``|d logit_class / d x|`` per pixel: for images ``x`` (N x 1 x 28 x 28) and one class
+    per image (``classes``, N), the absolute gradient of each image's class logit
+    (:func:`class_scores`) with respect to its pixels, as N x 28 x 28."""
+    ### BEGIN SOLUTION
     x = x.detach().clone().requires_grad_()
     (grad,) = torch.autograd.grad(class_scores(model, x, classes).sum(), x)
     return grad.abs()[:, 0]
+    ### END SOLUTION
 
 
 def smoothgrad_map(model, x, classes, samples: int, noise: float, generator=None) -> torch.Tensor:
-    """The gradient averaged over noisy copies of each image, then its absolute value."""
+    """The gradient of the class logit averaged over ``samples`` noisy copies of each image,
+    then its absolute value (N x 28 x 28, like :func:`gradient_map`). The noise of an
+    image has std ``noise`` times that image's value range (max - min); draw it as
+    ``torch.randn(x.shape, generator=generator)``, one draw per copy, in turn."""
     sigma = noise * (x.amax((1, 2, 3)) - x.amin((1, 2, 3))).view(-1, 1, 1, 1)
     total = torch.zeros_like(x)
+    ### BEGIN SOLUTION
     for _ in range(samples):
         noisy = (x + sigma * torch.randn(x.shape, generator=generator).to(x.device)).requires_grad_()
         (grad,) = torch.autograd.grad(class_scores(model, noisy, classes).sum(), noisy)
         total += grad
+    ### END SOLUTION
     return (total / samples).abs()[:, 0]
 
 
 @torch.no_grad()
 def occlusion_map(model, x, classes, patch: int, black: float, stride: int = 1) -> torch.Tensor:
     """Per pixel, the mean drop of the class probability when a black ``patch`` square
-    covering it replaces the image there (squares at every ``stride`` position)."""
+    covering it replaces the image there (squares at every ``stride`` position, top-left
+    corners at rows and columns 0, stride, 2 stride, ... as long as the square fits):
+    N x H x W for images N x 1 x H x W; 0 where no square covers a pixel."""
     n, _, h, w = x.shape
+    drop = torch.zeros(n, h, w, dtype=x.dtype, device=x.device)  # summed drops, per pixel
+    count = torch.zeros(h, w, dtype=x.dtype, device=x.device)  # squares covering each pixel
+    ### BEGIN SOLUTION
     base = F.softmax(model(x), 1).gather(1, classes[:, None])[:, 0]
-    drop = torch.zeros(n, h, w, device=x.device)
-    count = torch.zeros(h, w, device=x.device)
     for i in range(0, h - patch + 1, stride):
         for j in range(0, w - patch + 1, stride):
             occluded = x.clone()
@@ -102,6 +115,7 @@ def occlusion_map(model, x, classes, patch: int, black: float, stride: int = 1) 
             p = F.softmax(model(occluded), 1).gather(1, classes[:, None])[:, 0]
             drop[:, i : i + patch, j : j + patch] += (base - p)[:, None, None]
             count[i : i + patch, j : j + patch] += 1
+    ### END SOLUTION
     return drop / count.clamp_min(1)
 
 
@@ -229,3 +243,53 @@ def check(result: Result) -> list:
         verdict(f"deletion area, {name} order below 0.8 x random order's", m[f"auc_{key}"], "<", 0.8 * m["auc_random"])
         for name, key in (("gradient", "gradient"), ("SmoothGrad", "smoothgrad"), ("occlusion", "occlusion"))
     ]
+
+
+# -- exercises (`dlc exercise saliency`, then `dlc check saliency`) ----------------------------
+
+
+def _images(g: torch.Generator) -> list[tuple]:
+    """Digit-like images (normalised as the lab's) and a class each, float64."""
+    out = []
+    for n in (3, 1):
+        x = torch.rand(n, 1, 28, 28, generator=g, dtype=torch.float64) * (torch.rand(n, 1, 28, 28, generator=g) > 0.8)
+        out.append(((x - 0.13) / 0.31, torch.randint(0, 10, (n,), generator=g)))
+    return out
+
+
+def _convnet():
+    """The lab's network, untrained (seeded the same for both): float64."""
+    from dlc.models.convnets import LectureConvNet
+
+    return LectureConvNet().double()
+
+
+TASKS = [
+    Task(
+        "gradient_map",
+        hint="make x a leaf that requires grad, take torch.autograd.grad of the summed class logits (each image's "
+        "own class) with respect to it, and keep its absolute value per pixel",
+        cases=_images,
+        call=lambda f, x, classes: f(_convnet(), x, classes),
+    ),
+    Task(
+        "smoothgrad_map",
+        hint="for each of the samples copies: add sigma times fresh Gaussian noise to x, take the gradient of the "
+        "summed class logits with respect to the noisy copy, and add it to total",
+        cases=lambda g: [(x, c, samples, 0.2) for (x, c), samples in zip(_images(g), (4, 1))],
+        call=lambda f, x, classes, samples, noise: f(_convnet(), x, classes, samples, noise),
+    ),
+    Task(
+        "occlusion_map",
+        hint="the class probability of the intact images first; then for each square position, black it out, "
+        "and add the drop of the probability to every pixel the square covers (count them, to average)",
+        cases=lambda g: [(x, c, patch, stride) for (x, c), (patch, stride) in zip(_images(g), ((6, 4), (9, 5)))],
+        call=lambda f, x, classes, patch, stride: f(_convnet(), x, classes, patch, -0.42, stride),
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -53,20 +54,28 @@ class Config:
 
 
 def conv_out(n: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
-    """Length of a convolution's output along one axis."""
-    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+    """Length of a convolution's output along one axis (an int), for an input of length n,
+    kernel size k, stride s, padding p (on each side) and dilation d."""
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1  # SOLUTION
 
 
 def transposed_out(n: int, k: int, s: int = 1, p: int = 0, d: int = 1, output_padding: int = 0) -> int:
-    """Length of a transposed convolution's output along one axis."""
-    return (n - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+    """Length of a transposed convolution's output along one axis (an int), for an input of
+    length n: the shortest input length whose convolution (same k, s, p, d) has n outputs,
+    plus ``output_padding`` (0 .. s - 1: it picks among the s input lengths that all give n
+    outputs)."""
+    return (n - 1) * s - 2 * p + d * (k - 1) + output_padding + 1  # SOLUTION
 
 
 def conv_matrix(w: torch.Tensor, n: int, stride: int = 1, padding: int = 0) -> torch.Tensor:
-    """The matrix of ``conv1d(., w)`` on signals of length n (one channel in and out):
-    column j is the convolution of the j-th basis signal."""
+    """The matrix C of ``conv1d(., w)`` on signals of length n (one channel in and out, the
+    1-D kernel ``w`` of length k): ``C @ x`` equals the convolution of x, so C has shape
+    ``conv_out(n, k, stride, padding) x n`` and w's dtype. Column j is the convolution of
+    the j-th basis signal (1 at index j, 0 elsewhere)."""
+    ### BEGIN SOLUTION
     basis = torch.eye(n, dtype=w.dtype).unsqueeze(1)  # n signals of 1 channel
     return F.conv1d(basis, w.view(1, 1, -1), stride=stride, padding=padding).squeeze(1).T
+    ### END SOLUTION
 
 
 def adjoint_error(g: torch.Generator, max_stride: int) -> dict:
@@ -96,9 +105,14 @@ def adjoint_error(g: torch.Generator, max_stride: int) -> dict:
 
 
 def size_mismatches(max_stride: int) -> tuple[int, int]:
-    """(mismatches, settings): the size formula against torch's transposed output."""
+    """(mismatches, settings): the size formulas against torch's convolution and transposed
+    convolution outputs."""
     wrong = total = 0
     for n, k, s, p, d in itertools.product(range(1, 7), range(1, 5), range(1, max_stride + 1), range(3), (1, 2)):
+        if conv_out(n, k, s, p, d) >= 1:  # torch refuses a kernel wider than the padded input
+            got = F.conv1d(torch.zeros(1, 1, n), torch.zeros(1, 1, k), stride=s, padding=p, dilation=d)
+            total += 1
+            wrong += got.shape[2] != conv_out(n, k, s, p, d)
         for op in range(max(s, d)):
             if op >= s and op >= d or transposed_out(n, k, s, p, d, op) < 1:
                 continue  # torch refuses output_padding >= both stride and dilation
@@ -238,3 +252,50 @@ def check(result: Result) -> list:
         ),
         verdict("interior spread, nearest upsampling + conv", s["nearest upsampling + conv 3x3"], "<", 1e-9),
     ]
+
+
+# -- exercises (`dlc exercise transposed-conv`, then `dlc check transposed-conv`) ------------
+
+
+def _size_cases(g: torch.Generator) -> list[tuple]:
+    """(n, k, s, p, d) settings drawn at random, each with at least one output."""
+    cases = []
+    while len(cases) < 3:
+        ranges = ((1, 12), (1, 6), (1, 4), (0, 3), (1, 3))
+        n, k, s, p, d = (int(torch.randint(lo, hi, (), generator=g)) for lo, hi in ranges)
+        if conv_out(n, k, s, p, d) >= 1:
+            cases.append((n, k, s, p, d))
+    return cases + [(5, 3, 1, 1, 1), (11, 3, 2, 1, 2), (9, 2, 3, 0, 2)]  # dilated ones, to be sure
+
+
+TASKS = [
+    Task(
+        "conv_out",
+        hint="the dilated kernel spans d (k - 1) + 1 samples: count the positions, s samples apart, where it "
+        "fits inside the n + 2 p samples of the padded input",
+        cases=_size_cases,
+    ),
+    Task(
+        "transposed_out",
+        hint="invert conv_out: the shortest input whose convolution (same k, s, p, d) has n outputs (n - 1 "
+        "strides, then the dilated kernel's span, less the padding), plus output_padding",
+        cases=lambda g: [(*c, 0) for c in _size_cases(g)] + [(4, 3, 2, 1, 1, 1), (3, 4, 3, 0, 2, 2)],
+    ),
+    Task(
+        "conv_matrix",
+        hint="convolve each basis signal (the rows of torch.eye(n), as n one-channel signals) with w; "
+        "the outputs are the columns of C",
+        cases=lambda g: [
+            (torch.randn(3, generator=g, dtype=torch.float64), 8, 2, 1),
+            (torch.randn(2, generator=g, dtype=torch.float64), 7, 1, 0),
+            (torch.randn(4, generator=g, dtype=torch.float64), 10, 3, 2),
+        ],
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))
