@@ -162,6 +162,10 @@ def _clone(x: Any) -> Any:
 
     if isinstance(x, torch.Tensor):
         return x.detach().clone()
+    if isinstance(x, torch.nn.Module):  # the reference and the student each get their own copy
+        import copy
+
+        return copy.deepcopy(x)
     if isinstance(x, tuple | list):
         return type(x)(_clone(v) for v in x)
     if isinstance(x, dict):

@@ -41,6 +41,7 @@ from torch import nn
 
 from dlc import prologue
 from dlc.errors import NonFiniteLoss, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.deep import deep_mlp
 
@@ -69,15 +70,67 @@ class Config:
             raise UsageError(f"--large_lr ({self.large_lr}) must be larger than --small_lr ({self.small_lr})")
 
 
+def batch_norm(
+    h: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    running_mean: torch.Tensor,
+    running_var: torch.Tensor,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Batch normalization of ``h`` (N samples x C units), as ``nn.BatchNorm1d`` computes it.
+
+    In training: each unit's mean and (biased) variance over the batch normalise it,
+    (h - mean) / sqrt(var + eps), then times ``weight`` plus ``bias`` (C each); the running
+    statistics move towards the batch's, running = (1 - momentum) running + momentum batch
+    (for the variance the batch's *unbiased* one, N / (N - 1) times the biased). In eval
+    mode: the running statistics normalise, and they stay as they are.
+
+    Returns ``(out, running_mean, running_var)``: out N x C, and the new running statistics
+    (C each; new tensors, the inputs are not modified).
+    """
+    ### BEGIN SOLUTION
+    if training:
+        n = h.size(0)
+        mean, var = h.mean(0), h.var(0, unbiased=False)
+        running_mean = (1 - momentum) * running_mean + momentum * mean
+        running_var = (1 - momentum) * running_var + momentum * var * n / (n - 1)
+    else:
+        mean, var = running_mean, running_var
+    out = (h - mean) / torch.sqrt(var + eps) * weight + bias
+    ### END SOLUTION
+    return out, running_mean, running_var
+
+
+class BatchNorm1d(nn.BatchNorm1d):
+    """``nn.BatchNorm1d``'s parameters and buffers, with its forward computed by
+    :func:`batch_norm`."""
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        out, mean, var = batch_norm(
+            h, self.weight, self.bias, self.running_mean, self.running_var, self.training, self.momentum, self.eps
+        )
+        if self.training:
+            with torch.no_grad():  # buffers: no gradient flows through the running statistics
+                self.running_mean.copy_(mean)
+                self.running_var.copy_(var)
+                self.num_batches_tracked += 1
+        return out
+
+
 def make_net(depth: int, width: int, batchnorm: bool) -> nn.Sequential:
     """784 -> width x depth -> 10, ReLU, He-normal weights and zero biases; with
-    ``batchnorm`` a BatchNorm1d after each hidden Linear. The Linear layers are drawn in
-    the same order either way: one seed gives both nets the same weights."""
+    ``batchnorm`` a :class:`BatchNorm1d` (this lab's) after each hidden Linear. The Linear
+    layers are drawn in the same order either way: one seed gives both nets the same weights."""
     net = deep_mlp(784, width, depth, 10, batchnorm=batchnorm)
-    for m in net:
+    for i, m in enumerate(net):
         if isinstance(m, nn.Linear):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
             nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm1d):
+            net[i] = BatchNorm1d(m.num_features)
     return net
 
 
@@ -255,3 +308,48 @@ def check(result: Result) -> list:
         verdict("BN eval output minus batch-statistics formula (max)", m["batch_difference"], ">", 1e-3),
     ]
     return out
+
+
+# -- exercises (`dlc exercise batchnorm`, then `dlc check batchnorm`) ----------------------
+
+
+def _bn_cases(g: torch.Generator) -> list[tuple]:
+    out = []
+    for n, c, training in ((32, 5, True), (2, 3, True), (16, 4, False)):
+        h = torch.randn(n, c, generator=g, dtype=torch.float64) * 3 + 2
+        weight, bias = (
+            torch.rand(c, generator=g, dtype=torch.float64) + 0.5,
+            torch.randn(c, generator=g, dtype=torch.float64),
+        )
+        mean, var = (
+            torch.randn(c, generator=g, dtype=torch.float64),
+            torch.rand(c, generator=g, dtype=torch.float64) + 0.5,
+        )
+        out.append((h, weight, bias, mean, var, training))
+    return out
+
+
+def _normalised(f, *args):
+    """The output (differentiable), and the running statistics (values only: the layer
+    stores them as buffers, without gradient)."""
+    out, mean, var = f(*args)
+    return out, mean.detach(), var.detach()
+
+
+TASKS = [
+    Task(
+        "batch_norm",
+        hint="in training normalise each unit (column) with the batch's mean and biased variance and move the "
+        "running statistics by momentum towards the batch's mean and unbiased variance; in eval mode normalise "
+        "with the running statistics; then times weight plus bias",
+        cases=_bn_cases,
+        call=_normalised,
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

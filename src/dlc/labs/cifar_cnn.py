@@ -25,6 +25,7 @@ import torch
 from dlc import data
 from dlc.engine import LRSchedule, Supervised, evaluate, fit, predict, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.cifar import T4Net
 
@@ -55,8 +56,9 @@ class Config:
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> floats in [0, 1] -> (x - 0.5) / 0.5, in [-1, 1] (the tutorial's transform)."""
-    return (images.float() / 255 - 0.5) / 0.5
+    """uint8 images (any shape, values 0 to 255) -> float32 in [0, 1] -> (x - 0.5) / 0.5, in
+    [-1, 1] (the tutorial's transform: mean 0.5 and std 0.5 for every channel). Same shape."""
+    return (images.float() / 255 - 0.5) / 0.5  # SOLUTION
 
 
 def load(cfg: Config, ctx):
@@ -85,8 +87,13 @@ def log_graph(model: torch.nn.Module, example: torch.Tensor, ctx) -> None:
 
 
 def confusion(predicted: torch.Tensor, target: torch.Tensor, classes: int = 10) -> torch.Tensor:
-    """``C[i, j]``: how many test images of class i were predicted as j."""
-    return torch.bincount(target * classes + predicted, minlength=classes * classes).reshape(classes, classes)
+    """The confusion matrix of predicted and true classes (two int64 tensors of N values in
+    0 .. classes - 1): ``C[i, j]`` is how many images of class i were predicted as j.
+    Returns an int64 tensor, classes x classes."""
+    ### BEGIN SOLUTION
+    pairs = target * classes + predicted  # one number per (true, predicted) pair
+    return torch.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+    ### END SOLUTION
 
 
 def confusion_figure(trained: torch.Tensor, untrained: torch.Tensor, names, title: str):
@@ -224,3 +231,33 @@ def check(result: Result) -> list:
             0.05,
         ),
     ]
+
+
+# -- exercises (`dlc exercise cifar-cnn`, then `dlc check cifar-cnn`) ----------------------
+
+
+TASKS = [
+    Task(
+        "normalise",
+        hint="convert to float, divide by 255 (now in [0, 1]), subtract 0.5 and divide by 0.5",
+        cases=lambda g: [
+            (torch.randint(0, 256, (2, 3, 4, 4), generator=g, dtype=torch.uint8),),
+            (torch.tensor([0, 255, 128], dtype=torch.uint8),),
+        ],
+    ),
+    Task(
+        "confusion",
+        hint="count each (true class i, predicted class j) pair into C[i, j], e.g. with torch.bincount of "
+        "i * classes + j, reshaped to classes x classes",
+        cases=lambda g: [
+            (torch.randint(0, 10, (50,), generator=g), torch.randint(0, 10, (50,), generator=g), 10),
+            (torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 4),  # class 3 never seen: a row of zeros
+        ],
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -33,6 +33,7 @@ from dlc.data import toy
 from dlc.data.shapes import CLASSES, shapes
 from dlc.engine import Supervised, fit, predict, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.vision import draw
 from dlc.vision.boxes import box_iou
@@ -106,19 +107,31 @@ class Segmenter(nn.Module):
         self.scores = nn.Conv2d(32, 1 + len(CLASSES), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(self.scores(self.encoder(x)), size=x.shape[-2:], mode="bilinear", align_corners=False)
+        """N x 3 x S x S images -> N x 4 x S x S scores: the encoder, the 1x1 scores, then
+        bilinear interpolation (``align_corners=False``) back to the input's height and width."""
+        ### BEGIN SOLUTION
+        coarse = self.scores(self.encoder(x))  # N x 4 x S/4 x S/4
+        return F.interpolate(coarse, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        ### END SOLUTION
 
 
 def box_numbers(boxes: torch.Tensor, size: int) -> torch.Tensor:
-    """Pixel boxes (x0, y0, x1, y1) -> the regression target (cx, cy, w, h) / size."""
+    """Pixel boxes (x0, y0, x1, y1), N x 4 -> the regression target, N x 4: (centre x,
+    centre y, width, height) as fractions of the image's side ``size``."""
+    ### BEGIN SOLUTION
     xy = (boxes[:, :2] + boxes[:, 2:]) / 2
     return torch.cat([xy, boxes[:, 2:] - boxes[:, :2]], 1) / size
+    ### END SOLUTION
 
 
 def to_boxes(output: torch.Tensor, size: int) -> torch.Tensor:
-    """The regressor's raw output -> pixel boxes (x0, y0, x1, y1): always valid boxes."""
+    """The regressor's raw output (N x 4) -> pixel boxes (x0, y0, x1, y1), N x 4: the
+    sigmoid of the output is (centre x, centre y, width, height) / ``size``, so the boxes
+    are always valid (positive width and height)."""
+    ### BEGIN SOLUTION
     c = torch.sigmoid(output) * size
     return torch.cat([c[:, :2] - c[:, 2:] / 2, c[:, :2] + c[:, 2:] / 2], 1)
+    ### END SOLUTION
 
 
 def box_loss(size: int):
@@ -171,10 +184,8 @@ def run(cfg: Config, ctx) -> Result:
     )
 
     # -- classification: image -> class scores; target a class index; cross-entropy ------
-    ### BEGIN SOLUTION
     x_train, y_train = single_train.images, single_train.labels[:, 0]
     x_test, y_test = single_test.images, single_test.labels[:, 0]
-    ### END SOLUTION
     net_c = classifier()
     history_c = train(net_c, "cross_entropy", "accuracy", (x_train, y_train), (x_test, y_test), cfg, ctx, "classifier")
     predicted_c = predict(net_c, x_test.to(dev)).argmax(1).cpu()
@@ -183,9 +194,7 @@ def run(cfg: Config, ctx) -> Result:
     majority_accuracy = float((y_test == majority).double().mean())
 
     # -- localisation: image -> (cx, cy, w, h) / S; target the true box; L1 --------------
-    ### BEGIN SOLUTION
     b_train = box_numbers(single_train.boxes[:, 0], S)
-    ### END SOLUTION
     b_test = box_numbers(single_test.boxes[:, 0], S)
     net_b = box_regressor(S)
     history_b = train(net_b, box_loss(S), None, (x_train, b_train), (x_test, b_test), cfg, ctx, "box-regressor")
@@ -196,9 +205,7 @@ def run(cfg: Config, ctx) -> Result:
     iou_mean_box = box_iou(mean_box, true_boxes)[0]
 
     # -- segmentation: image -> 4 scores per pixel; target the class map; cross-entropy --
-    ### BEGIN SOLUTION
     m_train, m_test = multi_train.masks, multi_test.masks
-    ### END SOLUTION
     net_s = Segmenter()
     history_s = train(
         net_s, "cross_entropy", None, (multi_train.images, m_train), (multi_test.images, m_test), cfg, ctx, "segmenter"
@@ -335,3 +342,48 @@ def check(result: Result) -> list:
         verdict("box IoU minus the mean box's", m["box_iou"] - m["mean_box_iou"], ">", 0.2),
         verdict("mean IoU minus all-background's", m["seg_mean_iou"] - m["background_mean_iou"], ">", 0.2),
     ]
+
+
+# -- exercises (`dlc exercise cv-tasks`, then `dlc check cv-tasks`) ------------------------
+
+
+def _pixel_boxes(g: torch.Generator, n: int, size: int) -> torch.Tensor:
+    """n valid boxes (x0, y0, x1, y1) inside a size x size image, in float64."""
+    corner = torch.rand(n, 2, generator=g, dtype=torch.float64) * size * 0.6
+    extent = (torch.rand(n, 2, generator=g, dtype=torch.float64) * 0.35 + 0.05) * size
+    return torch.cat([corner, corner + extent], 1)
+
+
+TASKS = [
+    Task(
+        "box_numbers",
+        hint="the centre is the mean of the two corners, the size their difference; divide all four by size",
+        cases=lambda g: [(_pixel_boxes(g, 5, 32), 32), (_pixel_boxes(g, 1, 64), 64)],
+    ),
+    Task(
+        "to_boxes",
+        hint="sigmoid(output) * size gives (cx, cy, w, h) in pixels; the corners are centre -/+ half the size",
+        cases=lambda g: [
+            (torch.randn(6, 4, generator=g, dtype=torch.float64), 32),
+            (3 * torch.randn(2, 4, generator=g, dtype=torch.float64), 64),
+        ],
+        grad=True,
+    ),
+    Task(
+        "Segmenter",
+        hint="scores of the encoder's S/4 x S/4 maps, then F.interpolate to x's height and width "
+        "(mode='bilinear', align_corners=False)",
+        cases=lambda g: [
+            (torch.randn(2, 3, 16, 16, generator=g, dtype=torch.float64),),
+            (torch.randn(3, 3, 24, 24, generator=g, dtype=torch.float64),),
+        ],
+        build=lambda cls: cls(),
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -15,7 +15,7 @@ kinks spread evenly over [0, 1] (unit j is relu(x - (j + 1/2) / H)), the output 
 solved exactly (the problem is then linear). Both are plain ``nn.Sequential`` ReLU nets;
 their pieces are counted on a fine grid of [0, 1] (grid midpoints, so that no point falls
 on a kink) as the number of places where the on/off pattern of the hidden units changes,
-plus one (:func:`dlc.models.deep.count_pieces`). The same is done for every depth 1..L,
+plus one (:func:`linear_pieces`). The same is done for every depth 1..L,
 which gives the second figure: pieces against parameters, exponential for the deep
 construction, linear for the shallow nets.
 
@@ -43,8 +43,9 @@ import torch
 from torch import nn
 
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
-from dlc.models.deep import count_pieces, parameter_count
+from dlc.models.deep import parameter_count
 
 
 @dataclass
@@ -80,24 +81,50 @@ def sawtooth(x: torch.Tensor, depth: int) -> torch.Tensor:
 
 
 def deep_sawtooth_net(depth: int) -> nn.Sequential:
-    """The tent composed ``depth`` times, as a ReLU network with ``depth`` hidden layers of
-    2 units: each layer computes relu(u) and relu(u - 1/2) of the previous tent u, whose
-    value is 2 relu(.) - 4 relu(. - 1/2) of the layer before (folded into the weights)."""
+    """The tent composed ``depth`` times, as a ReLU network: ``depth`` hidden layers
+    ``nn.Linear`` -> ``nn.ReLU`` of 2 units each, then an ``nn.Linear(2, 1)`` output layer
+    (6 depth + 1 parameters). Each hidden layer computes relu(u) and relu(u - 1/2) of the
+    previous tent u, whose value 2 relu(.) - 4 relu(. - 1/2) of the layer before is folded
+    into the weights. Returns the ``nn.Sequential``; on x (N x 1) in [0, 1] its output
+    (N x 1) is :func:`sawtooth` (x, depth)."""
     layers: list[nn.Module] = []
     for k in range(depth):
         lin = nn.Linear(1 if k == 0 else 2, 2)
         with torch.no_grad():
             # the input of layer k is x (k = 0) or the previous layer's two units (a, b),
             # whose tent is 2a - 4b; both units of this layer read that value
+            ### BEGIN SOLUTION
             w = torch.tensor([[1.0], [1.0]]) if k == 0 else torch.tensor([[2.0, -4.0], [2.0, -4.0]])
             lin.weight.copy_(w)
             lin.bias.copy_(torch.tensor([0.0, -0.5]))
+            ### END SOLUTION
         layers += [lin, nn.ReLU()]
     out = nn.Linear(2, 1)
-    with torch.no_grad():
+    with torch.no_grad():  # the last tent, 2a - 4b, is the output
+        ### BEGIN SOLUTION
         out.weight.copy_(torch.tensor([[2.0, -4.0]]))
         out.bias.zero_()
+        ### END SOLUTION
     return nn.Sequential(*layers, out)
+
+
+@torch.no_grad()
+def linear_pieces(model: nn.Sequential, x: torch.Tensor) -> int:
+    """The number of linear pieces of a ReLU network (an ``nn.Sequential`` of ``nn.Linear``
+    and ``nn.ReLU`` layers) on the sorted 1-D grid ``x`` (N x 1): one more than the number of
+    grid steps x[n] -> x[n + 1] where the on/off pattern of the hidden units (which ReLU
+    outputs are > 0) changes. Inside a region where no unit switches, the network is affine.
+    Returns an int."""
+    ### BEGIN SOLUTION
+    patterns = []
+    h = x
+    for layer in model:
+        h = layer(h)
+        if isinstance(layer, nn.ReLU):
+            patterns.append(h > 0)
+    on = torch.cat(patterns, 1)  # N x (hidden units)
+    return int((on[1:] != on[:-1]).any(1).sum()) + 1
+    ### END SOLUTION
 
 
 def shallow_fit(units: int, x: torch.Tensor, y: torch.Tensor) -> nn.Sequential:
@@ -209,11 +236,11 @@ def run(cfg: Config, ctx) -> Result:
             "depth": depth,
             "target_pieces": 2**depth,
             "deep_parameters": parameter_count(deep),
-            "deep_pieces": count_pieces(deep, x),
+            "deep_pieces": linear_pieces(deep, x),
             "deep_mse": mse(deep, x, y),
             "shallow_units": units,
             "shallow_parameters": parameter_count(shallow),
-            "shallow_pieces": count_pieces(shallow, x),
+            "shallow_pieces": linear_pieces(shallow, x),
             "shallow_mse": mse(shallow, x, y),
             "target_variance": float(y.var()),
         }
@@ -261,3 +288,62 @@ def check(result: Result) -> list:
     else:
         out.append(verdict("shallow net's best sawtooth MSE, not 0 (it misses corners)", m["shallow_mse"], ">", 1e-6))
     return out
+
+
+# -- exercises (`dlc exercise depth`, then `dlc check depth`) ------------------------------
+
+
+def _grid(n: int) -> torch.Tensor:
+    return ((torch.arange(n, dtype=torch.float64) + 0.5) / n).unsqueeze(1)
+
+
+def _net_facts(net: nn.Module, depth: int) -> dict:
+    """What the construction must give: its parameter count and its output on a grid."""
+    net = net.double()
+    with torch.no_grad():
+        return {"parameters": parameter_count(net), "output": net(_grid(16 * 2**depth))}
+
+
+def _random_relu_net(g: torch.Generator, widths: list[int]) -> nn.Sequential:
+    """A 1 -> widths... -> 1 ReLU net with seeded float64 weights (kinks spread over [0, 1])."""
+    layers: list[nn.Module] = []
+    sizes = [1, *widths]
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        lin = nn.Linear(a, b, dtype=torch.float64)
+        with torch.no_grad():
+            lin.weight.copy_(torch.randn(b, a, generator=g, dtype=torch.float64))
+            lin.bias.copy_(-lin.weight.sum(1) * torch.rand(b, generator=g, dtype=torch.float64))
+        layers += [lin, nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(sizes[-1], 1, dtype=torch.float64))
+
+
+def _piece_cases(g: torch.Generator) -> list[tuple]:
+    return [
+        (deep_sawtooth_net(3).double(), _grid(1000)),  # 8 pieces
+        (_random_relu_net(g, [5]), _grid(1000)),
+        (_random_relu_net(g, [4, 3, 3]), _grid(2000)),
+        (_random_relu_net(g, [6]), _grid(50) * 1e-3 - 5.0),  # far left of every kink: few or no switches
+    ]
+
+
+TASKS = [
+    Task(
+        "deep_sawtooth_net",
+        hint="layer 1 computes relu(x) and relu(x - 1/2); each later layer computes the same two units of the "
+        "previous layer's tent 2a - 4b (fold those coefficients into its weights); the output layer is 2a - 4b",
+        cases=lambda g: [(1,), (2,), (5,)],
+        call=lambda f, depth: _net_facts(f(depth), depth),
+    ),
+    Task(
+        "linear_pieces",
+        hint="run the layers one by one, keep (output > 0) after every ReLU, concatenate those patterns, and count "
+        "the grid steps where any unit's pattern changes, plus one",
+        cases=_piece_cases,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

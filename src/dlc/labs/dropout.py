@@ -36,6 +36,7 @@ from torch import nn
 
 from dlc import prologue
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.deep import deep_mlp
 
@@ -64,12 +65,40 @@ class Config:
             raise UsageError("--p and --p_input are both 0: the dropout net would be the plain one")
 
 
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Dropout of probability ``p`` on ``x`` (any shape). In training, each value is set to 0
+    with probability p, independently (a new random mask at every call), and the others are
+    multiplied by 1 / (1 - p), so that each value's expectation is unchanged; otherwise (eval
+    mode) ``x`` itself. Returns a tensor of ``x``'s shape and dtype."""
+    ### BEGIN SOLUTION
+    if not training or p == 0:
+        return x
+    keep = (torch.rand(x.shape, device=x.device) >= p).to(x.dtype)
+    return x * keep / (1 - p)
+    ### END SOLUTION
+
+
+class Dropout(nn.Module):
+    """:func:`dropout` as a layer: random in train mode, the identity in eval mode."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 def make_net(width: int, p: float = 0.0, p_input: float = 0.0) -> nn.Sequential:
-    """784 -> width -> width -> 10, ReLU; Dropout(p_input) first and Dropout(p) after each
-    hidden layer when those are positive. The Linear layers are created in the same order
-    whatever p, so that one seed gives both nets the same initial weights."""
+    """784 -> width -> width -> 10, ReLU; :class:`Dropout` (p_input) first and Dropout(p)
+    after each hidden layer when those are positive. The Linear layers are created in the
+    same order whatever p, so that one seed gives both nets the same initial weights."""
     net = deep_mlp(784, width, 2, 10, dropout=p)
-    return nn.Sequential(nn.Dropout(p_input), *net) if p_input > 0 else net
+    layers = [Dropout(m.p) if isinstance(m, nn.Dropout) else m for m in net]
+    return nn.Sequential(*([Dropout(p_input)] if p_input > 0 else []), *layers)
 
 
 def two_passes(net: nn.Module, x: torch.Tensor, train: bool) -> float:
@@ -244,3 +273,41 @@ def check(result: Result) -> list:
         verdict("train mode: two passes differ by (random masks)", m["train_mode_difference"], ">", 0.0),
     ]
     return out
+
+
+# -- exercises (`dlc exercise dropout`, then `dlc check dropout`) --------------------------
+
+
+def _dropout_facts(f, x: torch.Tensor, p: float) -> dict:
+    """What every correct dropout shows, whatever random numbers it draws: eval mode returns
+    x; in train mode the share of zeros is p (rounded to 0.1 on these thousands of values),
+    the kept values are x / (1 - p), and two calls draw different masks."""
+    a, b = f(x, p, True), f(x, p, True)
+    kept = a != 0
+    ratio = a[kept] / x[kept]
+    return {
+        "eval mode": f(x, p, False),
+        "train mode, share of zeros (to 0.1)": round(float((~kept).double().mean()), 1),
+        "train mode, kept value / x (min, max)": (ratio.min(), ratio.max()),
+        "train mode, two calls differ": bool((a != b).any()),
+    }
+
+
+TASKS = [
+    Task(
+        "dropout",
+        hint="in training, draw a mask that keeps each value with probability 1 - p (torch.rand(x.shape) >= p), "
+        "multiply x by it and divide by 1 - p; in eval mode return x unchanged",
+        cases=lambda g: [
+            (torch.randn(100, 50, generator=g, dtype=torch.float64) + 3, 0.5),
+            (torch.randn(4000, generator=g, dtype=torch.float64) + 3, 0.2),
+        ],
+        call=_dropout_facts,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -37,6 +37,7 @@ import torch
 
 from dlc.engine import distributed
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.options import parse_list
 
@@ -88,6 +89,24 @@ def synchronizer(device: torch.device) -> Callable[[], None]:
     return lambda: None
 
 
+def timed_run(
+    fn: Callable[[], object], sync: Callable[[], None], calls: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """Seconds per call of ``calls`` calls of ``fn`` in a row, timed right on an asynchronous
+    device: when this starts, the device may still be busy with work queued earlier (not
+    ours to time), and ``fn()`` returns as soon as its work is queued. ``sync()`` waits until
+    the device has finished all its queued work; ``clock()`` reads the time in seconds.
+    Returns a float."""
+    ### BEGIN SOLUTION
+    sync()  # earlier work is done before the clock starts
+    t0 = clock()
+    for _ in range(calls):
+        fn()
+    sync()  # ours too, before the clock is read
+    return (clock() - t0) / calls
+    ### END SOLUTION
+
+
 def time_call(
     fn: Callable[[], object],
     sync: Callable[[], None],
@@ -95,8 +114,8 @@ def time_call(
     min_time: float = 0.05,
     chunk: float = 1e-3,
 ) -> float:
-    """Seconds per call of ``fn``, waiting (``sync``) for the device to finish before the
-    clock is read -- the right way to time asynchronous work.
+    """Seconds per call of ``fn``, each run timed by :func:`timed_run` (waiting for the
+    device to finish before the clock is read -- the right way to time asynchronous work).
 
     Calls shorter than ``chunk`` are grouped so that a timed run lasts about that long (a
     clock read and a synchronisation cost microseconds); at least ``repeats`` runs are
@@ -107,31 +126,24 @@ def time_call(
     sync()  # warm-up: first-call costs (allocation, kernel choice) are not timed
     calls = 1
     while True:  # how many calls make one timed run last a chunk
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        sync()
-        elapsed = time.perf_counter() - t0
+        per_call = timed_run(fn, sync, calls)
+        elapsed = per_call * calls
         if elapsed >= chunk or calls >= 2**20:
             break
         calls = min(calls * max(2, int(chunk / max(elapsed, 1e-9))), 2**20)
-    best = elapsed / calls
+    best = per_call
     end = time.perf_counter() + min_time
     runs = 1
     while runs < repeats or (time.perf_counter() < end and runs < 100_000):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        sync()
-        best = min(best, (time.perf_counter() - t0) / calls)
+        best = min(best, timed_run(fn, sync, calls))
         runs += 1
     return best
 
 
 def gflops(n: int, seconds: float) -> float:
     """Throughput of an n x n by n x n product: 2 n^3 floating-point operations (a
-    multiply and an add per term) per ``seconds``, in billions per second."""
-    return 2 * n**3 / seconds / 1e9
+    multiply and an add per term) per ``seconds``, in billions per second (a float)."""
+    return 2 * n**3 / seconds / 1e9  # SOLUTION
 
 
 def relative_error(result: torch.Tensor, reference: torch.Tensor) -> float:
@@ -544,3 +556,54 @@ def check(result: Result) -> list:
             verdict("GPU: synchronised over unsynchronised time of the same products", m["sync_ratio"], ">", 1.0)
         )
     return out
+
+
+# -- exercises (`dlc exercise gpu`, then `dlc check gpu`) ----------------------------------
+
+
+class _SimulatedDevice:
+    """A GPU in miniature, to grade :func:`timed_run` exactly: a call (``launch``) costs the
+    host ``launch_s`` and queues ``work_s`` seconds of work, which the device runs in order;
+    ``sync`` waits until the queue is empty; ``clock`` reads the simulated time. The device
+    starts busy for ``busy_s`` with earlier work."""
+
+    def __init__(self, work_s: float, launch_s: float, busy_s: float):
+        self.work_s, self.launch_s = work_s, launch_s
+        self.now, self.free_at = 0.0, busy_s
+
+    def launch(self) -> None:
+        self.now += self.launch_s
+        self.free_at = max(self.now, self.free_at) + self.work_s
+
+    def sync(self) -> None:
+        self.now = max(self.now, self.free_at)
+
+    def clock(self) -> float:
+        return self.now
+
+
+def _simulated_run(f, work_s: float, launch_s: float, busy_s: float, calls: int) -> float:
+    device = _SimulatedDevice(work_s, launch_s, busy_s)
+    return f(device.launch, device.sync, calls, device.clock)
+
+
+TASKS = [
+    Task(
+        "timed_run",
+        hint="sync() first (earlier work is not yours), read clock(), make the calls, sync() again so that their "
+        "work is done, read clock(): the difference over the number of calls",
+        cases=lambda g: [(1e-3, 1e-5, 5e-3, 10), (2e-4, 1e-6, 0.0, 1), (1e-6, 1e-5, 1e-3, 100)],
+        call=_simulated_run,
+    ),
+    Task(
+        "gflops",
+        hint="an n x n by n x n product makes n^3 multiplications and as many additions: 2 n^3 / seconds / 1e9",
+        cases=lambda g: [(32, 1e-5), (1000, 1.0), (4096, 0.25)],
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -3,11 +3,11 @@ networks on CIFAR-10, side by side: parameters, speed and test accuracy.
 
 The lecture's tour of classifiers, from LeNet-5 (digits) to AlexNet (big kernels,
 overlapping pooling, dropout), VGG (only 3x3 convolutions, in stages, here with batch
-norm) and ResNet (residual blocks), each in a small form (:mod:`dlc.models.classic`,
-:class:`dlc.models.cifar.ResNet18` at a small width) trained the same way (Adam, batches
-of 32, a few epochs on a subset) so that the table compares the architectures: their
-parameter counts, their training speed in samples per second on this machine, and their
-test accuracy.
+norm) and ResNet (residual blocks), each in a small form (:class:`LeNet5` written here, the
+others from :mod:`dlc.models.classic` and :class:`dlc.models.cifar.ResNet18` at a small
+width) trained the same way (Adam, batches of 32, a few epochs on a subset) so that the
+table compares the architectures: their parameter counts, their training speed in samples
+per second on this machine, and their test accuracy.
 
 ``--full`` trains the compact residual network of the fast CIFAR-10 benchmarks
 (:class:`dlc.models.classic.ResNet9`, widths 32-64-128-256) on all 50,000 images with
@@ -30,14 +30,16 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from dlc import data, prologue
 from dlc.data.augment import flip_crop
 from dlc.engine import LRSchedule, Supervised, evaluate, fit, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.cifar import ResNet18
-from dlc.models.classic import LeNet5, ResNet9, SmallAlexNet, SmallVGG, parameter_count
+from dlc.models.classic import ResNet9, SmallAlexNet, SmallVGG, parameter_count
 from dlc.options import parse_list
 
 # name -> (data set, what the table calls it)
@@ -107,6 +109,31 @@ class Config:
                 raise UsageError(f"--{name} must be at least 1, got {getattr(self, name)}")
 
 
+class LeNet5(nn.Module):
+    """LeNet-5 for 1 x 28 x 28 images (MNIST), with ReLU and max-pooling as in the lecture's
+    PyTorch version: two 5x5 convolutions (6 then 16 channels), each followed by a ReLU and
+    a 2x2 max-pooling (28 -> 24 -> 12, then 12 -> 8 -> 4), then fully connected layers
+    16 x 4 x 4 -> 120 -> 84 -> classes with ReLUs between them."""
+
+    def __init__(self, classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 4 * 4, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """N x 1 x 28 x 28 images -> N x classes scores (logits, no softmax)."""
+        ### BEGIN SOLUTION
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # N x 6 x 12 x 12
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # N x 16 x 4 x 4
+        x = F.relu(self.fc1(x.flatten(1)))
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+        ### END SOLUTION
+
+
 def build(name: str, cfg: Config) -> torch.nn.Module:
     if name == "lenet":
         return LeNet5()
@@ -134,9 +161,19 @@ def load(name: str, cfg: Config, ctx):
     x, tx = x.float(), tx.float()
     if x.dim() == 3:  # MNIST: N x 28 x 28 -> N x 1 x 28 x 28
         x, tx = x.unsqueeze(1), tx.unsqueeze(1)
-    mean, std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True)
-    x, tx = (x - mean) / std, (tx - mean) / std
+    x, tx = standardise(x, tx)
     return x.to(ctx.device), y.to(ctx.device), tx.to(ctx.device), ty.to(ctx.device)
+
+
+def standardise(x: torch.Tensor, tx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standardise each channel with the training images' statistics: the mean and the
+    (unbiased, torch's default) standard deviation of each channel over the training images
+    ``x`` (N x C x H x W: over N, H and W), subtracted from and divided into both ``x`` and the
+    test images ``tx`` (M x C x H x W). Returns ``(x, tx)`` standardised, the same shapes."""
+    ### BEGIN SOLUTION
+    mean, std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True)
+    return (x - mean) / std, (tx - mean) / std
+    ### END SOLUTION
 
 
 def make_optimizer(model: torch.nn.Module, cfg: Config) -> torch.optim.Optimizer:
@@ -328,3 +365,43 @@ def check(result: Result) -> list:
     if m["target"] and m["epochs"]:
         out.append(verdict("best network's test accuracy (the target)", m["best_test_accuracy"], ">=", m["target"]))
     return out
+
+
+# -- exercises (`dlc exercise image-classification`, then `dlc check image-classification`) --
+
+
+TASKS = [
+    Task(
+        "LeNet5",
+        hint="conv1, ReLU, 2x2 max-pooling; conv2, ReLU, 2x2 max-pooling; flatten to N x 256; fc1 and fc2 each "
+        "followed by a ReLU; fc3 gives the scores",
+        cases=lambda g: [
+            (torch.randn(2, 1, 28, 28, generator=g, dtype=torch.float64),),
+            (torch.randn(1, 1, 28, 28, generator=g, dtype=torch.float64),),
+        ],
+        build=lambda cls: cls(),
+        grad=True,
+    ),
+    Task(
+        "standardise",
+        hint="mean and std (torch's default, unbiased) over dims (0, 2, 3) of x only, keepdim=True; then "
+        "(x - mean) / std and (tx - mean) / std",
+        cases=lambda g: [
+            (
+                torch.rand(6, 3, 4, 4, generator=g, dtype=torch.float64) * 255,
+                torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64) * 255,
+            ),
+            (
+                torch.randn(5, 1, 3, 3, generator=g, dtype=torch.float64) * 4 + 1,
+                torch.randn(3, 1, 3, 3, generator=g, dtype=torch.float64),
+            ),
+        ],
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

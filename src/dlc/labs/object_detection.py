@@ -33,6 +33,7 @@ from dlc.data import toy
 from dlc.data.shapes import CLASSES, shapes
 from dlc.engine import Step, fit, predict, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.vision import draw
 from dlc.vision.boxes import Detections, batched_nms, mean_average_precision
@@ -97,13 +98,19 @@ class GridDetector(nn.Module):
         return self.head(self.body(x))
 
 
-### BEGIN SOLUTION
 def grid_targets(boxes: torch.Tensor, labels: torch.Tensor, image_size: int) -> torch.Tensor:
-    """The net's target: N x 6 x G x G (G = S/8) with, per cell, [object?, class, centre x
-    offset in the cell, centre y offset, width / S, height / S]; class -1 where no object."""
+    """The net's target from the true objects: ``boxes`` N x M x 4 pixel boxes (x0, y0, x1,
+    y1) and ``labels`` N x M classes (-1: no object in that slot) -> N x 6 x G x G (G = S/8).
+
+    An object belongs to the cell holding its box's centre (cx, cy): column
+    floor(cx / 8), row floor(cy / 8), at most G - 1. That cell gets [1, class, cx / 8 -
+    column, cy / 8 - row, width / S, height / S]: objectness, class, the centre's offset in
+    the cell (0 to 1) and the size as fractions of the image. Every other cell keeps
+    [0, -1, 0, 0, 0, 0]."""
     n, g = len(boxes), image_size // CELL
     target = torch.zeros(n, 6, g, g)
     target[:, 1] = -1
+    ### BEGIN SOLUTION
     image, slot = torch.nonzero(labels >= 0, as_tuple=True)
     b = boxes[image, slot]
     centre = (b[:, :2] + b[:, 2:]) / 2 / CELL  # in cells
@@ -119,12 +126,20 @@ def grid_targets(boxes: torch.Tensor, labels: torch.Tensor, image_size: int) -> 
         ],
         1,
     )
-    target[image, :, row, col] = values
+    target[image, :, row, col] = values.to(target.dtype)
+    ### END SOLUTION
     return target
 
 
 def detection_loss(output: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Objectness BCE on every cell; class cross-entropy and 5 x box L1 on object cells."""
+    """The loss of the net's ``output`` (N x (1 + K + 4) x G x G: objectness logit, K class
+    scores, 4 box numbers before their sigmoid) against :func:`grid_targets`' ``target``
+    (N x 6 x G x G): the binary cross-entropy of objectness (with logits) over every cell,
+    plus, over the cells that hold an object only, the cross-entropy of the class scores and
+    5 x the L1 distance between the sigmoid of the box numbers and the target's 4 (means
+    over those cells; both 0 in a batch without any object). Returns a dict: ``loss`` (to
+    minimise) and its parts ``objectness_loss``, ``class_loss``, ``box_loss`` (detached)."""
+    ### BEGIN SOLUTION
     objectness = F.binary_cross_entropy_with_logits(output[:, 0], target[:, 0])
     on = target[:, 0] > 0  # N x G x G: the cells holding a centre
     cells = output.permute(0, 2, 3, 1)[on]  # P x (1 + K + 4)
@@ -135,6 +150,7 @@ def detection_loss(output: torch.Tensor, target: torch.Tensor) -> dict[str, torc
     else:  # a batch without any object: no class or box to learn
         classes = box = output.sum() * 0
     loss = objectness + classes + 5 * box
+    ### END SOLUTION
     return {
         "loss": loss,
         "objectness_loss": objectness.detach(),
@@ -143,21 +159,34 @@ def detection_loss(output: torch.Tensor, target: torch.Tensor) -> dict[str, torc
     }
 
 
-@torch.no_grad()
-def decode(output: torch.Tensor, image_size: int, min_score: float, nms_iou: float) -> list[Detections]:
-    """Net output -> per image, the boxes kept by per-class NMS, with classes and scores."""
-    n, _, g, _ = output.shape
+def decode_grid(output: torch.Tensor, image_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every cell's proposal from the net's ``output`` (N x (1 + K + 4) x G x G): the box
+    whose centre is (column + sigmoid(box x), row + sigmoid(box y)) x 8 pixels and whose
+    width and height are sigmoid(box w, box h) x S, as (x0, y0, x1, y1) clamped to [0, S];
+    its class, the most probable under the softmax of the class scores; and its score,
+    P(object) x P(that class), with P(object) the sigmoid of the objectness logit.
+    Returns ``(boxes, labels, scores)``: N x G x G x 4, N x G x G (int64), N x G x G."""
+    g = output.shape[-1]
+    rows, cols = torch.meshgrid(torch.arange(g), torch.arange(g), indexing="ij")  # G x G, each cell's row, column
+    ### BEGIN SOLUTION
     p_object = torch.sigmoid(output[:, 0])
-    p_class, label = F.softmax(output[:, 1 : 1 + K], 1).max(1)
-    score = p_object * p_class  # N x G x G
+    p_class, labels = F.softmax(output[:, 1 : 1 + K], 1).max(1)
+    scores = p_object * p_class  # N x G x G
     numbers = torch.sigmoid(output[:, 1 + K :])  # N x 4 x G x G
-    rows, cols = torch.meshgrid(torch.arange(g), torch.arange(g), indexing="ij")
     cx = (cols.to(output) + numbers[:, 0]) * CELL
     cy = (rows.to(output) + numbers[:, 1]) * CELL
     w, h = numbers[:, 2] * image_size, numbers[:, 3] * image_size
-    boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1).clamp(0, image_size)  # N x G x G x 4
+    boxes = torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], -1).clamp(0, image_size)
+    ### END SOLUTION
+    return boxes, labels, scores
+
+
+@torch.no_grad()
+def decode(output: torch.Tensor, image_size: int, min_score: float, nms_iou: float) -> list[Detections]:
+    """Net output -> per image, the boxes kept by per-class NMS, with classes and scores."""
+    boxes, label, score = decode_grid(output, image_size)
     found = []
-    for i in range(n):
+    for i in range(len(output)):
         s, b, c = score[i].reshape(-1), boxes[i].reshape(-1, 4), label[i].reshape(-1)
         keep = s >= min_score
         s, b, c = s[keep], b[keep], c[keep]
@@ -166,9 +195,6 @@ def decode(output: torch.Tensor, image_size: int, min_score: float, nms_iou: flo
             s, b, c = s[kept], b[kept], c[kept]
         found.append(Detections(b.cpu(), c.cpu(), s.cpu()))
     return found
-
-
-### END SOLUTION
 
 
 class DetectionStep(Step):
@@ -316,3 +342,66 @@ def check(result: Result) -> list:
         verdict("mAP@0.5 minus the untrained detector's", m["map50"] - m["untrained_map50"], ">", 0.4),
         verdict("mean IoU of the matched boxes", m["matched_iou"], ">", 0.6),
     ]
+
+
+# -- exercises (`dlc exercise object-detection`, then `dlc check object-detection`) --------
+
+
+def _objects(g: torch.Generator, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The true boxes and labels of ``n`` synthetic images (boxes in float64)."""
+    d = shapes(n, size, (1, 3), seed=int(torch.randint(2**31, (1,), generator=g)))
+    return d.boxes.double(), d.labels
+
+
+def _target_cases(g: torch.Generator) -> list[tuple]:
+    edge = torch.tensor([[[0.0, 0.0, 16.0, 16.0], [20.0, 24.0, 32.0, 32.0]]], dtype=torch.float64)
+    return [
+        (*_objects(g, 4, 32), 32),
+        (*_objects(g, 2, 48), 48),
+        (edge, torch.tensor([[1, 2]]), 32),  # a centre on a cell's corner, a box touching the image's corner
+    ]
+
+
+def _loss_cases(g: torch.Generator) -> list[tuple]:
+    out = []
+    for n, size, empty in ((3, 32, False), (2, 24, False), (2, 16, True)):
+        boxes, labels = _objects(g, n, size)
+        if empty:
+            labels = torch.full_like(labels, -1)  # no object in the batch
+        target = grid_targets(boxes, labels, size).double()
+        out.append((torch.randn(n, 1 + K + 4, size // CELL, size // CELL, generator=g, dtype=torch.float64), target))
+    return out
+
+
+TASKS = [
+    Task(
+        "grid_targets",
+        hint="for each true object (label >= 0): its centre in cells, (corners' mean) / 8; the integer parts "
+        "(clamped to G - 1) give the cell's column and row; write [1, class, offsets, width / S, height / S] there",
+        cases=_target_cases,
+    ),
+    Task(
+        "detection_loss",
+        hint="objectness: F.binary_cross_entropy_with_logits over every cell; on the object cells (target[:, 0] "
+        "> 0) F.cross_entropy of the class scores and 5 x F.l1_loss of sigmoid(box numbers); 0 for those two "
+        "when no cell holds an object",
+        cases=_loss_cases,
+        grad=True,
+    ),
+    Task(
+        "decode_grid",
+        hint="score = sigmoid(objectness) x the largest softmax class probability; centre = (column or row + "
+        "sigmoid of the offset) x 8, size = sigmoid x S; corners = centre -/+ size / 2, clamped to [0, S]",
+        cases=lambda g: [
+            (torch.randn(2, 1 + K + 4, 4, 4, generator=g, dtype=torch.float64), 32),
+            (3 * torch.randn(1, 1 + K + 4, 2, 2, generator=g, dtype=torch.float64), 16),
+        ],
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

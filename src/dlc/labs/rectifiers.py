@@ -17,7 +17,7 @@ starts from the same kind of init, Xavier (Glorot and Bengio 2010: normal, varia
 activation differs. PyTorch's own default init is smaller still: with it even the ReLU net
 does not move in 200 steps here, which is lecture 5.5's point, not this one's.
 1. At the start, the norm of each Linear layer's weight gradient of the loss over the
-   training set (:func:`dlc.models.deep.gradient_norms`);
+   training set (:func:`layer_gradient_norms`);
 2. then each net trained with plain SGD (lr 0.1, batches of 100, 20 epochs: 200 steps on
    1,000 images), the same seed, the same batches.
 
@@ -38,8 +38,9 @@ from torch import nn
 
 from dlc import prologue
 from dlc.errors import NonFiniteLoss, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
-from dlc.models.deep import deep_mlp, gradient_norms
+from dlc.models.deep import deep_mlp
 from dlc.options import parse_list
 
 ALL = ("sigmoid", "tanh", "relu", "leaky_relu", "elu")
@@ -74,14 +75,65 @@ def parse_activations(text: str) -> list[str]:
     return names
 
 
+def activation(x: torch.Tensor, name: str) -> torch.Tensor:
+    """The activation function ``name`` applied elementwise to ``x``, from its formula:
+
+    - sigmoid: 1 / (1 + exp(-x));  tanh: 2 sigmoid(2x) - 1 (a zero-centred sigmoid);
+    - relu: max(0, x);  leaky_relu: x where x > 0, else 0.01 x;  elu: x where x > 0, else exp(x) - 1.
+
+    Returns a tensor of ``x``'s shape and dtype (differentiable: autograd takes it from here).
+    """
+    ### BEGIN SOLUTION
+    if name in ("sigmoid", "tanh"):
+        k = 1.0 if name == "sigmoid" else 2.0
+        s = 1 / (1 + torch.exp(-k * x))
+        return s if name == "sigmoid" else 2 * s - 1
+    if name == "relu":
+        return x.clamp(min=0)
+    if name == "leaky_relu":
+        return torch.where(x > 0, x, 0.01 * x)
+    if name == "elu":  # exp of the clamped value: no overflow in the branch torch.where drops
+        return torch.where(x > 0, x, torch.exp(x.clamp(max=0)) - 1)
+    ### END SOLUTION
+    raise UsageError(f"unknown activation {name!r}; choose one of {', '.join(ALL)}")
+
+
+class Activation(nn.Module):
+    """:func:`activation` as a layer."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.kind = name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return activation(x, self.kind)
+
+    def extra_repr(self) -> str:
+        return self.kind
+
+
 def make_net(activation: str, depth: int, width: int) -> nn.Sequential:
-    """784 -> width x depth -> 10 with Xavier-normal weights and zero biases."""
+    """784 -> width x depth -> 10 with Xavier-normal weights and zero biases; the
+    activations are :class:`Activation` layers."""
     net = deep_mlp(784, width, depth, 10, activation=activation)
-    for m in net:
+    for i, m in enumerate(net):
         if isinstance(m, nn.Linear):
             nn.init.xavier_normal_(m.weight)
             nn.init.zeros_(m.bias)
+        else:
+            net[i] = Activation(activation)
     return net
+
+
+def layer_gradient_norms(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """The gradient of the cross-entropy loss of ``net`` on the inputs ``x`` (N x D) and
+    classes ``y`` (N), with respect to each ``nn.Linear`` layer's weight (its parameters'
+    gradients are zero or None on entry): the norm of each, input layer first. Returns a
+    list of floats, one per Linear layer of ``net`` (an ``nn.Sequential``)."""
+    ### BEGIN SOLUTION
+    nn.functional.cross_entropy(net(x), y).backward()
+    return [m.weight.grad.norm().item() for m in net if isinstance(m, nn.Linear)]
+    ### END SOLUTION
 
 
 LABELS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "leaky_relu": "leaky ReLU", "elu": "ELU"}
@@ -147,8 +199,7 @@ def run(cfg: Config, ctx) -> Result:
     for a in activations:
         torch.manual_seed(ctx.seed)  # the same draw of weights (in shape) and of batches for every activation
         net = make_net(a, cfg.depth, cfg.width).to(ctx.device)
-        nn.functional.cross_entropy(net(x), y).backward()
-        norms[a] = gradient_norms(net)
+        norms[a] = layer_gradient_norms(net, x, y)
         net.zero_grad()
         step = Supervised(net, torch.optim.SGD(net.parameters(), lr=cfg.lr), loss="cross_entropy")
         start = evaluate(step, (x, y), ctx)["loss"]
@@ -237,3 +288,58 @@ def check(result: Result) -> list:
                 )
             )
     return out
+
+
+# -- exercises (`dlc exercise rectifiers`, then `dlc check rectifiers`) --------------------
+
+
+def _seeded(net: nn.Module, g: torch.Generator) -> nn.Module:
+    """The net in float64 with weights drawn from ``g`` (Xavier-like scale), biases small."""
+    net = net.double()
+    with torch.no_grad():
+        for p in net.parameters():
+            scale = (2 / sum(p.shape)) ** 0.5 if p.dim() == 2 else 0.1
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * scale)
+    return net
+
+
+def _gradient_cases(g: torch.Generator) -> list[tuple]:
+    out = []
+    for name, depth, n in (("sigmoid", 6, 20), ("relu", 3, 7), ("elu", 2, 1)):
+        layers = [m if isinstance(m, nn.Linear) else Activation(name) for m in deep_mlp(12, 9, depth, 4)]
+        x = torch.randn(n, 12, generator=g, dtype=torch.float64)
+        out.append((_seeded(nn.Sequential(*layers), g), x, torch.randint(0, 4, (n,), generator=g)))
+    return out
+
+
+def _fresh_gradients(f, net, x, y):
+    net.zero_grad(set_to_none=True)  # the reference ran on the same net first
+    return f(net, x, y)
+
+
+TASKS = [
+    Task(
+        "activation",
+        hint="one formula per name, elementwise with torch.exp, clamp and torch.where (tanh = 2 sigmoid(2x) - 1); "
+        "in elu, take exp of x.clamp(max=0) so that the unused branch cannot overflow",
+        cases=lambda g: [
+            (torch.randn(5, 7, generator=g, dtype=torch.float64),),
+            (6 * torch.randn(40, generator=g, dtype=torch.float64),),  # far into the saturated parts
+        ],
+        call=lambda f, x: {name: f(x, name) for name in ALL},
+        grad=True,
+    ),
+    Task(
+        "layer_gradient_norms",
+        hint="backward the cross-entropy of net(x) against y once, then for each nn.Linear of net, in order, "
+        "the norm of its weight's .grad as a float",
+        cases=_gradient_cases,
+        call=_fresh_gradients,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

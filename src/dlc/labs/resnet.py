@@ -37,6 +37,7 @@ from torch import nn
 from dlc import data
 from dlc.engine import Callback, Supervised, evaluate, fit, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 
@@ -89,6 +90,8 @@ class ResBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels) if batch_norm else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """N x C x H x W -> N x C x H x W: relu(bn2(conv2(relu(bn1(conv1(x))))) + x), without
+        the "+ x" when ``self.skip`` is false."""
         ### BEGIN SOLUTION
         y = F.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
@@ -138,11 +141,15 @@ COLOURS = {
 
 
 def block_gradient_norms(model: ResNet, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """Norm of d loss / d (each block's first convolution weight), on the batch (x, y)."""
+    """The gradient of the cross-entropy loss of ``model`` on the batch (x, y) with respect
+    to each block's first convolution weight (``model.blocks[i].conv1.weight``): its norm,
+    block by block from the input. Returns a list of floats, one per block."""
     model.train()  # batch norm as in training: the batch's own statistics
     model.zero_grad(set_to_none=True)
+    ### BEGIN SOLUTION
     F.cross_entropy(model(x), y).backward()
     norms = [float(b.conv1.weight.grad.norm()) for b in model.blocks]
+    ### END SOLUTION
     model.zero_grad(set_to_none=True)
     return norms
 
@@ -322,3 +329,49 @@ def check(result: Result) -> list:
             )
         )
     return out
+
+
+# -- exercises (`dlc exercise resnet`, then `dlc check resnet`) ----------------------------
+
+
+def _block(m: ResBlock, x: torch.Tensor, skip: bool) -> torch.Tensor:
+    m.skip = skip  # the same block, with and without its skip connection
+    return m(x)
+
+
+def _gradient_cases(g: torch.Generator) -> list[tuple]:
+    out = []
+    for blocks, skip, bn in ((3, True, True), (4, False, False)):
+        with torch.random.fork_rng():
+            torch.manual_seed(int(torch.randint(2**31, (1,), generator=g)))
+            model = ResNet(blocks, 4, skip=skip, batch_norm=bn).double()
+        x = torch.randn(6, 3, 5, 5, generator=g, dtype=torch.float64)
+        out.append((model, x, torch.randint(0, 10, (6,), generator=g)))
+    return out
+
+
+TASKS = [
+    Task(
+        "ResBlock",
+        hint="y = relu(bn1(conv1(x))), then bn2(conv2(y)); add the input x when self.skip; relu of the sum",
+        cases=lambda g: [
+            (torch.randn(2, 4, 6, 6, generator=g, dtype=torch.float64), True),
+            (torch.randn(3, 4, 5, 5, generator=g, dtype=torch.float64), False),
+        ],
+        build=lambda cls: cls(4, 3),
+        call=_block,
+        grad=True,
+    ),
+    Task(
+        "block_gradient_norms",
+        hint="backward the cross-entropy of model(x) against y, then for each block of model.blocks the norm of "
+        "block.conv1.weight.grad as a float",
+        cases=_gradient_cases,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -31,9 +31,10 @@ from dlc.data import toy
 from dlc.data.shapes import CLASSES, shapes
 from dlc.engine import Supervised, fit, predict, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.vision import draw
-from dlc.vision.metrics import class_iou, pixel_accuracy
+from dlc.vision.metrics import pixel_accuracy
 
 NAMES = ("background", *CLASSES)
 
@@ -67,7 +68,6 @@ def conv(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
-### BEGIN SOLUTION
 class UNet(nn.Module):
     """N x 3 x S x S -> N x 4 x S x S class scores per pixel.
 
@@ -90,6 +90,10 @@ class UNet(nn.Module):
         self.scores = nn.Conv2d(c, classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """N x 3 x S x S -> N x classes x S x S: enc1 (S), enc2 (S/2), bottom then up2 (S/4 ->
+        S/2), dec2 of [that, enc2's maps] concatenated on the channels (or of it alone
+        without ``skip``), up1 (S), dec1 of [that, enc1's maps] (or of it alone), scores."""
+        ### BEGIN SOLUTION
         e1 = self.enc1(x)  # S
         e2 = self.enc2(e1)  # S/2
         h = self.up2(self.bottom(e2))  # S/4 -> S/2
@@ -97,9 +101,7 @@ class UNet(nn.Module):
         h = self.up1(h)  # S/2 -> S
         h = self.dec1(torch.cat([h, e1], 1) if self.skip else h)
         return self.scores(h)
-
-
-### END SOLUTION
+        ### END SOLUTION
 
 
 def train_and_score(model, train, test, cfg: Config, ctx, name: str) -> dict:
@@ -125,10 +127,25 @@ def train_and_score(model, train, test, cfg: Config, ctx, name: str) -> dict:
     return scores(predicted, test.masks) | {"predicted": predicted, "epochs": len(history)}
 
 
+def iou_per_class(predicted: torch.Tensor, masks: torch.Tensor, classes: int) -> torch.Tensor:
+    """Intersection over union of each class k between two class maps of the same shape
+    (int64): |predicted = k and mask = k| / |predicted = k or mask = k|, over all pixels.
+    Returns a float64 tensor of ``classes`` values, NaN for a class absent from both maps."""
+    iou = torch.full((classes,), float("nan"), dtype=torch.float64)
+    ### BEGIN SOLUTION
+    for k in range(classes):
+        p, t = predicted == k, masks == k
+        union = int((p | t).sum())
+        if union:
+            iou[k] = int((p & t).sum()) / union
+    ### END SOLUTION
+    return iou
+
+
 def scores(predicted: torch.Tensor, masks: torch.Tensor) -> dict:
     """Pixel accuracy, IoU per class and their mean over the 4 classes (a class absent from
     both maps, which only an all-background guess allows, counts as 0)."""
-    iou = class_iou(predicted, masks, len(NAMES)).nan_to_num(0)
+    iou = iou_per_class(predicted, masks, len(NAMES)).nan_to_num(0)
     return {"pixel_accuracy": pixel_accuracy(predicted, masks), "iou": iou.tolist(), "mean_iou": float(iou.mean())}
 
 
@@ -235,3 +252,40 @@ def check(result: Result) -> list:
         verdict("mean IoU minus all-background's", m["mean_iou"] - m["background_mean_iou"], ">", 0.5),
         verdict("U-Net's wrong pixels / the no-skip net's", error_ratio, "<", 0.5),
     ]
+
+
+# -- exercises (`dlc exercise segmentation`, then `dlc check segmentation`) ----------------
+
+
+def _map_cases(g: torch.Generator) -> list[tuple]:
+    masks = torch.randint(0, 4, (3, 8, 8), generator=g)
+    noisy = torch.where(torch.rand(3, 8, 8, generator=g) < 0.3, torch.randint(0, 4, (3, 8, 8), generator=g), masks)
+    two = torch.randint(0, 2, (2, 5, 6), generator=g)  # classes 2 and 3 absent from both: NaN
+    return [(noisy, masks, 4), (1 - two, two, 4), (masks, masks, 5)]
+
+
+TASKS = [
+    Task(
+        "UNet",
+        hint="keep enc1's and enc2's outputs; when self.skip, concatenate each transposed convolution's output with "
+        "the encoder's maps of the same size, in that order (torch.cat on dim 1), before the decoder's convolution",
+        cases=lambda g: [
+            (torch.randn(2, 3, 8, 8, generator=g, dtype=torch.float64),),
+            (torch.randn(1, 3, 12, 12, generator=g, dtype=torch.float64),),
+        ],
+        build=lambda cls: cls(4),
+        grad=True,
+    ),
+    Task(
+        "iou_per_class",
+        hint="for each class k: the pixels where both maps say k, over the pixels where either says k; NaN when "
+        "neither map has k",
+        cases=_map_cases,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -58,6 +58,7 @@ from dlc.data.augment import random_flip, random_rotation
 from dlc.data.images import decode_all
 from dlc.engine import LRSchedule, Supervised, evaluate, fit, predict, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 from dlc.models.cifar import ResNet18, T4Net
 from dlc.options import parse_list
@@ -155,17 +156,26 @@ class FrozenBackbone(Supervised):
     pretraining are used and never updated."""
 
     def train(self, mode: bool = True) -> None:
-        super().train(mode)
+        """The model in train mode (``mode``) or eval mode, except that every child module of
+        ``self.model`` but ``fc`` stays in eval mode (``module.train(False)``) whatever ``mode``."""
+        super().train(mode)  # every module of the model, in the mode asked
+        ### BEGIN SOLUTION
         for name, module in self.model.named_children():
             if name != "fc":
                 module.train(False)
+        ### END SOLUTION
 
 
 def freeze_and_replace_head(model: ResNet18, classes: int = 2) -> ResNet18:
-    """Model surgery: freeze every parameter, then a new, trainable head ``fc``."""
+    """Model surgery for transfer learning: freeze every parameter of ``model`` (no gradient
+    for them), then replace its last layer ``model.fc`` by a new ``nn.Linear`` from the same
+    number of features to ``classes`` outputs, whose parameters are trainable. Returns the
+    model, changed in place."""
+    ### BEGIN SOLUTION
     for p in model.parameters():
         p.requires_grad_(False)
     model.fc = nn.Linear(model.fc.in_features, classes)  # new parameters: requires_grad=True
+    ### END SOLUTION
     return model
 
 
@@ -439,3 +449,60 @@ def check(result: Result) -> list:
             ),
         )
     return out
+
+
+# -- exercises (`dlc exercise transfer`, then `dlc check transfer`) ------------------------
+
+
+def _small_resnet(width: int, classes: int = 3, seed: int = 0) -> ResNet18:
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return ResNet18(classes=classes, width=width).double()
+
+
+def _surgery_facts(f, width: int, classes: int) -> dict:
+    """What the surgery must give: which parameters are trainable, the new head's shape,
+    the rest of the network untouched, the output's shape."""
+    model = _small_resnet(width)
+    before = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
+    model = f(model, classes)
+    after = model.state_dict()
+    x = torch.zeros(2, 3, 8, 8, dtype=torch.float64)
+    return {
+        "trainable": [name for name, p in model.named_parameters() if p.requires_grad],
+        "head (in, out)": (model.fc.in_features, model.fc.out_features),
+        "largest change of the rest": max(float((after[k] - v).abs().max()) for k, v in before.items()),
+        "output shape": list(model.double().eval()(x).shape),
+    }
+
+
+def _modes(step: FrozenBackbone, mode: bool) -> dict:
+    """The mode of each layer whose computation depends on it (batch norm, here)."""
+    step.train(mode)
+    kinds = (nn.modules.batchnorm._BatchNorm, nn.Dropout)
+    return {f"{name}.training": m.training for name, m in step.model.named_modules() if isinstance(m, kinds)}
+
+
+TASKS = [
+    Task(
+        "freeze_and_replace_head",
+        hint="first call requires_grad_(False) on every parameter of the model, then set model.fc = nn.Linear("
+        "model.fc.in_features, classes): a new layer's parameters require gradients",
+        cases=lambda g: [(2, 2), (4, 5)],
+        call=_surgery_facts,
+    ),
+    Task(
+        "FrozenBackbone",
+        hint="after super().train(mode), put every child of self.model except the one named 'fc' in eval mode "
+        "(named_children, module.train(False)): its batch-norm layers then keep pretraining's statistics",
+        cases=lambda g: [(True,), (False,)],
+        build=lambda cls: cls((m := _small_resnet(2)), torch.optim.SGD(m.fc.parameters(), lr=0.1)),
+        call=_modes,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))
