@@ -67,7 +67,8 @@ for r in records:
 
 # %% [markdown]
 # ## The step, poked at directly
-# The lab's `GANStep` does, for each batch, one discriminator step and one generator step.
+# The lab's `LectureGANStep` (the library's `GANStep` with the lecture's two losses written in
+# the lab) does, for each batch, one discriminator step and one generator step.
 # The generator's loss is the "non-saturating" one: it *maximises* $\log D(G(z))$ rather
 # than minimising $\log(1 - D(G(z)))$. Both have the same fixed point, but early in training
 # $D$ rejects every generated sample easily, and then the second one has almost no gradient:
@@ -85,7 +86,8 @@ for x, a, b in zip(d_logit.tolist(), g_sat.tolist(), g_ns.tolist()):
 
 # %% [markdown]
 # ## Exercise
-# 1. Change `GANStep` (in a copy of `src/dlc/labs/gan.py`) to the saturating loss
+# 1. Change `LectureGANStep.generator_loss` (in a copy of `src/dlc/labs/gan.py`, run with
+#    `dlc run my_gan.py`) to the saturating loss
 #    $\log(1 - D(G(z)))$. How do the ring's distance and the covered modes change?
 # 2. Make the discriminator weaker or stronger: `--lr` is shared by both players; give the
 #    discriminator its own learning rate and try 10x smaller and 10x larger.

@@ -11,7 +11,10 @@ from dlc.errors import InvalidArgument
 from dlc.models.gans import (
     DCDiscriminator,
     DCGenerator,
+    GANStep,
+    discriminator_loss,
     gradient_penalty,
+    js_estimate,
     mlp_critic,
     mlp_generator,
     mode_coverage,
@@ -107,3 +110,40 @@ def test_gradient_penalty_equals_a_finite_difference_reference():
     expected = ((grads.norm(dim=1) - 1) ** 2).mean().item()
     assert gp == pytest.approx(expected, rel=1e-6)
     assert math.isfinite(gp)
+
+
+def test_discriminator_loss_is_the_bce_of_real_as_1_and_fake_as_0():
+    """Against the formula -mean log sigmoid(D(real)) - mean log(1 - sigmoid(D(fake))), in float64."""
+    torch.manual_seed(0)
+    D = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    real, fake = torch.randn(7, 2, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64)
+    p_real, p_fake = torch.sigmoid(D(real)), torch.sigmoid(D(fake))
+    expected = -p_real.log().mean() - (1 - p_fake).log().mean()
+    assert discriminator_loss(D, real, fake).item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+def test_js_estimate_is_0_for_a_coin_and_near_ln2_for_a_perfect_discriminator():
+    real, fake = torch.randn(20, 2) + torch.tensor([10.0, 0.0]), torch.randn(20, 2) - torch.tensor([10.0, 0.0])
+    coin = nn.Linear(2, 1)
+    nn.init.zeros_(coin.weight)
+    nn.init.zeros_(coin.bias)
+    assert js_estimate(coin, real, fake) == pytest.approx(0.0, abs=1e-7)
+    sharp = nn.Linear(2, 1)  # logit 10 x1: sure and right on both sets (disjoint supports)
+    with torch.no_grad():
+        sharp.weight.copy_(torch.tensor([[10.0, 0.0]]))
+        sharp.bias.zero_()
+    assert js_estimate(sharp, real, fake) == pytest.approx(math.log(2), abs=1e-6)
+
+
+def test_gan_step_warm_up_trains_the_discriminator_alone():
+    torch.manual_seed(0)
+    G, D = mlp_generator(8), mlp_critic()
+    step = GANStep(G, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()), z_dim=8, warmup=2)
+    g0, d0 = [p.detach().clone() for p in G.parameters()], [p.detach().clone() for p in D.parameters()]
+    for _ in range(2):
+        out = step((torch.randn(10, 2),))
+        assert set(out) == {"d_loss", "g_loss"}  # the same scores as after the warm-up
+    assert all(torch.equal(a, b) for a, b in zip(g0, G.parameters())) and step.g_updates == 0
+    assert all(not torch.equal(a, b) for a, b in zip(d0, D.parameters()))
+    step((torch.randn(10, 2),))
+    assert all(not torch.equal(a, b) for a, b in zip(g0, G.parameters())) and step.g_updates == 1

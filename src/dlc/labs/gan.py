@@ -1,8 +1,8 @@
 """Generative adversarial networks (EE-559 10.1): a generator learns to turn noise into
 samples that a discriminator, trained at the same time, cannot tell from real ones.
 
-Two games, each trained through :func:`dlc.engine.fit` with this lab's own step (one
-discriminator update, then one generator update, on every batch; the generator uses the
+Two games, each trained through :func:`dlc.engine.fit` with :class:`dlc.models.gans.GANStep`
+(one discriminator update, then one generator update, on every batch; the generator uses the
 "non-saturating" loss ``-log D(G(z))`` of the lecture):
 
 - **2-D toy**: a ring of 8 Gaussians, two small MLPs (noise of dimension 8, as the
@@ -32,10 +32,20 @@ import torch
 import torch.nn.functional as F
 
 from dlc import prologue
-from dlc.engine import Callback, Step, fit, standard_callbacks
+from dlc.engine import Callback, fit, standard_callbacks
 from dlc.errors import UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
-from dlc.models.gans import DCDiscriminator, DCGenerator, mlp_critic, mlp_generator, mode_coverage, ring, ring_centers
+from dlc.models.gans import (
+    DCDiscriminator,
+    DCGenerator,
+    GANStep,
+    mlp_critic,
+    mlp_generator,
+    mode_coverage,
+    ring,
+    ring_centers,
+)
 from dlc.quality import sliced_wasserstein
 
 
@@ -79,33 +89,6 @@ class Config:
             )
 
 
-class GANStep(Step):
-    """The lecture's alternation on each batch of real samples: the discriminator learns to
-    say 1 on real and 0 on generated samples, then the generator learns to make it say 1."""
-
-    def __init__(self, G, D, opt_g, opt_d, z_dim: int):
-        self.G, self.D, self.opt_g, self.opt_d, self.z_dim = G, D, opt_g, opt_d, z_dim
-
-    def __call__(self, batch):
-        (real,) = batch
-        ones = torch.ones(len(real), 1, device=real.device)
-        fake = self.G(torch.randn(len(real), self.z_dim, device=real.device))
-        ### BEGIN SOLUTION
-        d_loss = F.binary_cross_entropy_with_logits(self.D(real), ones) + F.binary_cross_entropy_with_logits(
-            self.D(fake.detach()), 0 * ones
-        )
-        self.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_d.step()
-        # non-saturating: maximise log D(G(z)) rather than minimise log(1 - D(G(z)))
-        g_loss = F.binary_cross_entropy_with_logits(self.D(fake), ones)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
-        ### END SOLUTION
-        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
-
-
 class Snapshots(Callback):
     """Samples of the generator from fixed noise at chosen epochs (the generator in eval mode)."""
 
@@ -125,6 +108,29 @@ class Snapshots(Callback):
             self.take(record["epoch"])
 
 
+class LectureGANStep(GANStep):
+    """The lecture's two losses; the alternation around them (a discriminator step, then a
+    generator step, on each batch) is the library's ``GANStep``."""
+
+    def discriminator_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """D (``self.D``, which gives logits) learns to say 1 on ``real`` and 0 on ``fake``
+        samples: the sum of the two mean binary cross-entropies, a 0-d tensor."""
+        ### BEGIN SOLUTION
+        on_real, on_fake = self.D(real), self.D(fake)
+        says_real = F.binary_cross_entropy_with_logits(on_real, torch.ones_like(on_real))
+        return says_real + F.binary_cross_entropy_with_logits(on_fake, torch.zeros_like(on_fake))
+        ### END SOLUTION
+
+    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        """G learns to make D say 1 on its samples: the "non-saturating" -log D(G(z)), a
+        mean binary cross-entropy (rather than log(1 - D(G(z))), whose gradient vanishes
+        when D wins), a 0-d tensor."""
+        ### BEGIN SOLUTION
+        on_fake = self.D(fake)
+        return F.binary_cross_entropy_with_logits(on_fake, torch.ones_like(on_fake))
+        ### END SOLUTION
+
+
 def snapshot_epochs(epochs: int, n: int) -> list[int]:
     """``n`` epochs from 0 (untrained) to ``epochs``, evenly spread (fewer if epochs is small)."""
     return sorted({round(i * epochs / (n - 1)) for i in range(n)})
@@ -134,7 +140,9 @@ def train_game(ctx, name, G, D, data, cfg_lr, z_dim, epochs, batch_size, snapsho
     """Train G against D on ``data`` (a 1-tuple) for ``epochs``; the snapshots of G's
     samples (``n_samples`` of them, from fixed noise) at evenly spread epochs, and the history."""
     adam = dict(lr=cfg_lr, betas=(0.5, 0.999))
-    step = GANStep(G, D, torch.optim.Adam(G.parameters(), **adam), torch.optim.Adam(D.parameters(), **adam), z_dim)
+    step = LectureGANStep(
+        G, D, torch.optim.Adam(G.parameters(), **adam), torch.optim.Adam(D.parameters(), **adam), z_dim
+    )
     z = torch.randn(n_samples, z_dim, device=ctx.device)
     snaps = Snapshots(G.to(ctx.device), z, set(snapshot_epochs(epochs, snapshots)))
     snaps.take(0)
@@ -354,3 +362,39 @@ def check(result: Result) -> list:
             )
         )
     return out
+
+
+# -- exercises (`dlc exercise gan`, then `dlc check gan`) ---------------------------------
+
+
+def _players(cls):
+    """A small generator and discriminator in float64, and their step."""
+    G, D = mlp_generator(4, hidden=16).double(), mlp_critic(hidden=16).double()
+    opts = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
+    return cls(G, D, *opts, z_dim=4)
+
+
+def _samples(g: torch.Generator) -> list[tuple]:
+    return [
+        (torch.randn(n, 2, generator=g, dtype=torch.float64), 3 * torch.randn(m, 2, generator=g, dtype=torch.float64))
+        for n, m in ((16, 16), (5, 9))
+    ]
+
+
+TASKS = [
+    Task(
+        "LectureGANStep",
+        hint="discriminator_loss: BCE-with-logits of D(real) against 1 plus of D(fake) against 0; generator_loss: "
+        "BCE-with-logits of D(fake) against 1 (the non-saturating loss)",
+        cases=_samples,
+        build=_players,
+        call=lambda step, real, fake: (step.discriminator_loss(real, fake), step.generator_loss(fake)),
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))

@@ -10,7 +10,10 @@ critics, and the measures of mode coverage.
   for 28 x 28 digits: transposed convolutions up, strided convolutions down,
   batch normalisation, ReLU in the generator and LeakyReLU in the discriminator;
 - :func:`gradient_penalty`: WGAN-GP's penalty (Gulrajani et al., 2017),
-  ``E[(|grad_x C(x_hat)| - 1)^2]`` on random points between real and fake samples.
+  ``E[(|grad_x C(x_hat)| - 1)^2]`` on random points between real and fake samples;
+- :class:`GANStep`: the plain GAN's training step for :func:`dlc.engine.fit` (the ``gan``
+  lab's game, and the ``wgan`` lab's baseline), and :func:`js_estimate`, what its
+  discriminator's loss says about the distance between the real and generated data.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dlc.engine.steps import Step
 from dlc.errors import InvalidArgument
 
 
@@ -139,3 +144,59 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
     x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def discriminator_loss(D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    """The GAN discriminator's loss: binary cross-entropy of "real" (1) on ``real`` and
+    "generated" (0) on ``fake`` samples, the sum of the two means (``D`` gives logits)."""
+    on_real, on_fake = D(real), D(fake)
+    return F.binary_cross_entropy_with_logits(on_real, torch.ones_like(on_real)) + F.binary_cross_entropy_with_logits(
+        on_fake, torch.zeros_like(on_fake)
+    )
+
+
+@torch.no_grad()
+def js_estimate(D: nn.Module, real: Tensor, fake: Tensor) -> float:
+    """What a GAN's discriminator says about the two distributions: ``ln 2 - loss / 2``,
+    a lower bound of their Jensen-Shannon divergence (in nats; 0 for a discriminator that
+    says 1/2 everywhere, at most ``ln 2``, reached by a perfect one on disjoint supports)."""
+    return math.log(2) - 0.5 * float(discriminator_loss(D, real, fake))
+
+
+class GANStep(Step):
+    """The lecture's alternation on each batch of real samples: the discriminator learns to
+    say 1 on real and 0 on generated samples, then the generator learns to make it say 1,
+    with the "non-saturating" loss ``-log D(G(z))`` (rather than minimising
+    ``log(1 - D(G(z)))``, whose gradient vanishes when D wins).
+
+    ``warmup``: the first ``warmup`` batches train the discriminator alone (the ``wgan`` lab
+    warms every critic up the same way; 0, the default: none). ``g_updates`` counts the
+    generator's updates."""
+
+    def __init__(self, G, D, opt_g, opt_d, z_dim: int, warmup: int = 0):
+        self.G, self.D, self.opt_g, self.opt_d, self.z_dim = G, D, opt_g, opt_d, z_dim
+        self.warmup, self.batches, self.g_updates = warmup, 0, 0
+
+    def __call__(self, batch):
+        (real,) = batch
+        fake = self.G(torch.randn(len(real), self.z_dim, device=real.device))
+        d_loss = self.discriminator_loss(real, fake.detach())
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_d.step()
+        self.batches += 1
+        g_loss = self.generator_loss(fake)
+        if self.batches > self.warmup:
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+            self.g_updates += 1
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> Tensor:
+        return discriminator_loss(self.D, real, fake)
+
+    def generator_loss(self, fake: Tensor) -> Tensor:
+        """The non-saturating loss: cross-entropy of "real" (1) on the generated samples."""
+        on_fake = self.D(fake)
+        return F.binary_cross_entropy_with_logits(on_fake, torch.ones_like(on_fake))
