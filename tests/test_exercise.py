@@ -312,3 +312,16 @@ def test_a_task_is_graded_on_its_own_code_when_another_is_not_written():
     student_ns["main_task"] = eval("lambda x: helper(x) * 3", student_ns)
     tiers = grade_task(reference, task, student_ns["main_task"])
     assert tiers[-1].tier == "values" and not tiers[-1].passed  # wrong on its own code, not "not attempted"
+
+
+def test_exercise_all_writes_every_lab(tmp_path):
+    from dlc.exercise.handout import labs_with_tasks
+
+    out = _dlc("exercise", "--all", "handout", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    ids = labs_with_tasks()
+    assert f"{len(ids)} lab(s) in handout" in out.stdout
+    assert len(list((tmp_path / "handout" / "labs").glob("*.py"))) == len(ids)
+    assert len(list((tmp_path / "handout" / "notebooks").glob("*.py"))) == len(ids)
+    bad = _dlc("exercise", cwd=tmp_path)
+    assert bad.returncode == 2 and "which lab?" in bad.stderr

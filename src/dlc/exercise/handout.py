@@ -144,8 +144,12 @@ def labs_with_tasks() -> list[str]:
 
 
 def cli_exercise(lab_id: str | None, folder: str, all_labs: bool) -> int:
-    if all_labs == bool(lab_id):
-        raise UsageError("give a lab id (`dlc exercise perceptron`) or --all, not both")
+    if all_labs and lab_id:  # `dlc exercise --all DIR`: the one positional is the folder
+        if folder != "exercises":
+            raise UsageError("dlc exercise --all [DIR]: give a folder, not a lab id")
+        lab_id, folder = None, lab_id
+    if not all_labs and not lab_id:
+        raise UsageError("which lab? `dlc exercise perceptron [DIR]`, or `dlc exercise --all [DIR]` for every lab")
     ids = labs_with_tasks() if all_labs else [lab_id]
     for i in ids:
         for path in write_exercise(i, folder):
