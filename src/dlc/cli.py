@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--timeout", type=float, default=60.0, help="seconds one task may take (default 60)")
     c.add_argument("--quick", action="store_true", help="mini-projects: fewer training rounds (a first try)")
 
+    lb = sub.add_parser("lab", help="JupyterLab on the student notebooks, this machine only: dlc lab [DIR]")
+    lb.add_argument("dir", nargs="?", default=None, help="the work folder (default ./dlc-lab; first use: the hand-out)")
+    lb.add_argument("--port", type=int, default=None, help="the port on 127.0.0.1 (default 8888, or the next free)")
+    lb.add_argument("--no-browser", action="store_true", help="only print the address; do not open a browser")
+    lb.add_argument("--labs", metavar="A,B", help="hand out only these labs (default: every lab with tasks)")
+
     d = sub.add_parser("data", help="check the data sets, or `dlc data fetch NAME`")
     d.add_argument("action", nargs="?", choices=["fetch"], help="download a data set")
     d.add_argument("name", nargs="?", help="the data set to fetch")
@@ -171,6 +177,10 @@ def _dispatch(argv: list[str]) -> int:
             timeout=args.timeout,
             quick=args.quick,
         )
+    if args.command == "lab":
+        from dlc.jupyter import cli_lab
+
+        return cli_lab(args.dir, args.port, args.no_browser, args.labs)
     if args.command == "data":
         from dlc import data
 
