@@ -54,6 +54,7 @@ from dlc import data as datasets
 from dlc import viz
 from dlc.engine import Step, Supervised, evaluate, fit, standard_callbacks
 from dlc.errors import DataError, UsageError
+from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
 
 ANALOGIES = [  # a : b :: c : d
@@ -229,7 +230,9 @@ class CharModel(nn.Module):
 
 
 def next_char_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+    """The mean cross-entropy of next-character scores ``logits`` (B x T x V) against the
+    characters that came next, ``target`` (B x T): every position of every window counts once."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))  # SOLUTION
 
 
 def random_windows(codes: torch.Tensor, n: int, length: int, generator: torch.Generator):
@@ -441,3 +444,30 @@ def check(result: Result) -> list:
             0.85,
         ),
     ]
+
+
+# -- exercises (`dlc exercise word-embeddings`, then `dlc check word-embeddings`) ----------
+
+
+def _char_cases(g: torch.Generator) -> list[tuple]:
+    shapes = ((4, 7, 11), (1, 3, 5))
+    return [
+        (torch.randn(b, t, v, generator=g, dtype=torch.float64), torch.randint(0, v, (b, t), generator=g))
+        for b, t, v in shapes
+    ]
+
+
+TASKS = [
+    Task(
+        "next_char_loss",
+        hint="flatten the B x T positions: cross-entropy of (B*T) x V scores against the B*T next characters, averaged",
+        cases=_char_cases,
+        grad=True,
+    ),
+]
+
+
+if __name__ == "__main__":  # `python this_file.py --tiny` runs this copy of the lab
+    from dlc.cli import run_file
+
+    raise SystemExit(run_file(__file__))
