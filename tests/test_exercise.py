@@ -117,7 +117,9 @@ def test_tier_messages_say_expected_and_got():
     assert (
         wrong_values.message.startswith("case 1 at index [0, 0]: expected ") and "values differ" in wrong_values.message
     )
-    stub = Grader(SINE, _reference).grade(lambda x: (_ for _ in ()).throw(NotImplementedError("dlc check l t")))[-1]
+    stub = Grader(SINE, _reference).grade(
+        lambda x: (_ for _ in ()).throw(NotImplementedError("dlc check lab double_sine"))
+    )[-1]
     assert stub.message.startswith("not attempted")
     crash = Grader(SINE, _reference).grade(lambda x: 1 / 0)[-1]
     assert crash.message == "case 1: raised ZeroDivisionError: division by zero"
