@@ -1,0 +1,52 @@
+"""fashion-speedrun at --tiny: it learns (test error far below chance and below the
+untrained network's, in the same run), reports the accuracy with and without test-time
+mirroring, and its network and mirrored prediction do what they say."""
+
+import torch
+
+from dlc.labs.fashion_speedrun import FashionNet, mirrored_probabilities
+from tests.data.available import requires_fashion_mnist
+from tests.labs.helpers import assert_checks, run_tiny
+
+
+@requires_fashion_mnist
+def test_fashion_speedrun_learns_at_tiny(runs_dir):
+    result = run_tiny("fashion-speedrun", runs_dir, force_cpu=True)
+    assert_checks(result)
+    m = result.metrics
+    assert m["train_samples"] == 500 and m["test_n"] == 100 and m["epochs"] == 10
+    assert m["steps"] == 100  # --tiny: batches of 50, 10 per epoch
+    assert not m["full"] and m["test_mirror"]
+    assert m["untrained_test_error"] > 0.6  # chance is 90%
+    assert m["test_error"] < 0.4
+    assert abs(m["plain_test_error"] - m["test_error"]) <= 0.05  # the mirror averages, it does not replace
+    assert "without test-time mirroring" in result.line
+    assert (result.run_dir / "schedule.png").is_file()
+
+
+@requires_fashion_mnist
+def test_without_test_time_mirroring_one_prediction_is_reported(runs_dir):
+    result = run_tiny("fashion-speedrun", runs_dir, force_cpu=True, test_mirror=False, epochs=2)
+    m = result.metrics
+    assert not m["test_mirror"] and m["plain_test_error"] == m["test_error"]
+    assert "without test-time mirroring" not in result.line
+
+
+def test_the_network_starts_on_2x2_patches():
+    net = FashionNet()
+    x = torch.randn(3, 1, 28, 28)
+    assert net.features[0](x).shape == (3, 4, 14, 14)  # pixel-unshuffle: nothing lost
+    assert net.features(x).shape == (3, 128, 3, 3)
+    assert net(x).shape == (3, 10)
+
+
+def test_mirrored_probabilities_average_an_image_and_its_mirror():
+    torch.manual_seed(0)
+    net = FashionNet(width=0.25).eval()
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        p = mirrored_probabilities(net, x)
+        torch.testing.assert_close(p.sum(1), torch.ones(4))
+        # the same for an image and its mirror: the prediction is mirror-invariant
+        torch.testing.assert_close(p, mirrored_probabilities(net, x.flip(3)))
+        torch.testing.assert_close(p, (net(x).softmax(1) + net(x.flip(3)).softmax(1)) / 2)
