@@ -48,9 +48,11 @@ for path in result.artifacts:
 #
 # ## Poking at it
 # A `Dataset` is just two methods; the DataLoader does the rest. Here one with the lab's
-# dataset, its collate function and two workers. Each worker is a separate process: the NumPy
-# random state it starts with is a copy of ours unless `worker_init_fn` reseeds it, and then
-# every worker would draw the same "random" shifts.
+# dataset, its collate function and two workers. Each worker is a separate process that
+# starts from a copy of our random states. Since torch 1.9 the DataLoader reseeds torch,
+# `random` and NumPy in each worker from the loader's generator and the worker's id, so their
+# "random" shifts differ; before, NumPy was not reseeded and every worker drew the same
+# shifts. `seed_worker`, passed as `worker_init_fn`, is the explicit form older code used.
 
 # %%
 import torch
@@ -93,6 +95,8 @@ print("the optimiser holds", sum(p.numel() for g in optimizer.param_groups for p
 # 1. Unfreeze `fc1` (`run_lab("dataloader-surgery", freeze="conv1,conv2")`): does fine-tuning
 #    one more layer help on so few images, or does it start to over-fit?
 # 2. Remove `worker_init_fn=seed_worker` in a copy of the loader above, draw a batch from each
-#    worker (with `batch_size=4` on 8 identical images) and compare the shifts: what goes wrong?
+#    worker (with `batch_size=4` on 8 identical images) and compare the shifts: does today's
+#    torch still need it? Then pass `worker_init_fn=lambda i: np.random.seed(0)` (the mistake
+#    of reseeding every worker alike) and compare again: what goes wrong?
 # 3. Time one epoch of the loader with `num_workers` 0, 1 and 2 (`--num_workers`): when do
 #    workers pay off, and when does starting the processes cost more than it saves?
