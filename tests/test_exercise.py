@@ -327,3 +327,14 @@ def test_exercise_all_writes_every_lab(tmp_path):
     assert len(list((tmp_path / "handout" / "notebooks").glob("*.py"))) == len(ids)
     bad = _dlc("exercise", cwd=tmp_path)
     assert bad.returncode == 2 and "which lab?" in bad.stderr
+
+
+def test_check_names_the_lab_first_and_refuses_an_unknown_one(tmp_path):
+    (tmp_path / "my_project").mkdir()
+    out = _dlc("check", "my_project", cwd=tmp_path)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "'my_project' is a path, not a lab: name the lab first, `dlc check LAB my_project`" in out.stderr
+    assert "`dlc check digit-pairs my_project`" in out.stderr and "Traceback" not in out.stderr
+    out = _dlc("check", "perceptorn", cwd=tmp_path)
+    assert out.returncode == 2 and "no lab called 'perceptorn'. Did you mean: perceptron?" in out.stderr
+    assert not (tmp_path / "results.json").exists()

@@ -38,6 +38,20 @@ def _grade_one(lab_id, path, tasks, timeout) -> tuple[list, str]:
     return reports, format_report(lab_id, where, reports, problems)
 
 
+def _known_lab(lab_id: str) -> None:
+    """Refuse a lab id that is not one, saying what was probably meant (a path given first)."""
+    from dlc.labs import catalog, get
+
+    if lab_id in catalog():
+        return
+    if Path(lab_id).exists():
+        raise UsageError(
+            f"{lab_id!r} is a path, not a lab: name the lab first, `dlc check LAB {lab_id}` "
+            f"(a mini-project folder: `dlc check digit-pairs {lab_id}` or `dlc check mini-framework {lab_id}`)"
+        )
+    get(lab_id)  # raises UnknownLab, with the close matches
+
+
 def cli_check(
     lab_id: str | None,
     path: str | None,
@@ -57,6 +71,7 @@ def cli_check(
     if submissions:
         if not lab_id:
             raise UsageError("--submissions grades one lab: dlc check LAB --submissions DIR")
+        _known_lab(lab_id)
         return _submissions(lab_id, Path(submissions), task, Path(scores), timeout)
     if all_labs:
         if lab_id and path:
@@ -66,6 +81,7 @@ def cli_check(
     else:
         if not lab_id:
             raise UsageError("dlc check LAB [PATH]: which lab? (`dlc exercise --all DIR` lists them as it writes)")
+        _known_lab(lab_id)
         folder = Path(".")
         ids = [lab_id]
     started = time.monotonic()
