@@ -20,8 +20,11 @@ Targets (issue 13), asserted in the JSON (``target_met``), never in a timed test
   speedrun wall time <= 0.25 x the course recipe's (median);
 - Fashion-MNIST: mean >= 93.5%, median wall time <= 1.0 x the course recipe's on Fashion.
 
-CIFAR-10 is not measured here yet: a ``cifar10`` entry goes into ``SETS`` (speedrun lab,
-course recipe ``cifar-cnn`` given the same minutes, targets) once its speedrun lab exists.
+CIFAR-10 (``--cifar_minutes 5 15``): ``cifar10-speedrun --full`` and ``cifar-cnn --full``
+each given the same minutes of training (their ``--minutes``), test accuracy on the 10,000
+test images (issue 13: the speedrun's must be the higher at 5 and at 15 minutes). On a
+machine with CUDA, ``--airbench`` also times the ``airbench`` package's own training on the
+same GPU (skipped, with a message, without a GPU or without the package).
 
 The machine's load is recorded before and after (the 1-minute load average): ratios are
 only fair when both sides ran under the same load, so rerun on a quiet machine to quote.
@@ -65,7 +68,7 @@ SETS = {
             "no channels-last": ["--channels_last", "false"],
             "no label smoothing": ["--label_smoothing", "0"],
             "Adam's default betas (0.9, 0.999)": ["--beta1", "0.9", "--beta2", "0.999"],
-            "batches of 100 (the lecture's)": ["--batch_size", "100"],
+            "batches of 256 instead of 100": ["--batch_size", "256"],
         },
     },
     "fashion": {
@@ -85,7 +88,14 @@ SETS = {
             "Adam (0.7, 0.9) instead of Nesterov SGD": ["--optimizer", "adam", "--lr", "2e-3"],
         },
     },
-    # "cifar10": the cifar10-speedrun lab against cifar-cnn given the same minutes (issue 13), to add with that lab.
+}
+
+# CIFAR-10 (--cifar_minutes): at equal training time, not to a target. Both labs stop
+# training after M minutes (--minutes; validation and the test not counted) at --full.
+CIFAR = {
+    "speedrun": ["cifar10-speedrun", "--full"],
+    "course": ["cifar-cnn", "--full", "--graph", "false"],
+    "course_name": "cifar-cnn --full (ESCAPE T4: Adam, batches of 32, StepLR), the same minutes",
 }
 
 # Run the course lab with dlc.prologue reading another data set's files (a separate process).
@@ -142,6 +152,50 @@ def run(args: list[str], runs: Path, swap_to: str | None = None, seed: int | Non
     }
 
 
+def cifar_equal_time(minutes: list[float], runs: Path) -> dict:
+    """Test accuracy of the speedrun and of the course recipe, each given ``m`` minutes."""
+    out = {"course_recipe": CIFAR["course_name"], "by_minutes": {}}
+    for m in minutes:
+        extra = ["--minutes", f"{m:g}"]
+        course = run(CIFAR["course"] + extra, runs, seed=0)
+        speed = run(CIFAR["speedrun"] + extra, runs, seed=0)
+        ahead = speed["test_accuracy"] > course["test_accuracy"]
+        out["by_minutes"][f"{m:g}"] = {"course": course, "speedrun": speed, "speedrun_ahead": ahead}
+        print(
+            f"cifar10  {m:g} min: speedrun {speed['test_accuracy']:.2%} vs cifar-cnn {course['test_accuracy']:.2%}"
+            f" -> {'speedrun ahead' if ahead else 'SPEEDRUN NOT AHEAD'}",
+            flush=True,
+        )
+    return out
+
+
+def airbench() -> dict:
+    """The airbench package's own CIFAR-10 training, timed on this machine's GPU, or why not."""
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available():
+        print("airbench: skipped, no CUDA device here (it is a GPU recipe)", flush=True)
+        return {"skipped": "no CUDA device"}
+    if importlib.util.find_spec("airbench") is None:
+        print("airbench: skipped, the package is not installed (pip install airbench)", flush=True)
+        return {"skipped": "airbench not installed"}
+    # warmup94 compiles and caches; only train94 (its training and test) is timed
+    code = (
+        "import time, airbench, torch\n"
+        "airbench.warmup94()\n"
+        "torch.cuda.synchronize(); t = time.perf_counter()\n"
+        "out = airbench.train94()\n"
+        "torch.cuda.synchronize(); print('TRAIN94_S', time.perf_counter() - t); print(out)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode:
+        return {"failed": proc.stderr[-2000:]}
+    seconds = next(float(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("TRAIN94_S"))
+    return {"train94_s": round(seconds, 2), "output_tail": proc.stdout[-500:], "gpu": torch.cuda.get_device_name()}
+
+
 def machine() -> dict:
     import torch
 
@@ -173,6 +227,14 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=5, help="speedrun seeds per data set (0, 1, ...)")
     p.add_argument("--course_repeats", type=int, default=1, help="runs of each course recipe")
     p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    p.add_argument(
+        "--cifar_minutes",
+        type=float,
+        nargs="*",
+        default=[],
+        help="CIFAR-10 at equal time: minutes of training for both recipes (e.g. 5 15); none: skipped",
+    )
+    p.add_argument("--airbench", action="store_true", help="on CUDA: also time the airbench package's training")
     p.add_argument(
         "--ablation", action="store_true", help="also run each speedrun without one trick at a time (seed 0, --full)"
     )
@@ -247,6 +309,10 @@ def main() -> None:
                 f"(target <= {s['max_time_ratio']}) -> {'target met' if all(met.values()) else 'TARGET MISSED'}",
                 flush=True,
             )
+        if args.cifar_minutes:
+            result["cifar10_equal_time"] = cifar_equal_time(args.cifar_minutes, runs)
+    if args.airbench:
+        result["airbench"] = airbench()
     result["load_average_at_end"] = load()
     result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
     out = Path(args.out)

@@ -20,8 +20,10 @@ The tricks:
 4. **One-cycle learning rate** (:func:`train`): a warm-up from lr/25 to lr, then a cosine
    anneal to almost zero; the large rate covers ground, the small one at the end settles.
    With SGD the momentum cycles the other way (0.95 -> 0.85 -> 0.95).
-5. **Batches of 256** (the labs' configs): fewer, larger matrix products, and the
-   per-step Python overhead paid 2.5 times less often than with batches of 100.
+5. **The batch size, measured rather than assumed**: larger batches pay the per-step
+   overhead less often, but on this 2-core CPU the MNIST net ran its two epochs about 2 s
+   faster with batches of 100 than with 256, and as accurately (3 seeds each, interleaved),
+   so ``mnist-speedrun`` keeps the lecture's 100; ``fashion-speedrun`` uses 256.
 6. **Channels-last memory format** (:func:`train`): oneDNN's CPU convolutions are fastest
    with the channels innermost.
 7. **Label smoothing** (:func:`train`): the targets ask for 90% confidence instead of
@@ -97,7 +99,7 @@ def train(
     ctx,
     *,
     epochs: int,
-    batch_size: int = 256,
+    batch_size: int = 100,
     lr: float = 2e-3,
     optimizer: str = "adam",
     betas: tuple[float, float] = (0.7, 0.9),

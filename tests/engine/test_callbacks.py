@@ -349,3 +349,29 @@ def test_format_record():
         }
     )
     assert line == "epoch 1, train d loss 1.5000, val d loss 1.2500, train g loss 0.7500, 100 samples/s"
+
+
+def test_time_limit_stops_mid_epoch_and_does_not_charge_validation(ctx, monkeypatch):
+    from dlc.engine import callbacks as cb_module
+    from dlc.engine.callbacks import TimeLimit
+
+    clock = {"t": 0.0}
+    monkeypatch.setattr(cb_module.time, "perf_counter", lambda: clock["t"])  # a clock the test moves
+
+    class Tick(Callback):  # every step takes one second
+        def on_batch_end(self, loop, step):
+            clock["t"] += 1.0
+
+    class SlowValidation(Callback):  # and each epoch's validation 100 seconds
+        def on_epoch_end(self, loop, record):
+            clock["t"] += 100.0
+
+    x, y = data(200)
+    limit = TimeLimit(10)
+    h = fit(supervised(model()), (x, y), ctx, epochs=20, batch_size=50, callbacks=[Tick(), limit, SlowValidation()])
+    # 4 steps an epoch: 4 s, 8 s, then the 10th step (the 2nd of epoch 3) reaches 10 s
+    assert limit.stopped_step == 10 and len(h) == 3 and limit.spent == 10
+    assert h[-1]["epoch"] == 3 and math.isfinite(h[-1]["train_loss"])
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(DlcError, match="time limit"):
+            TimeLimit(bad)

@@ -81,3 +81,15 @@ def test_bad_schedule_is_refused():
         make_config(get("cifar-cnn"), lr_gamma=1.5)
     with pytest.raises(UsageError, match="--lr_step"):
         make_config(get("cifar-cnn"), lr_step=0)
+    with pytest.raises(UsageError, match="--minutes"):
+        make_config(get("cifar-cnn"), minutes=-1.0)
+
+
+@requires_cifar
+def test_minutes_stop_training_early_and_the_line_says_so(runs_dir):
+    # 12 ms of training: a step or two of the first epoch, never the 3 epochs of --tiny
+    result = run_tiny("cifar-cnn", runs_dir, force_cpu=True, minutes=0.0002, graph=False)
+    m = result.metrics
+    assert m["stopped_step"] is not None and m["epochs"] == 1
+    assert m["stopped_step"] < 500 // 32 + 1  # inside the first epoch of 16 steps
+    assert f"(stopped by --minutes 0.0002 at step {m['stopped_step']}, in epoch 1)" in result.line

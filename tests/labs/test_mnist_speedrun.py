@@ -18,7 +18,7 @@ def test_mnist_speedrun_learns_at_tiny(runs_dir):
     assert_checks(result)
     m = result.metrics
     assert m["train_samples"] == 500 and m["test_n"] == 100 and m["epochs"] == 10
-    assert m["steps"] == 20  # 2 batches of 256 (the last one of 244) per epoch
+    assert m["steps"] == 50  # 5 batches of 100 per epoch
     assert not m["full"] and len(result.verdicts) == 2  # the target's floor is for --full only
     assert m["untrained_test_error"] > 0.6  # chance is 90%
     assert m["test_error"] < 0.25
@@ -27,7 +27,7 @@ def test_mnist_speedrun_learns_at_tiny(runs_dir):
     d = result.run_dir
     assert (d / "schedule.png").is_file()
     config = json.loads((d / "config.json").read_text())["config"]
-    assert config["beta1"] == 0.7 and config["beta2"] == 0.9 and config["batch_size"] == 256
+    assert config["beta1"] == 0.7 and config["beta2"] == 0.9 and config["batch_size"] == 100
 
 
 @requires_mnist

@@ -22,6 +22,7 @@ _NAMES = {
     "standard_callbacks": "dlc.engine.callbacks",
     "EarlyStopping": "dlc.engine.callbacks",
     "LRSchedule": "dlc.engine.callbacks",
+    "TimeLimit": "dlc.engine.callbacks",
     "Checkpoint": "dlc.engine.callbacks",
     "MetricsLogger": "dlc.engine.callbacks",
 }

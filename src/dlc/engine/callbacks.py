@@ -387,6 +387,44 @@ class EarlyStopping(Callback):
         self.best_weights = copy.copy(state["best_weights"])
 
 
+class TimeLimit(Callback):
+    """Stop training once ``seconds`` of training have passed: the step under way is
+    finished, its epoch closed (a partial epoch, its record over the samples seen), then
+    the fit ends. What counts is the time from each epoch's start to its last step, so
+    validation is not charged to the budget: two recipes given the same minutes get the
+    same training time. One process only (each rank's clock could decide differently)."""
+
+    def __init__(self, seconds: float):
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise DlcError(f"the time limit must be a number of seconds > 0, got {seconds}")
+        self.seconds = seconds
+        self.spent = 0.0  # training seconds of the finished epochs
+        self.stopped_step: int | None = None
+        self._start = self._last = 0.0
+
+    def on_fit_start(self, loop) -> None:
+        if loop.world.distributed:
+            raise DlcError("a time limit works in one process; run without --nproc")
+
+    def on_epoch_start(self, loop, epoch: int) -> None:
+        self._start = self._last = time.perf_counter()
+
+    def on_batch_end(self, loop, step: int) -> None:
+        self._last = time.perf_counter()
+        if self.stopped_step is None and self.spent + (self._last - self._start) >= self.seconds:
+            self.stopped_step = step
+            loop.should_stop = True
+
+    def on_epoch_end(self, loop, record: dict) -> None:
+        self.spent += self._last - self._start
+
+    def state_dict(self) -> dict:
+        return {"spent": self.spent, "stopped_step": self.stopped_step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.spent, self.stopped_step = state["spent"], state["stopped_step"]
+
+
 class LRSchedule(Callback):
     """The one way to schedule a learning rate: a scheduler built when the fit starts,
     when its length is known, and stepped by the loop.

@@ -86,6 +86,8 @@ def fit(
             for batch in loop.data.epoch(loop.order_seed, loop.epoch, start=loop.batch):
                 scores = step(batch)
                 loop.record(scores, len(batch[0]) if isinstance(batch, (tuple, list)) else len(batch))
+                if loop.should_stop:  # a callback stopped it mid-epoch (a time limit)
+                    break
             loop.end_epoch()
         loop.emit("on_fit_end", loop.history)
         if loop.interrupted:  # Ctrl-C while the fit was ending: the last checkpoint is the end

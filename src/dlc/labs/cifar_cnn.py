@@ -18,12 +18,13 @@ nothing: the check then says the untrained network is near chance.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 
 from dlc import data
-from dlc.engine import LRSchedule, Supervised, evaluate, fit, predict, standard_callbacks
+from dlc.engine import LRSchedule, Supervised, TimeLimit, evaluate, fit, predict, standard_callbacks
 from dlc.errors import UsageError
 from dlc.exercise import Task
 from dlc.labs import Result, lab, verdict
@@ -40,6 +41,8 @@ class Config:
     lr_gamma: float = 0.3  # StepLR: the factor applied at each decay
     hidden: int = 128  # units of the fully connected layer of the classifier
     graph: bool = True  # write the model's graph to TensorBoard (the tutorial's log_graph)
+    minutes: float = 0.0  # stop training after this many minutes of it (0: no limit), to
+    # compare recipes at equal time (benchmarks/bench_speedruns.py against cifar10-speedrun)
     train_size: int | None = 1000  # CIFAR-10 training images (--tiny 500, --full all 50,000)
     test_size: int | None = 1000  # CIFAR-10 test images (--tiny 100, --full all 10,000)
     TINY = {"epochs": 3, "lr_step": 2}
@@ -53,6 +56,8 @@ class Config:
             raise UsageError(f"--lr_gamma must be in (0, 1], got {self.lr_gamma}")
         if self.hidden < 1:
             raise UsageError(f"--hidden must be at least 1, got {self.hidden}")
+        if not (math.isfinite(self.minutes) and self.minutes >= 0):
+            raise UsageError(f"--minutes must be a number of minutes >= 0 (0: no limit), got {self.minutes}")
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
@@ -154,10 +159,13 @@ def run(cfg: Config, ctx) -> Result:
 
     untrained = evaluate(step, (test_x, test_y), ctx)
     untrained_pred = predict(model, test_x).argmax(1)
-    history = []
+    history, limit = [], None
     if cfg.epochs:
         # the standard callbacks log losses and accuracies to TensorBoard; StepLR decays the rate
         callbacks = [*standard_callbacks(ctx), LRSchedule("step", step_size=cfg.lr_step, gamma=cfg.lr_gamma)]
+        limit = TimeLimit(cfg.minutes * 60) if cfg.minutes else None
+        if limit:
+            callbacks.append(limit)
         history = fit(
             step,
             (train_x, train_y),
@@ -193,6 +201,8 @@ def run(cfg: Config, ctx) -> Result:
             f"vs {untrained['accuracy']:.1%} untrained (chance 10%); best class {names[best]} "
             f"{per_class[best]:.0%}, worst {names[worst]} {per_class[worst]:.0%}; {train_time:.0f} s"
         )
+        if limit and limit.stopped_step is not None:
+            line += f" (stopped by --minutes {cfg.minutes:g} at step {limit.stopped_step:,}, in epoch {len(history)})"
     else:
         line = (
             f"no training (--epochs 0): the untrained network's test accuracy is {test['accuracy']:.1%} "
@@ -213,6 +223,7 @@ def run(cfg: Config, ctx) -> Result:
             "test_n": test["n"],
             "parameters": sum(p.numel() for p in model.parameters()),
             "time_s": train_time,
+            "stopped_step": limit.stopped_step if limit else None,
         },
     )
 
