@@ -226,7 +226,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=5, help="speedrun seeds per data set (0, 1, ...)")
     p.add_argument("--course_repeats", type=int, default=1, help="runs of each course recipe")
-    p.add_argument("--sets", nargs="+", default=list(SETS), choices=list(SETS))
+    p.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS), help="none: only --cifar_minutes")
     p.add_argument(
         "--cifar_minutes",
         type=float,
