@@ -21,7 +21,9 @@ def judge_and_digits():
 def test_the_judge_classifies_digits(judge_and_digits):
     judge, x, y = judge_and_digits
     assert judge.test_accuracy > 0.97
-    assert (judge.classify(x[:2000]) == y[:2000]).float().mean() > 0.97
+    # classify gives the accuracy the judge recorded on the whole test set (the first 2,000
+    # digits alone are harder: 97.0-97.2% against 97.95% overall, too near a 0.97 bar)
+    assert (judge.classify(x) == y).double().mean().item() == pytest.approx(judge.test_accuracy, abs=1e-4)
     again = mnist_judge()  # the second time from the cache
     assert not again.trained_now and torch.equal(again.net.fc2.weight, judge.net.fc2.weight)
 
