@@ -24,7 +24,10 @@ CIFAR-10 (``--cifar_minutes 5 15``): ``cifar10-speedrun --full`` and ``cifar-cnn
 each given the same minutes of training (their ``--minutes``), test accuracy on the 10,000
 test images (issue 13: the speedrun's must be the higher at 5 and at 15 minutes). On a
 machine with CUDA, ``--airbench`` also times the ``airbench`` package's own training on the
-same GPU (skipped, with a message, without a GPU or without the package).
+same GPU (skipped, with a message, without a GPU or without the package). The JSON holds
+only what its invocation ran: ``--sets --cifar_minutes 5 15 --out
+benchmarks/results/speedruns_cifar10.json`` runs the CIFAR-10 comparison alone (about an
+hour on one thread) without overwriting the 28 x 28 sets' results.
 
 The machine's load is recorded before and after (the 1-minute load average): ratios are
 only fair when both sides ran under the same load, so rerun on a quiet machine to quote.
