@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dlc.data.augment import flip_crop, random_crop, random_flip, random_rotation
+from dlc.data.augment import flip_crop, random_crop, random_erase, random_flip, random_rotation
 from dlc.errors import InvalidArgument
 
 
@@ -56,3 +56,30 @@ def test_bad_input_is_refused():
         random_crop(torch.zeros(1, 1, 8, 8), padding=-1)
     with pytest.raises(InvalidArgument, match="degrees"):
         random_rotation(torch.zeros(1, 1, 8, 8), float("nan"))
+    with pytest.raises(InvalidArgument, match="size must be >= 0"):
+        random_erase(torch.zeros(1, 1, 8, 8), -1)
+    with pytest.raises(InvalidArgument, match="p must be a probability"):
+        random_erase(torch.zeros(1, 1, 8, 8), 4, p=1.5)
+
+
+def test_erase_blanks_one_clipped_square_per_chosen_image():
+    x = torch.rand(200, 2, 12, 12) + 1  # no value is 0 before erasing
+    y = random_erase(x, 5, p=0.5, value=0.0, generator=torch.Generator().manual_seed(4))
+    erased = 0
+    for i in range(200):
+        hole = y[i] == 0
+        assert torch.equal(hole[0], hole[1]), "every channel loses the same pixels"
+        assert torch.equal(y[i][~hole], x[i][~hole]), "the rest of the image is untouched"
+        if not hole.any():
+            continue
+        erased += 1
+        rows, cols = hole[0].any(1).nonzero().view(-1), hole[0].any(0).nonzero().view(-1)
+        # one axis-aligned rectangle, at most 5 x 5 (less where it hangs over the border)
+        assert hole[0, rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()
+        assert hole[0].sum() == len(rows) * len(cols) and len(rows) <= 5 and len(cols) <= 5
+    assert 70 < erased < 130  # about half of the images
+    assert torch.equal(random_erase(x, 0), x) and torch.equal(random_erase(x, 5, p=0.0), x)
+    torch.manual_seed(2)
+    a = random_erase(x, 5, p=1.0)
+    torch.manual_seed(2)
+    assert torch.equal(a, random_erase(x, 5, p=1.0)) and (a == 0).flatten(1).any(1).all()

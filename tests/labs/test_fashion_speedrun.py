@@ -2,9 +2,11 @@
 untrained network's, in the same run), reports the accuracy with and without test-time
 mirroring, and its network and mirrored prediction do what they say."""
 
+import pytest
 import torch
 
-from dlc.labs.fashion_speedrun import FashionNet, mirrored_probabilities
+from dlc.errors import UsageError
+from dlc.labs.fashion_speedrun import Config, FashionNet, augmentation, mirrored_probabilities
 from tests.data.available import requires_fashion_mnist
 from tests.labs.helpers import assert_checks, run_tiny
 
@@ -50,3 +52,17 @@ def test_mirrored_probabilities_average_an_image_and_its_mirror():
         # the same for an image and its mirror: the prediction is mirror-invariant
         torch.testing.assert_close(p, mirrored_probabilities(net, x.flip(3)))
         torch.testing.assert_close(p, (net(x).softmax(1) + net(x.flip(3)).softmax(1)) / 2)
+
+
+def test_cutout_option_blanks_squares_and_bad_values_are_refused():
+    x = torch.rand(64, 1, 28, 28) + 1  # no pixel is 0 before
+    assert augmentation(Config(mirror=False)) is None
+    torch.manual_seed(0)
+    y = augmentation(Config(mirror=False, erase=8, erase_p=1.0))(x)
+    holes = (y == 0).flatten(1).sum(1)
+    assert (holes > 0).all() and (holes <= 64).all()  # one square each, at most 8 x 8
+    assert torch.equal(y[y != 0], x[y != 0])
+    with pytest.raises(UsageError, match="--erase must be"):
+        Config(erase=29)
+    with pytest.raises(UsageError, match="--erase_p must be"):
+        Config(erase_p=-0.1)

@@ -73,3 +73,35 @@ def flip_crop(x: torch.Tensor, padding: int = 4, generator: torch.Generator | No
     """The standard CIFAR-10 augmentation: a random left-right flip, then a random
     translation by up to ``padding`` pixels."""
     return random_crop(random_flip(x, generator=generator), padding, generator=generator)
+
+
+def random_erase(
+    x: torch.Tensor,
+    size: int,
+    p: float = 0.5,
+    value: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Cutout / random erasing: with probability ``p``, set a ``size`` x ``size`` square of
+    each image (all channels) to ``value``; the square's centre is drawn anywhere in the
+    image, so it may hang over the border and cover less. The network cannot lean on any
+    one part of the object (a collar, a heel): each part is sometimes missing.
+
+    For normalised images ``value`` 0 is the data's mean."""
+    _check_images(x)
+    if size < 0:
+        raise InvalidArgument(f"size must be >= 0 pixels, got {size}")
+    if not 0 <= p <= 1:
+        raise InvalidArgument(f"p must be a probability in [0, 1], got {p}")
+    if size == 0 or p == 0:
+        return x
+    n, _, h, w = x.shape
+    dev = generator.device if generator else "cpu"
+    cy = torch.randint(0, h, (n,), generator=generator, device=dev).to(x.device).view(n, 1, 1, 1)
+    cx = torch.randint(0, w, (n,), generator=generator, device=dev).to(x.device).view(n, 1, 1, 1)
+    erase = (torch.rand(n, generator=generator, device=dev) < p).to(x.device).view(n, 1, 1, 1)
+    top, left = cy - size // 2, cx - size // 2
+    rows = torch.arange(h, device=x.device).view(1, 1, h, 1)
+    cols = torch.arange(w, device=x.device).view(1, 1, 1, w)
+    inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size) & erase
+    return x.masked_fill(inside, value)

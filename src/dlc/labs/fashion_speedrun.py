@@ -17,7 +17,10 @@ on (a "pixel-unshuffle" stem: 4 channels of 14 x 14), which makes every later co
 on Fashion-MNIST, as whole processes in the same run (issue 13's target: 93.5% on average,
 in at most the lecture recipe's time). Each trick can be taken away: ``--mirror false``,
 ``--test_mirror false``, ``--one_cycle false``, ``--label_smoothing 0``,
-``--channels_last false``, ``--optimizer adam --lr 2e-3``.
+``--channels_last false``, ``--optimizer adam --lr 2e-3``. One can be added: ``--erase 8``
+blanks an 8 x 8 square in half the training images (cutout,
+:func:`dlc.data.augment.random_erase`); measured at ``--full`` on one thread, seed 0, it
+gave 92.80% against 92.75% without: no gain in 9 epochs, so the recipe leaves it out.
 
 Check, in the same run: the trained network's test error is far below chance (under half
 of 90%) and under half of the same network's before training. The result line also gives
@@ -56,6 +59,8 @@ class Config:
     label_smoothing: float = 0.1  # share of the target spread over all classes (0: plain cross-entropy)
     mirror: bool = True  # mirror each training image left-right with probability 1/2
     test_mirror: bool = True  # average the prediction of each test image and of its mirror
+    erase: int = 0  # cutout: blank a square of this many pixels in a training image (0: none)
+    erase_p: float = 0.5  # the share of training images that get a square blanked (with --erase)
     channels_last: bool = True  # channels-last memory format for the convolutions
     width: float = 1.0  # channel counts, as a multiple of the recipe's (32, 32, 64, 128)
     train_size: int | None = 1000  # Fashion-MNIST training images (--tiny 500, --full all 60,000)
@@ -74,6 +79,10 @@ class Config:
             raise UsageError(f"--warmup must be a fraction of the steps in (0, 1), got {self.warmup}")
         if not 0 <= self.label_smoothing < 1:
             raise UsageError(f"--label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if not 0 <= self.erase <= 28:
+            raise UsageError(f"--erase must be a square's side of 0 to 28 pixels, got {self.erase}")
+        if not 0 <= self.erase_p <= 1:
+            raise UsageError(f"--erase_p must be a probability in [0, 1], got {self.erase_p}")
         if not 0 < self.width <= 8:
             raise UsageError(f"--width must be in (0, 8], got {self.width}")
 
@@ -119,6 +128,25 @@ class FashionNet(nn.Module):
         return self.fc(self.features(x).flatten(1))
 
 
+def augmentation(cfg: Config):
+    """What happens to each training batch: 8. a mirror with probability 1/2, and 9. a
+    square blanked (cutout) in a share of the images; None: nothing."""
+    from dlc.data.augment import random_erase
+
+    steps = ([speedrun.mirror] if cfg.mirror else []) + (
+        [lambda x: random_erase(x, cfg.erase, cfg.erase_p)] if cfg.erase else []
+    )
+    if not steps:
+        return None
+
+    def augment(x: torch.Tensor) -> torch.Tensor:
+        for step in steps:
+            x = step(x)
+        return x
+
+    return augment
+
+
 def mirrored_probabilities(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """8. Test-time mirroring: the class probabilities of each image averaged with those of
     its left-right mirror (two forward passes, one prediction)."""
@@ -162,7 +190,7 @@ def run(cfg: Config, ctx) -> Result:
             label_smoothing=cfg.label_smoothing,
             one_cycle=cfg.one_cycle,
             channels_last=cfg.channels_last,
-            augment=speedrun.mirror if cfg.mirror else None,  # 8. mirrored training images
+            augment=augmentation(cfg),
         )
     plain = speedrun.predict(model, test_x).argmax(1)
     predicted = speedrun.predict(model, test_x, mirrored_probabilities).argmax(1) if cfg.test_mirror else plain
