@@ -13,10 +13,13 @@ per second on this machine, and their test accuracy.
 (:class:`dlc.models.classic.ResNet9`, widths 32-64-128-256) on all 50,000 images with
 what the lectures teach: batch norm and residual connections, data augmentation (random
 flips and 4-pixel translations), label smoothing, SGD with Nesterov momentum and weight
-decay, and a one-cycle learning-rate schedule, for 16 epochs; its check asks for 90% test
-accuracy (``--target``). Its cost is about 0.57 GFLOP per training image: on a quiet
-2-core CPU (about 80 images/s measured here) the 16 epochs take about 3 hours; on a
-GPU, minutes.
+decay, and a one-cycle learning-rate schedule, for 10 epochs; its check asks for 90% test
+accuracy (``--target``). Its cost is about 0.57 GFLOP per training image. Measured (seed
+0, one thread of the 2-core x86 development machine, the other core busy): **91.0%** on
+the 10,000 test images after 10 epochs, in 61 min of training at about 150 images/s
+(62 min for the whole process, testing after each epoch included); the test accuracy
+climbs from 85.1% to 89.9% to 91.0% over the last three epochs, as the rate anneals. On
+a GPU, minutes.
 
 Check, in the same run: every network's test accuracy is above 1.5x chance (10%) and at
 least 5 points above its own before training; with ``--target`` (``--full``: 0.9), the
@@ -75,7 +78,7 @@ class Config:
     TINY = {"models": "lenet,vgg", "epochs": 4, "test_size": 500}
     FULL = {
         "models": "resnet9",
-        "epochs": 16,
+        "epochs": 10,
         "batch_size": 256,
         "optimizer": "sgd",
         "lr": 0.4,
@@ -281,7 +284,8 @@ def table_figure(rows: list[dict], cfg: Config, device: str):
     bars = c.bar(k + 0.2, [r["test_accuracy"] for r in rows], 0.4, color=colours)
     c.bar_label(bars, [f"{r['test_accuracy']:.1%}" for r in rows], fontsize=8)
     chance = c.axhline(0.1, color="k", linestyle="--", linewidth=1, label="chance (10%)")
-    c.set_ylim(0, 1.1)
+    c.set_ylim(0, 1.32)  # room above the bars for the legend, so it hides no label
+    c.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     c.set_ylabel("test accuracy")
     c.set_title(f"test accuracy after {cfg.epochs} epochs")
     handles = [Patch(color="tab:gray", label="before training")]
@@ -290,13 +294,14 @@ def table_figure(rows: list[dict], cfg: Config, device: str):
         for d, col in (("MNIST", "tab:purple"), ("CIFAR-10", "tab:blue"))
         if d in {r["data"] for r in rows}
     ]
-    c.legend(handles=[*handles, chance], fontsize=8, loc="upper right")
+    c.legend(handles=[*handles, chance], fontsize=8, loc="upper left", ncol=2)
     for ax in axes:
         ax.set_xticks(k, labels, fontsize=8)
         ax.grid(axis="y", alpha=0.3)
     n = rows[0]["train_n"] if rows else 0
     fig.suptitle(
-        f"image-classification: {len(rows)} networks, {n:,} training images each (purple: MNIST, blue: CIFAR-10)"
+        f"image-classification: {len(rows)} network{'s' if len(rows) != 1 else ''}, {n:,} training images each "
+        "(purple: MNIST, blue: CIFAR-10)"
     )
     fig.tight_layout()
     return fig
