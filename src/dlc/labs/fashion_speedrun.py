@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from dlc import data, speedrun, viz
+from dlc.data.augment import random_erase
 from dlc.engine import Supervised, evaluate
 from dlc.errors import UsageError
 from dlc.exercise import Task
@@ -129,19 +130,16 @@ class FashionNet(nn.Module):
 
 
 def augmentation(cfg: Config):
-    """What happens to each training batch: 8. a mirror with probability 1/2, and 9. a
-    square blanked (cutout) in a share of the images; None: nothing."""
-    from dlc.data.augment import random_erase
-
-    steps = ([speedrun.mirror] if cfg.mirror else []) + (
-        [lambda x: random_erase(x, cfg.erase, cfg.erase_p)] if cfg.erase else []
-    )
-    if not steps:
+    """What happens to each training batch: 8. a mirror with probability 1/2 (``--mirror``),
+    then a square blanked in a share of the images (``--erase``, cutout); None: nothing."""
+    if not (cfg.mirror or cfg.erase):
         return None
 
     def augment(x: torch.Tensor) -> torch.Tensor:
-        for step in steps:
-            x = step(x)
+        if cfg.mirror:
+            x = speedrun.mirror(x)
+        if cfg.erase:
+            x = random_erase(x, cfg.erase, cfg.erase_p)
         return x
 
     return augment
