@@ -27,7 +27,9 @@ machine with CUDA, ``--airbench`` also times the ``airbench`` package's own trai
 same GPU (skipped, with a message, without a GPU or without the package). The JSON holds
 only what its invocation ran: ``--sets --cifar_minutes 5 15 --out
 benchmarks/results/speedruns_cifar10.json`` runs the CIFAR-10 comparison alone (about an
-hour on one thread) without overwriting the 28 x 28 sets' results.
+hour on one thread) without overwriting the 28 x 28 sets' results. ``--cifar_ablation N``
+runs ``cifar10-speedrun`` at its default size (all 10,000 test images), whole and without
+one trick at a time, N seeds each.
 
 The machine's load is recorded before and after (the 1-minute load average): ratios are
 only fair when both sides ran under the same load, so rerun on a quiet machine to quote.
@@ -83,6 +85,7 @@ SETS = {
         "target_min_accuracy": None,
         "max_time_ratio": 1.0,
         "ablations": {
+            "2x2-patch first layer instead of full resolution": ["--stem", "patches"],
             "no mirror augmentation": ["--mirror", "false"],
             "no test-time mirroring": ["--test_mirror", "false"],
             "no one-cycle (constant lr)": ["--one_cycle", "false"],
@@ -99,6 +102,18 @@ CIFAR = {
     "speedrun": ["cifar10-speedrun", "--full"],
     "course": ["cifar-cnn", "--full", "--graph", "false"],
     "course_name": "cifar-cnn --full (ESCAPE T4: Adam, batches of 32, StepLR), the same minutes",
+    # --cifar_ablation: at the lab's default size (half-width net, 10,000 training images,
+    # 5 epochs: about half a minute on one thread), tested on all 10,000 test images; a
+    # --full run takes over an hour here, too long to repeat once per trick
+    "ablation_size": ["cifar10-speedrun", "--test_images", "all"],
+    "ablations": {
+        "no whitening layer (a learnt 2x2 convolution)": ["--whiten", "false"],
+        "no alternating flips": ["--flip", "false"],
+        "no translation": ["--translate", "0"],
+        "no test-time mirroring": ["--tta", "0"],
+        "no label smoothing": ["--label_smoothing", "0"],
+        "no channels-last": ["--channels_last", "false"],
+    },
 }
 
 # Run the course lab with dlc.prologue reading another data set's files (a separate process).
@@ -172,6 +187,29 @@ def cifar_equal_time(minutes: list[float], runs: Path) -> dict:
     return out
 
 
+def cifar_ablation(seeds: int, runs: Path) -> dict:
+    """The CIFAR-10 speedrun at its default size, whole and without one trick at a time,
+    ``seeds`` seeds each (interleaved, so that a slow spell of the machine hits all alike)."""
+    variants = {"recipe": [], **CIFAR["ablations"]}
+    out = {v: [] for v in variants}
+    for seed in range(seeds):
+        for v, extra in variants.items():
+            out[v].append(run(CIFAR["ablation_size"] + extra, runs, seed=seed))
+            c = out[v][-1]
+            print(f"cifar10  seed {seed} {v:48s} {c['run_s']:6.1f} s  {c['test_accuracy']:.2%}", flush=True)
+    return {
+        "size": " ".join(CIFAR["ablation_size"]) + " (default size otherwise)",
+        "variants": {
+            v: {
+                "runs": r,
+                "mean_accuracy": statistics.mean(x["test_accuracy"] for x in r),
+                "median_run_s": statistics.median(x["run_s"] for x in r),
+            }
+            for v, r in out.items()
+        },
+    }
+
+
 def airbench() -> dict:
     """The airbench package's own CIFAR-10 training, timed on this machine's GPU, or why not."""
     import importlib.util
@@ -229,13 +267,20 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=5, help="speedrun seeds per data set (0, 1, ...)")
     p.add_argument("--course_repeats", type=int, default=1, help="runs of each course recipe")
-    p.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS), help="none: only --cifar_minutes")
+    p.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS), help="none: only the CIFAR-10 options")
     p.add_argument(
         "--cifar_minutes",
         type=float,
         nargs="*",
         default=[],
         help="CIFAR-10 at equal time: minutes of training for both recipes (e.g. 5 15); none: skipped",
+    )
+    p.add_argument(
+        "--cifar_ablation",
+        type=int,
+        default=0,
+        metavar="SEEDS",
+        help="CIFAR-10 ablation at the speedrun's default size, this many seeds per variant (0: skipped)",
     )
     p.add_argument("--airbench", action="store_true", help="on CUDA: also time the airbench package's training")
     p.add_argument(
@@ -314,6 +359,8 @@ def main() -> None:
             )
         if args.cifar_minutes:
             result["cifar10_equal_time"] = cifar_equal_time(args.cifar_minutes, runs)
+        if args.cifar_ablation:
+            result["cifar10_ablation"] = cifar_ablation(args.cifar_ablation, runs)
     if args.airbench:
         result["airbench"] = airbench()
     result["load_average_at_end"] = load()

@@ -34,12 +34,34 @@ def test_without_test_time_mirroring_one_prediction_is_reported(runs_dir):
     assert "without test-time mirroring" not in result.line
 
 
-def test_the_network_starts_on_2x2_patches():
-    net = FashionNet()
+def test_the_network_starts_at_full_resolution_or_on_2x2_patches():
     x = torch.randn(3, 1, 28, 28)
-    assert net.features[0](x).shape == (3, 4, 14, 14)  # pixel-unshuffle: nothing lost
+    net = FashionNet()
+    assert net.features[0](x).shape == (3, 16, 14, 14)  # conv at 28 x 28, then the pool
     assert net.features(x).shape == (3, 128, 3, 3)
     assert net(x).shape == (3, 10)
+    patches = FashionNet(stem="patches")
+    assert patches.features[0](x).shape == (3, 4, 14, 14)  # pixel-unshuffle: nothing lost
+    assert patches.features(x).shape == (3, 128, 3, 3)
+    assert patches(x).shape == (3, 10)
+    with pytest.raises(ValueError, match="stem must be"):
+        FashionNet(stem="big")
+    with pytest.raises(UsageError, match="--stem must be 'full' or 'patches'"):
+        Config(stem="big")
+
+
+def test_channels_last_flatten_sends_the_gradient_back_in_the_same_layout():
+    net = FashionNet().to(memory_format=torch.channels_last)
+    seen = []
+    last_relu = net.features[-1][-1]
+
+    def watch(module, inputs, out):
+        out.register_hook(seen.append)  # the gradient of the last ReLU's output
+
+    last_relu.register_forward_hook(watch)
+    x = torch.randn(4, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    net(x).sum().backward()
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
 
 
 def test_mirrored_probabilities_average_an_image_and_its_mirror():
