@@ -52,7 +52,8 @@ class Config:
     # 0: no training, the untrained network is evaluated
     batch_size: int = 256  # images per step (the lecture: 100)
     optimizer: str = "sgd"  # "sgd" (Nesterov momentum, cycled 0.95 -> 0.85 -> 0.95) or "adam"
-    lr: float = 0.2  # peak learning rate, reached after the warm-up (with --optimizer adam: try 2e-3)
+    lr: float = 0.4  # peak learning rate, reached after the warm-up (with --optimizer adam: try 2e-3);
+    # at --full, 3 seeds on one thread: 93.70% on average with 0.4, 93.56% with 0.2
     weight_decay: float = 5e-4  # L2 penalty added to the gradient
     beta1: float = 0.7  # --optimizer adam: the gradient memory (torch's default 0.9)
     beta2: float = 0.9  # --optimizer adam: the squared-gradient memory (torch's default 0.999)
