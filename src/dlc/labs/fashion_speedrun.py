@@ -118,8 +118,8 @@ class FashionNet(nn.Module):
     ``stem="patches"`` replaces that first layer with a pixel-unshuffle (each 2 x 2 block of
     pixels moved into 4 channels: 4 x 14 x 14) and a 3 x 3 convolution to 32 channels;
     nothing is lost, but nothing is detected at full resolution either: measured at
-    ``--full`` (seed 0, one thread) it was 0.9 points less accurate and only 10% faster
-    per image.
+    ``--full`` (seed 0, one thread, lr 0.2) it was 0.9 points less accurate (92.74% against
+    93.64%) and 1.3-1.4 times faster per image.
 
     The last layer reads the 3 x 3 map whole (where a feature is says a lot: a collar at the
     top, a heel at the bottom right); a global max-pool there, which keeps only whether it
