@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from dlc.cli import main
+from dlc.jupyter import STOP_TIMEOUT
 
 LAB = "perceptron"  # a small lab: the first-use hand-out takes seconds
 
@@ -294,7 +295,11 @@ def test_dlc_lab_serves_the_handout_locally_behind_a_token(tmp_path):
         # the port is closed, the server's record and the kernels' files removed
         kernels = _processes_mentioning(str(runtime))
         os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(timeout=40) == 0, "".join(lines)
+        stopping = time.monotonic()
+        # dlc gives the server STOP_TIMEOUT for its clean shutdown, then 5 s after a SIGKILL; the
+        # slack is for a loaded machine (the suite runs on 2 workers), not for a hang
+        assert proc.wait(timeout=STOP_TIMEOUT + 5 + 60) == 0, "".join(lines)
+        stopped = time.monotonic() - stopping
         reader.join(timeout=5)
         assert any("stopped" in line for line in lines), "".join(lines)
         deadline = time.monotonic() + 10
@@ -307,7 +312,8 @@ def test_dlc_lab_serves_the_handout_locally_behind_a_token(tmp_path):
         assert not list(runtime.glob("jpserver-*.json")) and not list(runtime.glob("kernel-*.json"))
         assert not _processes_mentioning(str(runtime)), f"left running: {kernels}"
         print("".join(lines))
-        print(f"dlc lab: answered after {ready:.1f} s, whole test {time.monotonic() - started:.1f} s")
+        whole = time.monotonic() - started
+        print(f"dlc lab: answered after {ready:.1f} s, stopped in {stopped:.1f} s, whole test {whole:.1f} s")
         if browser is None:
             pytest.skip("Chromium not installed (apt-get install chromium): no screenshot taken; the rest passed")
     finally:

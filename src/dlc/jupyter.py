@@ -42,6 +42,7 @@ DEFAULT_DIR = "dlc-lab"
 INSTALL_HINT = "pip install 'dlc[lab]'"
 HOST = "127.0.0.1"
 START_TIMEOUT = 120.0  # seconds JupyterLab may take to answer (a first start on a busy machine is slow)
+STOP_TIMEOUT = 45.0  # seconds its clean shutdown may take (it stops each kernel first) before a SIGKILL
 
 # JupyterLab settings given as defaults (the user's own settings still win)
 LAB_DEFAULTS = {
@@ -198,7 +199,7 @@ def wait_until_ready(proc: subprocess.Popen, base: str, token: str, timeout: flo
         )
 
 
-def stop(proc: subprocess.Popen, timeout: float = 20.0) -> int:
+def stop(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> int:
     """Stop the server: SIGTERM, its clean shutdown (kernels stopped, its runtime file
     removed; a SIGINT would skip that), then SIGKILL as a last resort."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
