@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from dlc import data
+from dlc.engine import checkpoint
 from dlc.errors import UsageError
 from dlc.labs import get, make_config
 from dlc.labs.cifar10_speedrun import SpeedNet, alternating_flip, training_patches, triangle, whitening_weights
@@ -36,6 +37,18 @@ def test_cifar10_speedrun_learns_at_tiny(runs_dir):
     assert config["label_smoothing"] == 0.2 and config["whiten"] and config["minutes"] == 0
     epochs = [json.loads(s) for s in (d / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in epochs] == [1, 2, 3, 4, 5]
+    # the saved weights are the trained network: loaded into a fresh one, they give the
+    # same plain (no test-time augmentation) error on the same 1,000 test images
+    net = SpeedNet(width=0.25, stride=2)
+    net.load_state_dict(checkpoint.load(d / "model.pt"))
+    net.eval()
+    tx, ty = data.load("cifar10", train=False)
+    x, _ = data.load("cifar10", train=True)
+    x = x[:5000].float()
+    mean, std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True)
+    with torch.no_grad():
+        plain = net((tx[:1000].float() - mean) / std).argmax(1)
+    assert abs(float((plain != ty[:1000].long()).float().mean()) - m["plain_test_error"]) < 0.005
 
 
 @requires_cifar

@@ -331,6 +331,17 @@ class RunContext:
         self.artifacts.append(path)
         return path
 
+    def save_state(self, name: str, state: dict) -> Path:
+        """Write tensors (a model's state_dict) atomically into the run folder (rank 0), as
+        :func:`dlc.engine.checkpoint.save` does; ``checkpoint.load`` reads them back."""
+        from dlc.engine import checkpoint
+
+        path = self.dir / name
+        if self.is_main:
+            checkpoint.save(state, path)
+        self.artifacts.append(path)
+        return path
+
     def save_figure(self, fig: Any, name: str) -> Path:
         """Save a matplotlib figure as ``<run>/<name>.png`` (rank 0) and close it."""
         import matplotlib.pyplot as plt

@@ -393,13 +393,10 @@ def run(cfg: Config, ctx) -> Result:
         ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)
         fig.tight_layout()
         ctx.save_figure(fig, "schedule")
-    if step and ctx.is_main:
+    if step:
         # the trained weights, so that the network can be evaluated again (other test-time
         # views, other test images) without the training
-        from dlc.io import write_atomic
-
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        ctx.artifacts.append(write_atomic(ctx.path("model.pt"), lambda f: torch.save(state, f)))
+        ctx.save_state("model.pt", {k: v.detach().cpu() for k, v in model.state_dict().items()})
     if cfg.whiten:
         ctx.save_figure(filters_figure(model.stem.weight[:12].detach().float().cpu()), "whitening")
     if len(wrong):
