@@ -92,6 +92,8 @@ SETS = {
             "no channels-last": ["--channels_last", "false"],
             "no label smoothing": ["--label_smoothing", "0"],
             "Adam (0.7, 0.9) instead of Nesterov SGD": ["--optimizer", "adam", "--lr", "2e-3"],
+            "batches of 256 (peak lr 0.4) instead of 128": ["--batch_size", "256", "--lr", "0.4"],
+            "weight decay on batch norm's scales and shifts too": ["--decay_norms", "true"],
         },
     },
 }

@@ -53,6 +53,24 @@ def test_train_without_one_cycle_keeps_the_rate_constant():
     assert not model[3].weight.is_contiguous(memory_format=torch.channels_last)
 
 
+def test_without_decay_on_norms_batch_norm_keeps_its_scale_while_the_weights_still_decay():
+    x, y = torch.randn(100, 1, 28, 28), torch.randint(0, 10, (100,))
+    trained = {}
+    for decay_norms in (True, False):
+        torch.manual_seed(0)
+        model = tiny_convnet()
+        start = model[3].weight.detach().norm()
+        speedrun.train(
+            model, (x, y), None, epochs=1, batch_size=25, lr=1e-3, optimizer="sgd", weight_decay=100.0,
+            decay_norms=decay_norms, one_cycle=False,
+        )  # fmt: skip
+        trained[decay_norms] = model[1].weight.detach().clone(), model[3].weight.detach().norm() / start
+    # a strong decay pulls batch norm's scales (1 at the start) towards 0 only when asked to
+    assert trained[True][0].mean() < 0.8 and (trained[False][0] - 1).abs().max() < 0.1
+    # the convolution's weights decay either way
+    assert trained[True][1] < 0.8 and trained[False][1] < 0.8
+
+
 def test_training_reduces_the_loss_on_a_learnable_task():
     torch.manual_seed(0)
     y = torch.randint(0, 10, (400,))

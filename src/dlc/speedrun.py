@@ -16,14 +16,18 @@ The tricks:
 3. **Adam with betas (0.7, 0.9)** (:func:`train`, MNIST): a short memory of the gradients
    (the defaults 0.9 and 0.999 average over ~10 and ~1,000 steps), which suits a run of
    only a few hundred steps. Or **SGD with Nesterov momentum and weight decay**
-   (Fashion-MNIST): slower to start, but it generalises better over a longer run.
+   (Fashion-MNIST): slower to start, but it generalises better over a longer run. The
+   weight decay can spare batch norm's scales and shifts (``decay_norms=False``): they
+   set each channel's scale, not the function's complexity.
 4. **One-cycle learning rate** (:func:`train`): a warm-up from lr/25 to lr, then a cosine
    anneal to almost zero; the large rate covers ground, the small one at the end settles.
    With SGD the momentum cycles the other way (0.95 -> 0.85 -> 0.95).
 5. **The batch size, measured rather than assumed**: larger batches pay the per-step
    overhead less often, but on this 2-core CPU the MNIST net ran its two epochs about 2 s
    faster with batches of 100 than with 256, and as accurately (3 seeds each, interleaved),
-   so ``mnist-speedrun`` keeps the lecture's 100; ``fashion-speedrun`` uses 256.
+   so ``mnist-speedrun`` keeps the lecture's 100. ``fashion-speedrun`` uses 128: per image
+   as fast as 256 on this CPU, and twice the steps in the same time; at 7 epochs, 93.45%
+   over 5 seeds (one thread, lr 0.2) against 93.25% for 256 (lr 0.4, 2 seeds).
 6. **Channels-last memory format** (:func:`train`): oneDNN's CPU convolutions are fastest
    with the channels innermost.
 7. **Label smoothing** (:func:`train`): the targets ask for 90% confidence instead of
@@ -105,6 +109,7 @@ def train(
     betas: tuple[float, float] = (0.7, 0.9),
     momentum: float = 0.9,
     weight_decay: float = 0.0,
+    decay_norms: bool = True,
     warmup: float = 0.2,
     label_smoothing: float = 0.1,
     one_cycle: bool = True,
@@ -116,7 +121,8 @@ def train(
     Returns the epoch records and the per-step :class:`Trace`.
 
     ``optimizer``: "adam" (with ``betas``) or "sgd" (Nesterov, ``momentum``); both with
-    ``weight_decay`` (L2, added to the gradient).
+    ``weight_decay`` (L2, added to the gradient), on every parameter, or with
+    ``decay_norms=False`` on the convolution and linear weights only.
 
     ``one_cycle=False`` keeps ``lr`` constant, ``channels_last=False`` keeps torch's default
     layout, ``label_smoothing=0`` is the plain cross-entropy: the ablation's switches.
@@ -128,12 +134,21 @@ def train(
         # the layout oneDNN's convolutions run fastest on; the 1-channel input is the same
         # either way.
         model.to(memory_format=torch.channels_last)
+    params = list(model.parameters())
+    if not decay_norms:
+        # 3''. no weight decay on batch norm's scales and shifts, nor on biases (the 1-d
+        # parameters): they set each channel's scale and offset, not how complex the
+        # function is, and pulling them towards 0 only fights batch normalisation
+        params = [
+            {"params": [p for p in params if p.ndim > 1]},
+            {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+        ]
     if optimizer == "adam":
         # 3. Adam with short memories: beta_1 0.7 (momentum over ~3 steps), beta_2 0.9
-        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, weight_decay=weight_decay)
+        opt = torch.optim.Adam(params, lr=lr, betas=betas, weight_decay=weight_decay)
     elif optimizer == "sgd":
         # 3'. SGD with Nesterov momentum: the gradient taken where the momentum is heading
-        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
+        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
     else:
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     # 7. label smoothing: the target is 1 - s at the class and s spread over all ten classes
@@ -157,11 +172,16 @@ def predict(
     model: nn.Module,
     x: torch.Tensor,
     combine: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
-    batch_size: int = 2000,
+    batch_size: int = 250,
 ) -> torch.Tensor:
     """Class probabilities of the images ``x``, the model in eval mode, in batches of
     ``batch_size``; ``combine(model, batch)`` computes them otherwise (test-time
-    augmentation), default ``model(batch).softmax(1)``."""
+    augmentation), default ``model(batch).softmax(1)``.
+
+    Small batches are faster here, not slower: a batch's activations should stay in the
+    CPU's caches (2,000 Fashion-MNIST images make a 100 MB first feature map). Measured on
+    the 2-core machine, FashionNet over 10,000 images: 0.68 s in batches of 250, 1.31 s
+    in batches of 2,000 (medians of 5)."""
     combine = combine or (lambda m, xb: m(xb).softmax(1))
     was_training = model.training
     model.eval()

@@ -88,3 +88,17 @@ def test_cutout_option_blanks_squares_and_bad_values_are_refused():
         Config(erase=29)
     with pytest.raises(UsageError, match="--erase_p must be"):
         Config(erase_p=-0.1)
+
+
+def test_translate_option_shifts_images_by_at_most_its_pixels_and_bad_values_are_refused():
+    x = torch.zeros(32, 1, 28, 28)
+    x[:, :, 13, 13] = 1.0  # one bright pixel in the middle: where it lands is the shift
+    torch.manual_seed(0)
+    y = augmentation(Config(mirror=False, translate=2))(x)
+    assert y.shape == x.shape and torch.equal(y.sum((1, 2, 3)), x.sum((1, 2, 3)))  # moved, not lost
+    where = y.view(32, -1).argmax(1)
+    dy, dx = where // 28 - 13, where % 28 - 13
+    assert dy.abs().max() <= 2 and dx.abs().max() <= 2
+    assert ((dy != 0) | (dx != 0)).any()  # some images moved
+    with pytest.raises(UsageError, match="--translate must be 0 to 8 pixels"):
+        Config(translate=9)
