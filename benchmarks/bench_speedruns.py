@@ -2,7 +2,8 @@
 
 Every run is a whole process (``python -m dlc run LAB --full --quiet``), so what is timed
 is what a student waits for: Python and torch starting, the data read, the training, the
-test, the figures and the run folder. Per data set, in this order:
+test, the figures and the run folder. Per data set, interleaved (course, seed 0, course,
+seed 1, ...) so that a spell of load on this shared machine falls on both sides:
 
 - the course recipe, ``--course_repeats`` times (default 1): ``lecture-convnet --full``
   on MNIST (the first lecture's convnet, SGD lr 0.1, batches of 100, 10 epochs);
@@ -304,16 +305,18 @@ def main() -> None:
         runs = Path(tmp)
         for name in args.sets:
             s = SETS[name]
-            course = []
-            for r in range(args.course_repeats):
-                course.append(run(s["course"], runs, s["swap_to"]))
-                c = course[-1]
-                print(f"{name:8s} course   run {r + 1}: {c['wall_s']:7.1f} s  {c['test_accuracy']:.2%}", flush=True)
-            speed = []
-            for seed in range(args.seeds):
-                speed.append(run([s["speedrun"], "--full"], runs, seed=seed))
-                c = speed[-1]
-                print(f"{name:8s} speedrun seed {seed}: {c['wall_s']:7.1f} s  {c['test_accuracy']:.2%}", flush=True)
+            # Interleaved (course, seed 0, course, seed 1, ...): a spell of load from the
+            # machine's neighbours then slows both sides, not only the one running.
+            course, speed = [], []
+            for i in range(max(args.course_repeats, args.seeds)):
+                if i < args.course_repeats:
+                    course.append(run(s["course"], runs, s["swap_to"]))
+                    c = course[-1]
+                    print(f"{name:8s} course   run {i + 1}: {c['wall_s']:7.1f} s  {c['test_accuracy']:.2%}", flush=True)
+                if i < args.seeds:
+                    speed.append(run([s["speedrun"], "--full"], runs, seed=i))
+                    c = speed[-1]
+                    print(f"{name:8s} speedrun seed {i}: {c['wall_s']:7.1f} s  {c['test_accuracy']:.2%}", flush=True)
 
             ablation = {}
             for trick, extra in s["ablations"].items() if args.ablation else ():
