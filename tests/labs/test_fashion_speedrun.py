@@ -102,3 +102,15 @@ def test_translate_option_shifts_images_by_at_most_its_pixels_and_bad_values_are
     assert ((dy != 0) | (dx != 0)).any()  # some images moved
     with pytest.raises(UsageError, match="--translate must be 0 to 8 pixels"):
         Config(translate=9)
+
+
+def test_groups_split_the_14x14_convolution_and_must_divide_its_channels():
+    from dlc.labs.fashion_speedrun import FashionNet
+
+    grouped = FashionNet(groups=2).features[2][0]
+    assert grouped.groups == 2 and grouped.weight.shape == (32, 16, 3, 3)
+    assert FashionNet(groups=2)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    with pytest.raises(UsageError, match="--groups 2 does not divide the 1 channels of --width 0.01"):
+        Config(width=0.01, groups=2)
+    with pytest.raises(UsageError, match="--groups must be 1, 2, 4 or 8"):
+        Config(groups=3)

@@ -115,10 +115,14 @@ class Config:
             raise UsageError(f"--groups must be 1, 2, 4 or 8, got {self.groups}")
         if not 0 < self.width <= 8:
             raise UsageError(f"--width must be in (0, 8], got {self.width}")
-        if round(32 * self.width) % self.groups:
-            raise UsageError(
-                f"--groups {self.groups} does not divide the {round(32 * self.width)} channels of --width {self.width}"
-            )
+        grouped = channels(self.width)[1]  # the channels of the convolution that --groups splits
+        if grouped % self.groups:
+            raise UsageError(f"--groups {self.groups} does not divide the {grouped} channels of --width {self.width}")
+
+
+def channels(width: float) -> tuple[int, int, int, int]:
+    """FashionNet's channel counts (16, 32, 64, 128) times ``width``, at least 1 each."""
+    return tuple(max(round(c * width), 1) for c in (16, 32, 64, 128))
 
 
 def conv_bn(c_in: int, c_out: int, pool: bool = False, groups: int = 1) -> nn.Sequential:
@@ -156,7 +160,7 @@ class FashionNet(nn.Module):
 
     def __init__(self, width: float = 1.0, stem: str = "full", groups: int = 1):
         super().__init__()
-        c0, c1, c2, c3 = (max(round(c * width), 1) for c in (16, 32, 64, 128))
+        c0, c1, c2, c3 = channels(width)
         if stem == "full":
             first = [conv_bn(1, c0, pool=True), conv_bn(c0, c1)]
         elif stem == "patches":
